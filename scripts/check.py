@@ -1,0 +1,37 @@
+"""Run every check CI runs, in order, and stop at the first failure.
+
+`make test` and `.ci/run` both call this script, so a green run here is a green run in CI.
+pytest's exit code 5 (no tests collected) is a failure, never a pass.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+
+STEPS = [
+    ("ruff lint", [str(BIN / "ruff"), "check", "src", "tests", "benchmarks", "scripts"]),
+    ("ruff format", [str(BIN / "ruff"), "format", "--check", "src", "tests", "benchmarks", "scripts"]),
+    ("mypy", [str(BIN / "mypy")]),
+    ("pytest", [str(BIN / "pytest"), *sys.argv[1:]]),
+]
+
+
+def main() -> int:
+    for name, cmd in STEPS:
+        print(f"==> {name}: {' '.join(cmd)}", flush=True)
+        rc = subprocess.call(cmd, cwd=ROOT)
+        if rc != 0:
+            why = " (no tests were collected)" if name == "pytest" and rc == 5 else ""
+            print(f"==> {name} failed with exit code {rc}{why}", flush=True)
+            return rc or 1
+    print("==> all checks passed", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,46 @@
+"""The ``headwater`` command. Thin: every command calls one :class:`headwater.Project` method.
+
+Exit codes, in one place (:func:`main`): 0 ok; 1 the job failed or differences were
+found; 2 usage, configuration or another expected error; 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from headwater.errors import HeadwaterError
+
+
+def main(argv: list[str] | None = None) -> int:
+    from typer.exceptions import Abort, Exit, TyperException
+
+    from headwater.cli import output
+    from headwater.cli.app import app, state
+
+    try:
+        rv = app(args=argv, standalone_mode=False, prog_name="headwater")
+    except (Abort, KeyboardInterrupt):
+        output.error_line("interrupted")
+        return _exit(130)
+    except Exit as exc:
+        return _exit(exc.exit_code)
+    except TyperException as exc:  # usage errors: bad option, missing argument
+        show = getattr(exc, "show", None)
+        if show is not None:
+            show()
+        else:
+            output.error_line(str(exc))
+        return _exit(2)
+    except HeadwaterError as exc:
+        output.error(exc, debug=state.debug)
+        return _exit(exc.exit_code)
+    if rv == 130:
+        output.error_line("interrupted")
+    return _exit(rv if isinstance(rv, int) else 0)
+
+
+def _exit(code: int) -> int:
+    sys.exit(code)
+
+
+__all__ = ["main"]

@@ -1,0 +1,257 @@
+"""The typer application: options, help texts, and one Project call per command."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from headwater.cli import output
+
+app = typer.Typer(
+    name="headwater",
+    help="Keep a production ML model fed with fresh, clean, versioned data.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+    add_completion=False,
+)
+records_app = typer.Typer(help="Export and inspect the record store.", no_args_is_help=True)
+app.add_typer(records_app, name="records")
+
+
+@dataclass
+class _State:
+    debug: bool = False
+    project: Path | None = None
+
+
+state = _State()
+
+
+class Fmt(str, Enum):
+    text = "text"
+    json = "json"
+
+
+ProjectOpt = Annotated[
+    Path | None,
+    typer.Option("--project", "-p", help="Project folder (default: here, or a parent)."),
+]
+FormatOpt = Annotated[Fmt, typer.Option("--format", "-f", help="Output format.")]
+
+
+def _open(project: Path | None) -> Any:
+    from headwater.project import Project
+
+    return Project.open(project or state.project or Path("."), env=os.environ)
+
+
+@app.callback()
+def _main(
+    project: ProjectOpt = None,
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
+    version: Annotated[bool, typer.Option("--version", help="Print the version and exit.")] = False,
+) -> None:
+    state.debug = debug
+    state.project = project
+    if debug:
+        import logging
+
+        logging.basicConfig(level=logging.DEBUG)
+    if version:
+        from headwater._version import __version__
+
+        output.line(f"headwater {__version__}")
+        raise typer.Exit(0)
+
+
+@app.command()
+def init(
+    directory: Annotated[Path, typer.Argument(help="Folder to create the project in.")] = Path("."),
+    name: Annotated[str | None, typer.Option(help="Project name (default: folder name).")] = None,
+    example: Annotated[
+        str | None, typer.Option(help="Start from an example project: 'stocks'.")
+    ] = None,
+    force: Annotated[bool, typer.Option(help="Overwrite an existing headwater.toml.")] = False,
+) -> int:
+    """Create a project folder with a commented headwater.toml."""
+    from headwater.project import Project
+
+    if example:
+        from headwater import examples
+
+        project = examples.create(example, directory, force=force)
+    else:
+        project = Project.init(directory, name=name, force=force)
+    output.line(f"created project {project.config.project.name!r} in {project.root}")
+    output.line(f"edit {project.root / 'headwater.toml'}, put files in the sources, then run:")
+    output.line(f"  headwater --project {directory} ingest")
+    return 0
+
+
+@app.command()
+def history(
+    project: ProjectOpt = None,
+    limit: Annotated[int, typer.Option(help="How many runs to show (0 = all).")] = 50,
+    kind: Annotated[str | None, typer.Option(help="Only runs of this kind.")] = None,
+    format: FormatOpt = Fmt.text,
+) -> int:
+    """One line per run: id, kind, started, took, status, summary."""
+    runs = _open(project).history(limit=limit or None, kind=kind)
+    if format is Fmt.json:
+        output.emit_json(runs)
+    else:
+        output.history(runs)
+    return 0
+
+
+@app.command()
+def show(
+    run_id: Annotated[int, typer.Argument(help="The run's id (see `headwater history`).")],
+    project: ProjectOpt = None,
+    format: FormatOpt = Fmt.text,
+) -> int:
+    """Everything recorded about one run, explained in plain words."""
+    record = _open(project).run_record(run_id)
+    if format is Fmt.json:
+        output.emit_json(record)
+    else:
+        output.show(record)
+    return 0
+
+
+@app.command()
+def ingest(
+    project: ProjectOpt = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Report what would happen; write nothing.")] = False,
+    strict: Annotated[bool, typer.Option("--strict", help="Fail, publishing nothing, on any bad file or row.")] = False,
+    rebuild: Annotated[bool, typer.Option("--rebuild", help="Re-ingest everything into a new version line.")] = False,
+    wait: Annotated[bool, typer.Option("--wait", help="Wait for another writer instead of skipping.")] = False,
+    format: FormatOpt = Fmt.text,
+) -> int:
+    """Ingest what is new in the sources into a new dataset version."""
+    proj = _open(project)
+    with _progress(enabled=format is Fmt.text) as progress:
+        result = proj.ingest(dry_run=dry_run, strict=strict, rebuild=rebuild, wait=wait, progress=progress)
+    if format is Fmt.json:
+        output.emit_json(result.to_dict())
+    else:
+        output.ingest_result(result.to_dict())
+    return 0
+
+
+class _progress:
+    """A rich progress bar on stderr, fed by the ingest's progress callback."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled and output.err_console.is_terminal
+        self.bar: Any = None
+        self.tasks: dict[str, Any] = {}
+
+    def __enter__(self) -> Any:
+        if not self.enabled:
+            return None
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self.bar = Progress(
+            TextColumn("{task.description:>8}"), BarColumn(), MofNCompleteColumn(),
+            TimeElapsedColumn(), console=output.err_console, transient=True,
+        )
+        self.bar.start()
+        return self.update
+
+    def update(self, stage: str, done: int, total: int, detail: str) -> None:
+        if stage not in self.tasks:
+            self.tasks[stage] = self.bar.add_task(stage, total=max(total, 1))
+        self.bar.update(self.tasks[stage], completed=done, total=max(total, 1))
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+
+@app.command()
+def rejects(
+    run_id: Annotated[int, typer.Argument(help="The ingest run's id.")],
+    project: ProjectOpt = None,
+    limit: Annotated[int, typer.Option(help="At most this many rows (0 = all).")] = 100,
+    format: FormatOpt = Fmt.text,
+) -> int:
+    """The rows a run refused: file, record, column, value and why."""
+    rows = _open(project).rejects(run_id, limit=limit or None)
+    if format is Fmt.json:
+        output.emit_json(rows)
+    else:
+        output.rejects(rows, run_id)
+    return 0
+
+
+class ExportFmt(str, Enum):
+    csv = "csv"
+    parquet = "parquet"
+
+
+@app.command()
+def export(
+    out: Annotated[Path, typer.Option("--output", "-o", help="File to write.")],
+    project: ProjectOpt = None,
+    version: Annotated[int | None, typer.Option(help="Dataset version (default: current).")] = None,
+    format: Annotated[ExportFmt | None, typer.Option("--format", "-f", help="csv or parquet (default: from the file name).")] = None,
+    provenance: Annotated[bool, typer.Option(help="Include the _hw_* provenance columns.")] = False,
+) -> int:
+    """Write a dataset version to one CSV or Parquet file."""
+    info = _open(project).export(out, format=format.value if format else None, version=version, provenance=provenance)
+    output.line(f"wrote {info['rows']:,} rows of version {info['version']} to {info['output']}")
+    return 0
+
+
+@app.command()
+def versions(project: ProjectOpt = None, format: FormatOpt = Fmt.text) -> int:
+    """Every version of the dataset, newest first."""
+    rows = _open(project).versions()
+    if format is Fmt.json:
+        output.emit_json(rows)
+    else:
+        output.versions(rows)
+    return 0
+
+
+@records_app.command("export")
+def records_export(
+    run_id: Annotated[int, typer.Argument(help="The run's id.")],
+    project: ProjectOpt = None,
+    out: Annotated[Path | None, typer.Option("--output", "-o", help="Write to this file instead of stdout.")] = None,
+    format: FormatOpt = Fmt.text,
+) -> int:
+    """The human-readable record of a run (sources, date, counts, fixes, output)."""
+    proj = _open(project)
+    if format is Fmt.json:
+        import json
+
+        text = json.dumps(proj.run_record(run_id), indent=2, default=str) + "\n"
+    else:
+        text = proj.record_text(run_id)
+    if out:
+        out.write_text(text, encoding="utf-8")
+        output.line(f"wrote the record of run {run_id} to {out}")
+    else:
+        output.line(text.rstrip("\n"))
+    return 0
+
+
+@app.command()
+def demo(
+    directory: Annotated[Path, typer.Argument(help="Where to create the demo project.")] = Path("headwater-demo"),
+    rows: Annotated[int, typer.Option(help="Roughly how many stock rows to generate.")] = 20_000,
+    force: Annotated[bool, typer.Option(help="Replace an existing demo folder.")] = False,
+) -> int:
+    """Create a sample stock-data project and run it: ingest, land more data, ingest again."""
+    from headwater import examples
+
+    for text in examples.run_demo(directory, rows=rows, force=force):
+        output.line(text)
+    return 0

@@ -1,0 +1,177 @@
+"""The only place that prints: tables, summaries, JSON and errors."""
+
+from __future__ import annotations
+
+import json
+import sys
+import traceback
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from headwater.errors import HeadwaterError
+
+console = Console(highlight=False)
+err_console = Console(stderr=True, highlight=False)
+
+
+def emit_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+
+
+def line(text: str = "") -> None:
+    console.print(text, markup=False)
+
+
+def markup(text: str) -> None:
+    console.print(text)
+
+
+def error(exc: HeadwaterError, *, debug: bool) -> None:
+    if debug:
+        traceback.print_exception(exc)
+    err_console.print(f"[bold red]error:[/] {exc}", markup=True, soft_wrap=True)
+    if exc.hint:
+        err_console.print(f"[dim]hint:[/] {exc.hint}", soft_wrap=True)
+
+
+def error_line(text: str) -> None:
+    err_console.print(f"[bold red]{text}[/]")
+
+
+def warn(text: str) -> None:
+    err_console.print(f"[yellow]warning:[/] {text}", soft_wrap=True)
+
+
+def _took(run: dict[str, Any]) -> str:
+    import datetime as dt
+
+    if not run.get("finished"):
+        return "-"
+    a = dt.datetime.fromisoformat(run["started"])
+    b = dt.datetime.fromisoformat(run["finished"])
+    secs = (b - a).total_seconds()
+    return f"{secs:.2f}s" if secs < 120 else f"{secs / 60:.1f}m"
+
+
+def _run_summary(run: dict[str, Any]) -> str:
+    s = run.get("summary") or {}
+    if run["kind"] == "ingest" and s:
+        return (
+            f"+{s.get('rows_added', 0)} rows, -{s.get('rows_retracted', 0)}, "
+            f"{s.get('files_new', 0)} new/{s.get('files_changed', 0)} changed/"
+            f"{s.get('files_failed', 0)} failed files → v{s.get('dataset_version')}"
+        )
+    return run.get("note") or run.get("error") or ""
+
+
+def history(runs: list[dict[str, Any]]) -> None:
+    table = Table(title="runs", title_justify="left")
+    for col in ("id", "kind", "started", "took", "status", "summary"):
+        table.add_column(col, overflow="fold")
+    colors = {"ok": "green", "partial": "yellow", "failed": "red", "crashed": "red",
+              "skipped": "dim", "running": "cyan", "interrupted": "red"}
+    for r in runs:
+        st = r["status"]
+        table.add_row(
+            str(r["id"]),
+            r["kind"],
+            r["started"][:19].replace("T", " "),
+            _took(r),
+            f"[{colors.get(st, 'white')}]{st}[/]",
+            _run_summary(r),
+        )
+    if not runs:
+        line("no runs yet — try `headwater ingest`")
+        return
+    console.print(table)
+
+
+def show(run: dict[str, Any]) -> None:
+    for text in run["story"]:
+        line(text)
+    files = run.get("files") or []
+    if files:
+        table = Table(title=f"files of run {run['id']}", title_justify="left")
+        for col in ("status", "path", "rows", "rejected", "dups", "added", "retracted"):
+            table.add_column(col, overflow="fold")
+        for f in files[:500]:
+            table.add_row(
+                f["status"], f["path"], str(f["rows_read"]), str(f["rows_rejected"]),
+                str(f["duplicates"]), str(f["rows_added"]), str(f["rows_retracted"]),
+            )
+        console.print(table)
+        if len(files) > 500:
+            line(f"… and {len(files) - 500} more (use --format json for all)")
+    if run.get("rejects"):
+        line(f"{run['rejects']} rejected row(s): `headwater rejects {run['id']}` lists them.")
+
+
+def ingest_result(r: dict[str, Any]) -> None:
+    title = "dry run: what ingest would do" if r["dry_run"] else f"ingest run {r['run_id']}: {r['status']}"
+    table = Table(title=title, title_justify="left", show_header=False)
+    table.add_column("what")
+    table.add_column("count", justify="right")
+    rows = [
+        ("files new", r["files_new"]), ("files changed", r["files_changed"]),
+        ("files skipped (already ingested)", r["files_skipped"]), ("files alias", r["files_alias"]),
+        ("files deferred (still being written)", r["files_deferred"]),
+        ("files missing", r["files_missing"]), ("files failed", r["files_failed"]),
+        ("files ignored (unknown extension)", r["files_ignored"]),
+    ]
+    if not r["dry_run"]:
+        rows += [
+            ("rows read", r["rows_read"]), ("rows rejected", r["rows_rejected"]),
+            ("duplicates dropped", r["duplicates_dropped"]),
+            ("rows superseded", r["rows_superseded"] + r["rows_stale"]),
+            ("rows added", r["rows_added"]), ("rows retracted", r["rows_retracted"]),
+        ]
+    for what, n in rows:
+        if n or what in ("files new", "rows added"):
+            table.add_row(what, f"{n:,}")
+    console.print(table)
+    for f in r["files"]:
+        if f["status"] in ("failed", "deferred"):
+            warn(f"{f['status']}: {f['path']}: {f['reason']}")
+    for e in r["source_errors"]:
+        warn(f"source {e['source']!r}: {e['reason']}")
+    if r["schema_changes"]:
+        line(f"schema: {json.dumps(r['schema_changes'])}")
+    if r["dry_run"]:
+        line("nothing was written (dry run)")
+        return
+    v = r["dataset_version"]
+    line(
+        f"dataset {r['dataset']!r}: version {v if v is not None else '(none yet)'}, "
+        f"{r['dataset_rows']:,} rows, at {r['output']} ({r['seconds']:.2f}s)"
+    )
+    if r["rows_rejected"]:
+        line(f"see the rejected rows with `headwater rejects {r['run_id']}`")
+
+
+def rejects(rows: list[dict[str, Any]], run_id: int) -> None:
+    if not rows:
+        line(f"run {run_id} rejected no rows")
+        return
+    table = Table(title=f"rows rejected by run {run_id}", title_justify="left")
+    for col in ("file", "record", "column", "value", "rule", "reason"):
+        table.add_column(col, overflow="fold")
+    for r in rows:
+        table.add_row(r["path"] or "", str(r["record"]), r["column"] or "", str(r["value"]),
+                      r["rule"] or "", r["reason"])
+    console.print(table)
+
+
+def versions(rows: list[dict[str, Any]]) -> None:
+    if not rows:
+        line("no dataset versions yet — run `headwater ingest`")
+        return
+    table = Table(title="dataset versions", title_justify="left")
+    for col in ("version", "line", "parent", "run", "created", "rows", "added", "retracted", ""):
+        table.add_column(col)
+    for v in rows:
+        table.add_row(str(v["version"]), str(v["line"]), str(v["parent"]), str(v["run_id"]),
+                      v["created"][:19].replace("T", " "), f"{v['rows']:,}", f"{v['rows_added']:,}",
+                      f"{v['rows_retracted']:,}", "current" if v["current"] else "")
+    console.print(table)

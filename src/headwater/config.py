@@ -1,0 +1,401 @@
+"""headwater.toml → frozen, validated configuration (the edge of the flow).
+
+Resolution order, once, at the edge: defaults → ``headwater.toml`` → environment
+(``HEADWATER_SECTION__KEY``, passed in by the caller as a mapping) → explicit overrides.
+Library code receives a :class:`Config` and never reads the environment itself.
+Relative paths in the file are relative to the folder holding it.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+import re
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import ValidationError as PydanticValidationError
+
+from headwater.errors import ConfigError
+
+CONFIG_FILE = "headwater.toml"
+ENV_PREFIX = "HEADWATER_"
+
+Format = Literal["csv", "tsv", "json", "jsonl", "parquet"]
+ColumnType = Literal["string", "int", "float", "bool", "date", "timestamp"]
+
+DEFAULT_NA_VALUES = ("", "NA", "N/A", "n/a", "NULL", "null", "None", "NaN", "nan")
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class ProjectSection(_Section):
+    """``[project]``: what this project is called."""
+
+    name: str = "headwater"
+
+
+class SourceConfig(_Section):
+    """One ``[[sources]]`` entry: where files land and how to read them."""
+
+    path: str
+    format: Format | None = None
+    delimiter: str | None = None
+    quote: str | None = None
+    escape: str | None = None
+    encoding: str = "utf-8"
+    header: bool = True
+    skip_rows: int = Field(default=0, ge=0)
+    thousands: str | None = None
+    recursive: bool = True
+
+    @field_validator("path")
+    @classmethod
+    def _path_not_empty(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must not be empty; give a folder, a glob or a URL")
+        return value
+
+    @field_validator("delimiter", "quote", "escape", "thousands")
+    @classmethod
+    def _one_char(cls, value: str | None) -> str | None:
+        if value is not None and len(value) != 1:
+            raise ValueError("must be exactly one character")
+        return value
+
+    @field_validator("encoding")
+    @classmethod
+    def _known_encoding(cls, value: str) -> str:
+        normal = value.lower().replace("_", "-")
+        aliases = {"utf8": "utf-8", "latin1": "latin-1", "iso-8859-1": "latin-1", "utf16": "utf-16"}
+        normal = aliases.get(normal, normal)
+        if normal not in ("utf-8", "utf-16", "latin-1"):
+            raise ValueError("must be one of 'utf-8', 'utf-16', 'latin-1'")
+        return normal
+
+
+class ColumnConfig(_Section):
+    """``[dataset.columns.NAME]``: a pinned type and validation rules for one column."""
+
+    type: ColumnType | None = None
+    not_null: bool = False
+    min: float | None = None
+    max: float | None = None
+    allowed: list[str | int | float | bool] | None = None
+    regex: str | None = None
+
+    @field_validator("regex")
+    @classmethod
+    def _compiles(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                re.compile(value)
+            except re.error as exc:
+                raise ValueError(f"is not a valid regular expression ({exc})") from exc
+        return value
+
+
+class DatasetConfig(_Section):
+    """``[dataset]``: the one clean, versioned dataset the sources feed."""
+
+    name: str = "dataset"
+    path: str = "data"
+    key: list[str] = Field(default_factory=list)
+    order_by: str | None = None
+    schema_mode: Literal["evolve", "freeze"] = Field(default="evolve", alias="schema")
+    on_missing: Literal["keep", "retract"] = "keep"
+    normalize_headers: bool = True
+    na_values: list[str] = Field(default_factory=lambda: list(DEFAULT_NA_VALUES))
+    settle_seconds: float = Field(default=2.0, ge=0)
+    columns: dict[str, ColumnConfig] = Field(default_factory=dict)
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+    @field_validator("name")
+    @classmethod
+    def _safe_name(cls, value: str) -> str:
+        if not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.-]*", value):
+            raise ValueError("must be letters, digits, '_', '-' or '.' (it names a folder)")
+        return value
+
+    @model_validator(mode="after")
+    def _order_by_needs_key(self) -> DatasetConfig:
+        if self.order_by and not self.key:
+            raise ValueError("'order_by' only applies in upsert mode; set 'key' as well")
+        return self
+
+
+class EngineConfig(_Section):
+    """``[engine]``: which engine runs the dataset logic, and its limits."""
+
+    name: Literal["duckdb", "spark"] = "duckdb"
+    threads: int | None = Field(default=None, ge=1)
+    memory_limit: str = "1GB"
+    temp_directory: str = ".headwater/tmp"
+
+    @field_validator("memory_limit")
+    @classmethod
+    def _size(cls, value: str) -> str:
+        if not re.fullmatch(r"\s*\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)\s*", value, re.I):
+            raise ValueError("must be a size such as '1GB' or '512MiB'")
+        return value.strip()
+
+
+class RecordsConfig(_Section):
+    """``[records]``: where the record store lives (SQLite in the project by default)."""
+
+    url: str | None = None
+
+
+class Config(_Section):
+    """The whole, validated ``headwater.toml``."""
+
+    project: ProjectSection = Field(default_factory=ProjectSection)
+    sources: list[SourceConfig] = Field(default_factory=list)
+    dataset: DatasetConfig = Field(default_factory=DatasetConfig)
+    engine: EngineConfig = Field(default_factory=EngineConfig)
+    records: RecordsConfig = Field(default_factory=RecordsConfig)
+
+    root: Path = Field(default=Path("."), exclude=True)
+
+    def resolve(self, path: str) -> str:
+        """Return ``path`` made absolute against the project folder (URLs unchanged)."""
+        if "://" in path:
+            return path
+        p = Path(path).expanduser()
+        return str(p if p.is_absolute() else (self.root / p))
+
+    @property
+    def state_dir(self) -> Path:
+        """``<project>/.headwater``: records, lock, staging and scratch space."""
+        return self.root / ".headwater"
+
+    @property
+    def dataset_dir(self) -> str:
+        """Where the dataset's parts, retractions and manifests live."""
+        return self.resolve(str(Path(self.dataset.path) / self.dataset.name))
+
+    def fingerprint(self) -> str:
+        """A short hash of the effective configuration, stored with every run."""
+        body = json.dumps(self.model_dump(mode="json", by_alias=True), sort_keys=True)
+        return hashlib.sha256(body.encode()).hexdigest()[:16]
+
+
+def _suggest(word: str, choices: list[str]) -> str:
+    close = difflib.get_close_matches(word, choices, n=1)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+_SECTION_KEYS: dict[str, type[BaseModel]] = {
+    "project": ProjectSection,
+    "sources": SourceConfig,
+    "dataset": DatasetConfig,
+    "engine": EngineConfig,
+    "records": RecordsConfig,
+    "columns": ColumnConfig,
+}
+
+
+def _format_errors(exc: PydanticValidationError, origin: str) -> ConfigError:
+    lines = []
+    first_key = ""
+    for err in exc.errors():
+        loc = [str(p) for p in err["loc"]]
+        key = ".".join(loc)
+        # Render list indices the way TOML users write them: sources[0].path
+        key = re.sub(r"\.(\d+)(?=\.|$)", r"[\1]", key)
+        first_key = first_key or key
+        value = err.get("input")
+        if err["type"] == "extra_forbidden":
+            section = loc[-2] if len(loc) > 1 else ""
+            if section.isdigit() and len(loc) > 2:
+                section = loc[-3]
+            model = _SECTION_KEYS.get(section, Config)
+            fields = [f.alias or n for n, f in model.model_fields.items() if n != "root"]
+            lines.append(
+                f"unknown key {key!r}{_suggest(loc[-1], fields)} (known: {', '.join(fields)})"
+            )
+        elif err["type"] == "missing":
+            lines.append(f"{key!r} is required")
+        else:
+            msg = err["msg"].removeprefix("Value error, ")
+            lines.append(f"{key!r} = {value!r}: {msg}")
+    message = f"invalid configuration in {origin}: " + "; ".join(lines)
+    return ConfigError(
+        message,
+        hint=f"fix the value in {origin} (or the HEADWATER_* environment variable)",
+        key=first_key,
+    )
+
+
+def _parse_env_value(raw: str) -> Any:
+    try:
+        return tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        return raw
+
+
+def _apply_env(data: dict[str, Any], env: Mapping[str, str]) -> dict[str, Any]:
+    for name, raw in sorted(env.items()):
+        if not name.startswith(ENV_PREFIX) or "__" not in name[len(ENV_PREFIX) :]:
+            continue
+        parts = [p.lower() for p in name[len(ENV_PREFIX) :].split("__")]
+        if parts[0] not in ("project", "dataset", "engine", "records"):
+            continue  # sources are a list: configure them in the file
+        node = data
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise ConfigError(
+                    f"environment variable {name} overrides {part!r}, which is not a table",
+                    hint=f"unset {name}",
+                    key=".".join(parts),
+                )
+        node[parts[-1]] = _parse_env_value(raw)
+    return data
+
+
+def find_project(start: Path) -> Path:
+    """Return the folder holding ``headwater.toml``: ``start`` or one of its parents."""
+    start = start.resolve()
+    for folder in (start, *start.parents):
+        if (folder / CONFIG_FILE).is_file():
+            return folder
+    raise ConfigError(
+        f"no {CONFIG_FILE} in {str(start)!r} or any folder above it",
+        hint="run `headwater init DIR` to create a project, or pass --project DIR",
+        path=str(start),
+    )
+
+
+def load_config(
+    root: Path,
+    env: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> Config:
+    """Read and validate ``root/headwater.toml``.
+
+    Parameters
+    ----------
+    root
+        The project folder.
+    env
+        Environment variables to apply (``HEADWATER_SECTION__KEY``); the CLI passes
+        ``os.environ``, library callers pass what they want or nothing.
+    overrides
+        Nested mapping applied last (flags).
+    """
+    path = root / CONFIG_FILE
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise ConfigError(
+            f"no {CONFIG_FILE} in {str(root)!r}",
+            hint="run `headwater init DIR` first, or pass --project DIR",
+            path=str(path),
+        ) from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read {str(path)!r}: {exc}", path=str(path)) from exc
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(
+            f"{str(path)!r} is not valid TOML: {exc}",
+            hint="fix the syntax at the line and column shown",
+            path=str(path),
+        ) from exc
+    return config_from_dict(data, root=root, env=env, overrides=overrides, origin=str(path))
+
+
+def config_from_dict(
+    data: Mapping[str, Any],
+    *,
+    root: Path,
+    env: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    origin: str = CONFIG_FILE,
+) -> Config:
+    """Validate an already-parsed configuration mapping (see :func:`load_config`)."""
+    merged: dict[str, Any] = json.loads(json.dumps(dict(data)))  # deep copy, TOML-safe
+    if env:
+        merged = _apply_env(merged, env)
+    for section, values in (overrides or {}).items():
+        if isinstance(values, Mapping):
+            merged.setdefault(section, {}).update(values)
+        else:
+            merged[section] = values
+    merged.setdefault("project", {}).setdefault("name", root.resolve().name)
+    try:
+        config = Config.model_validate({**merged, "root": root.resolve()})
+    except PydanticValidationError as exc:
+        raise _format_errors(exc, origin) from None
+    _check_semantics(config, origin)
+    return config
+
+
+def _check_semantics(config: Config, origin: str) -> None:
+    ds = config.dataset
+    for col in ds.key:
+        if not col.strip():
+            raise ConfigError(f"invalid configuration in {origin}: 'dataset.key' has an empty name")
+    if len(set(ds.key)) != len(ds.key):
+        raise ConfigError(
+            f"invalid configuration in {origin}: 'dataset.key' = {ds.key!r} repeats a column",
+            key="dataset.key",
+        )
+    for name, col in ds.columns.items():
+        if (col.min is not None or col.max is not None) and col.type not in (None, "int", "float"):
+            raise ConfigError(
+                f"invalid configuration in {origin}: 'dataset.columns.{name}' has min/max "
+                f"but type {col.type!r}",
+                hint="min and max apply to int and float columns",
+                key=f"dataset.columns.{name}",
+            )
+
+
+TEMPLATE = """\
+# headwater.toml — one file configures the whole project.
+# Relative paths are relative to this folder. Any key can be overridden from the
+# environment as HEADWATER_SECTION__KEY (e.g. HEADWATER_ENGINE__THREADS=4).
+
+[project]
+name = "{name}"
+
+# Each [[sources]] entry is a folder, a glob ("data/*.csv") or an fsspec URL (s3://…).
+# The format is inferred from the extension (.csv .tsv .json .jsonl .parquet, also .gz/.zst);
+# set `format` to override it. Options: delimiter, quote, escape, encoding, header,
+# skip_rows, thousands (a separator to strip from numbers, e.g. ",").
+[[sources]]
+path = "incoming"
+
+[dataset]
+name = "{dataset}"             # the clean, versioned dataset; written under `path`
+path = "data"
+# key = ["id"]                 # set a key for upsert mode; without one, whole rows are de-duplicated
+# order_by = "date"            # with a key: the column that decides which row is newer
+# schema = "evolve"            # "evolve" adds new columns; "freeze" rejects them
+# on_missing = "keep"          # a source file that vanished: "keep" its rows or "retract" them
+# na_values = ["", "NA", "N/A", "n/a", "NULL", "null", "None", "NaN", "nan"]
+# settle_seconds = 2.0         # files modified more recently are left for the next run
+
+# Pin a column's type and add validation rules; failing rows are rejected with the rule.
+# [dataset.columns.price]
+# type = "float"               # string | int | float | bool | date | timestamp
+# min = 0
+# not_null = true
+
+[engine]
+name = "duckdb"                # the embedded default; "spark" comes with the Spark issue
+memory_limit = "1GB"
+# threads = 2
+# temp_directory = ".headwater/tmp"
+
+# [records]
+# url = "sqlite:///.headwater/records.db"   # the default
+"""

@@ -1,0 +1,184 @@
+"""The embedded default engine: DuckDB through Ibis.
+
+Local files are read by DuckDB's own readers (fast, multi-threaded); everything is read
+as text so that typing, with its rejects, is done once, in the pipeline's Ibis expressions.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import ibis
+import pyarrow as pa
+
+from headwater.config import EngineConfig
+from headwater.engines.base import ReadGroup
+from headwater.errors import EngineError
+
+
+def _q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _lit(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _list(paths: tuple[str, ...] | list[str]) -> str:
+    return "[" + ", ".join(_lit(p) for p in paths) + "]"
+
+
+class DuckDBEngine:
+    """DuckDB via Ibis, with memory limit, threads and spill folder from ``[engine]``."""
+
+    name = "duckdb"
+
+    def __init__(self, config: EngineConfig, project_root: Path) -> None:
+        temp = Path(config.temp_directory)
+        if not temp.is_absolute():
+            temp = project_root / temp
+        temp.mkdir(parents=True, exist_ok=True)
+        try:
+            self.con = ibis.duckdb.connect()
+        except Exception as exc:  # pragma: no cover - environment problem
+            raise EngineError(f"cannot start DuckDB: {exc}") from exc
+        self.raw: duckdb.DuckDBPyConnection = self.con.con
+        self.raw.execute(f"SET memory_limit = {_lit(config.memory_limit)}")
+        self.raw.execute(f"SET temp_directory = {_lit(str(temp))}")
+        self.raw.execute("SET TimeZone = 'UTC'")
+        self.raw.execute("SET preserve_insertion_order = true")
+        self.raw.execute("SET enable_progress_bar = false")
+        if config.threads:
+            self.raw.execute(f"SET threads = {int(config.threads)}")
+
+    # -- reading -----------------------------------------------------------------------
+
+    def raw_columns(self, fmt: str, path: str, options: dict[str, Any]) -> list[str]:
+        reader = self._reader_sql(fmt, (path,), options, columns=None)
+        rel = self.raw.sql(f"DESCRIBE SELECT * FROM {reader}")
+        hidden = ("filename", "file_row_number")
+        return [row[0] for row in rel.fetchall() if row[0] not in hidden]
+
+    def _reader_sql(
+        self,
+        fmt: str,
+        files: tuple[str, ...],
+        options: dict[str, Any],
+        columns: tuple[str, ...] | None,
+    ) -> str:
+        paths = _list(files)
+        if fmt in ("csv", "tsv"):
+            opts = [
+                "all_varchar = true",
+                "filename = true",
+                "strict_mode = true",
+                f"header = {str(bool(options.get('header', True))).lower()}",
+                f"delim = {_lit(options.get('delimiter') or (chr(9) if fmt == 'tsv' else ','))}",
+                f"quote = {_lit(options.get('quote') or chr(34))}",
+                f"escape = {_lit(options.get('escape') or options.get('quote') or chr(34))}",
+                f"skip = {int(options.get('skip_rows', 0))}",
+                f"encoding = {_lit(options.get('encoding', 'utf-8'))}",
+                "compression = 'auto'",
+                "auto_detect = false",
+                "null_padding = false",
+            ]
+            if columns is not None:
+                cols = ", ".join(f"{_lit(c)}: 'VARCHAR'" for c in columns)
+                opts.append(f"columns = {{{cols}}}")
+            return f"read_csv({paths}, {', '.join(opts)})"
+        if fmt in ("json", "jsonl"):
+            layout = "newline_delimited" if fmt == "jsonl" else "auto"
+            return (
+                f"read_json({paths}, format = {_lit(layout)}, filename = true, "
+                "union_by_name = true, sample_size = -1, maximum_object_size = 268435456)"
+            )
+        if fmt == "parquet":
+            return f"read_parquet({paths}, filename = true, file_row_number = true)"
+        raise EngineError(f"unknown format {fmt!r}", hint="use csv, tsv, json, jsonl or parquet")
+
+    def stage(self, group: ReadGroup, name: str) -> ibis.Table:
+        reader = self._reader_sql(group.format, group.files, group.options, group.columns)
+        casts = ", ".join(
+            f"{self._as_text(group.format, raw)} AS {_q(new)}"
+            for raw, new in zip(group.columns, group.names, strict=True)
+        )
+        select = f"{casts}, " if casts else ""
+        if group.format == "parquet":
+            self.raw.execute(
+                f"CREATE OR REPLACE TEMP TABLE {_q(name)} AS SELECT {select}"
+                f"filename AS _hw_path, file_row_number + 1 AS _hw_record FROM {reader}"
+            )
+            return self.con.table(name)
+        # CSV and JSON readers have no row-number column. The scan preserves insertion
+        # order (file by file, line by line), so a table's rowid gives each record's ordinal.
+        raw_name = f"{name}__raw"
+        self.raw.execute(
+            f"CREATE OR REPLACE TEMP TABLE {_q(raw_name)} AS SELECT {select}"
+            f"filename AS _hw_path FROM {reader}"
+        )
+        self.raw.execute(
+            f"CREATE OR REPLACE TEMP TABLE {_q(name)} AS "
+            f"SELECT r.* , CAST(r.rowid - f.first + 1 AS BIGINT) AS _hw_record "
+            f"FROM {_q(raw_name)} r JOIN (SELECT _hw_path, min(rowid) AS first "
+            f"FROM {_q(raw_name)} GROUP BY _hw_path) f USING (_hw_path)"
+        )
+        self.raw.execute(f"DROP TABLE {_q(raw_name)}")
+        return self.con.table(name)
+
+    @staticmethod
+    def _as_text(fmt: str, column: str) -> str:
+        if fmt in ("csv", "tsv"):
+            return _q(column)
+        if fmt in ("json", "jsonl"):
+            # JSON values of mixed type arrive as DuckDB's JSON type, whose text keeps the
+            # quotes of strings; extracting the root value as a string removes them.
+            return f"json_extract_string(to_json({_q(column)}), '$')"
+        return f"CAST({_q(column)} AS VARCHAR)"
+
+    def read_parquet(self, paths: list[str], columns: list[str] | None = None) -> ibis.Table:
+        cols = ", ".join(_q(c) for c in columns) if columns else "*"
+        name = f"_hw_parts_{abs(hash(tuple(paths))) % 10**12}_{len(paths)}"
+        self.raw.execute(
+            f"CREATE OR REPLACE TEMP VIEW {_q(name)} AS SELECT {cols} "
+            f"FROM read_parquet({_list(paths)}, union_by_name = true)"
+        )
+        return self.con.table(name)
+
+    def empty(self, schema: dict[str, str]) -> ibis.Table:
+        return ibis.memtable(
+            pa.table({k: pa.array([], type=ibis.dtype(v).to_pyarrow()) for k, v in schema.items()})
+        )
+
+    def materialize(self, expr: ibis.Table, name: str) -> ibis.Table:
+        sql = ibis.to_sql(expr, dialect="duckdb")
+        self.raw.execute(f"CREATE OR REPLACE TEMP TABLE {_q(name)} AS {sql}")
+        return self.con.table(name)
+
+    def write_parquet(self, expr: ibis.Table, path: str) -> int:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        sql = ibis.to_sql(expr, dialect="duckdb")
+        tmp = f"{path}"
+        self.raw.execute(
+            f"COPY ({sql}) TO {_lit(tmp)} (FORMAT parquet, COMPRESSION zstd, "
+            "ROW_GROUP_SIZE 122880)"
+        )
+        row = self.raw.execute(
+            f"SELECT coalesce(sum(num_rows), 0) FROM parquet_file_metadata({_lit(tmp)})"
+        ).fetchone()
+        return int(row[0]) if row else 0
+
+    def to_pyarrow(self, expr: ibis.Table) -> pa.Table:
+        return self.con.to_pyarrow(expr)
+
+    def scalar(self, sql: str) -> Any:
+        row = self.raw.execute(sql).fetchone()
+        return row[0] if row else None
+
+    def drop(self, name: str) -> None:
+        self.raw.execute(f"DROP TABLE IF EXISTS {_q(name)}")
+
+    def close(self) -> None:
+        self.con.disconnect()

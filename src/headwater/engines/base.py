@@ -1,0 +1,62 @@
+"""What every engine provides to the stages of the flow."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    import ibis
+    import pyarrow as pa
+
+
+@dataclass(frozen=True)
+class ReadGroup:
+    """Files of one source that share a format, options and raw header: one read.
+
+    ``columns`` are the raw names in the files; ``names`` the normalised names they
+    are read into. Every value is read as text; typing is the pipeline's job.
+    """
+
+    format: str
+    files: tuple[str, ...]
+    columns: tuple[str, ...]
+    names: tuple[str, ...]
+    options: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
+
+
+class Engine(Protocol):
+    """Connect, read files into tables, write tables out."""
+
+    name: str
+    con: Any  # the Ibis backend
+
+    def raw_columns(self, fmt: str, path: str, options: dict[str, Any]) -> list[str]:
+        """The column names of one JSON or Parquet file, in file order."""
+        ...
+
+    def stage(self, group: ReadGroup, name: str) -> ibis.Table:
+        """Read a group as text into table ``name`` with ``_hw_path`` and ``_hw_record``."""
+        ...
+
+    def read_parquet(self, paths: list[str], columns: list[str] | None = None) -> ibis.Table:
+        """Read Parquet parts (union by name) as one table."""
+        ...
+
+    def empty(self, schema: dict[str, str]) -> ibis.Table:
+        """An empty table with the given Ibis schema."""
+        ...
+
+    def materialize(self, expr: ibis.Table, name: str) -> ibis.Table:
+        """Compute ``expr`` once into table ``name`` and return it."""
+        ...
+
+    def write_parquet(self, expr: ibis.Table, path: str) -> int:
+        """Write ``expr`` to one Parquet file; return the number of rows."""
+        ...
+
+    def to_pyarrow(self, expr: ibis.Table) -> pa.Table: ...
+
+    def drop(self, name: str) -> None: ...
+
+    def close(self) -> None: ...

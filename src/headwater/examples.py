@@ -1,0 +1,251 @@
+"""Example projects and the seeded stock-data generator (also used by the benchmarks).
+
+:func:`generate_stocks` writes daily rows per ticker (date, ticker, peratio, price, volume,
+eps, up_next_day) spread over several "broker" folders in different formats, with ~5%
+duplicate rows across files and messy values (stray whitespace, NA/empty cells, a broker
+that writes volume as "1,234,567"). ``drift`` makes later batches behave differently.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import os
+import random
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+from headwater.errors import ProjectError
+
+BROKERS = (("broker_a", "csv"), ("broker_b", "jsonl"), ("broker_c", "parquet"))
+TICKERS = ("ACME", "BOLT", "CRUX", "DYNA", "EPIC", "FLUX", "GLOW", "HALO", "IONX", "JUNO",
+           "KITE", "LUMA", "MOXY", "NOVA", "ORCA", "PYRO")
+
+STOCKS_TOML = """\
+# headwater.toml — the stock example. Three brokers deliver daily rows in different formats.
+
+[project]
+name = "stocks"
+
+[[sources]]
+path = "brokers/broker_a"       # CSV files
+
+[[sources]]
+path = "brokers/broker_b"       # JSON Lines files
+
+[[sources]]
+path = "brokers/broker_c"       # Parquet files
+
+[dataset]
+name = "prices"
+path = "data"
+key = ["date", "ticker"]        # one row per ticker and day: upsert mode
+settle_seconds = 0              # the generator writes whole files at once
+
+[dataset.columns.date]
+type = "date"
+
+[dataset.columns.price]
+type = "float"
+min = 0
+
+[dataset.columns.volume]
+type = "int"
+min = 0
+
+[dataset.columns.up_next_day]
+type = "int"
+allowed = [0, 1]
+
+[engine]
+name = "duckdb"
+memory_limit = "1GB"
+"""
+
+
+def _rows(
+    rng: random.Random, start: dt.date, days: int, tickers: tuple[str, ...], drift: float
+) -> list[dict[str, Any]]:
+    rows = []
+    for t_index, ticker in enumerate(tickers):
+        price = 20.0 + 7.0 * t_index
+        eps = 1.0 + 0.1 * t_index
+        momentum = 0.0
+        for d in range(days):
+            day = start + dt.timedelta(days=d)
+            # the label depends on momentum and valuation; drift flips the valuation effect
+            shock = rng.gauss(0, 0.02)
+            peratio = price / eps
+            signal = 0.8 * momentum - (0.02 - 0.04 * drift) * (peratio - 15) + shock * 10
+            up = 1 if signal + rng.gauss(0, 0.3) > 0 else 0
+            rows.append(
+                {
+                    "date": day.isoformat(),
+                    "ticker": ticker,
+                    "peratio": round(peratio, 3),
+                    "price": round(price, 2),
+                    "volume": int(abs(rng.gauss(1_000_000, 300_000))),
+                    "eps": round(eps, 3),
+                    "up_next_day": up,
+                }
+            )
+            ret = (0.004 if up else -0.004) + shock
+            momentum = 0.7 * momentum + ret
+            price = max(1.0, price * math.exp(ret))
+            eps *= math.exp(rng.gauss(0, 0.002))
+    return rows
+
+
+def generate_stocks(
+    folder: str | os.PathLike[str],
+    *,
+    rows: int = 20_000,
+    files_per_broker: int = 4,
+    batch: int = 0,
+    start_day: int = 0,
+    drift: float = 0.0,
+    seed: int = 0,
+    duplicates: float = 0.05,
+    messy: bool = True,
+    brokers: tuple[tuple[str, str], ...] = BROKERS,
+) -> dict[str, Any]:
+    """Write one batch of stock files under ``folder/<broker>/``; return what was written.
+
+    ``start_day`` (days after 2024-01-01) is where this batch's dates begin; the result's
+    ``next_day`` is where the next batch should start. ``batch`` numbers the files and
+    seeds the randomness. Files get a
+    modification time in the past so that ingest's settle check does not defer them.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rng = random.Random(seed * 1000 + batch)
+    tickers = TICKERS
+    days = max(1, rows // len(tickers))
+    start = dt.date(2024, 1, 1) + dt.timedelta(days=start_day)
+    data = _rows(rng, start, days, tickers, drift)
+    rng.shuffle(data)
+    n_files = files_per_broker * len(brokers)
+    chunks = [data[i::n_files] for i in range(n_files)]
+    # ~duplicates share of rows appear again in another file
+    for i, chunk in enumerate(chunks):
+        other = chunks[(i + 1) % n_files]
+        chunk.extend(rng.sample(other, k=min(len(other), int(len(other) * duplicates))))
+    written = []
+    past = time.time() - 3600
+    for i, chunk in enumerate(chunks):
+        broker, fmt = brokers[i % len(brokers)]
+        target = Path(folder) / broker
+        target.mkdir(parents=True, exist_ok=True)
+        name = target / f"batch{batch:03d}_{i // len(brokers):03d}.{fmt}"
+        out_rows = [dict(r) for r in chunk]
+        if messy:
+            for r in out_rows:
+                roll = rng.random()
+                if roll < 0.01:
+                    r["eps"] = "NA"
+                elif roll < 0.02:
+                    r["ticker"] = f"  {r['ticker']} "
+                elif roll < 0.022:
+                    r["price"] = "n/a?"  # a value that cannot be a number: a reject
+        if fmt == "csv":
+            with open(name, "w", encoding="utf-8") as fh:
+                fh.write("Date,Ticker,PERatio,Price,Volume,EPS,Up_Next_Day\n")
+                for r in out_rows:
+                    vol = f'"{r["volume"]:,}"' if messy else str(r["volume"])
+                    fh.write(
+                        f"{r['date']},{r['ticker']},{r['peratio']},{r['price']},{vol},"
+                        f"{r['eps']},{r['up_next_day']}\n"
+                    )
+        elif fmt == "jsonl":
+            with open(name, "w", encoding="utf-8") as fh:
+                for r in out_rows:
+                    fh.write(json.dumps(r) + "\n")
+        else:
+            cols = {k: [str(r[k]) for r in out_rows] for k in out_rows[0]} if out_rows else {}
+            pq.write_table(pa.table(cols), name)
+        os.utime(name, (past, past))
+        written.append(str(name))
+    return {
+        "files": written,
+        "rows": sum(len(c) for c in chunks),
+        "unique_rows": len(data),
+        "next_day": start_day + days,
+    }
+
+
+def create(example: str, directory: str | os.PathLike[str], *, force: bool = False) -> Any:
+    """Create an example project (only ``stocks`` so far) without running it."""
+    from headwater.project import Project
+
+    if example != "stocks":
+        raise ProjectError(
+            f"unknown example {example!r}", hint="the examples are: stocks", example=example
+        )
+    root = Path(directory)
+    if force and root.exists():
+        shutil.rmtree(root)
+    project = Project.init(root, config_text=STOCKS_TOML, force=force)
+    generate_stocks(root / "brokers", rows=8_000, batch=0)
+    # broker_a writes volume as "1,234,567"
+    _set_thousands(root)
+    return Project.open(root, search_parents=False)
+
+
+def _set_thousands(root: Path) -> None:
+    cfg = root / "headwater.toml"
+    text = cfg.read_text(encoding="utf-8")
+    text = text.replace(
+        'path = "brokers/broker_a"       # CSV files',
+        'path = "brokers/broker_a"       # CSV files\nthousands = ","                 # this broker writes volume as "1,234,567"',
+    )
+    cfg.write_text(text, encoding="utf-8")
+
+
+def run_demo(directory: str | os.PathLike[str], *, rows: int = 20_000, force: bool = False) -> list[str]:
+    """Create the stock project, ingest, land one more batch, ingest again; return the story."""
+    from headwater.project import Project
+
+    root = Path(directory)
+    if root.exists() and any(root.iterdir()):
+        if not force:
+            raise ProjectError(
+                f"{str(root)!r} already exists and is not empty",
+                hint="pass --force to replace it, or choose another folder",
+            )
+        shutil.rmtree(root)
+    Project.init(root, config_text=STOCKS_TOML)
+    _set_thousands(root)
+    first = generate_stocks(root / "brokers", rows=rows, batch=0)
+    project = Project.open(root, search_parents=False)
+    out = [f"created the stock project in {root} ({len(first['files'])} files from 3 brokers)"]
+    r1 = project.ingest()
+    out.append(_describe(1, r1))
+    second = generate_stocks(
+        root / "brokers", rows=max(rows // 4, 16), batch=1, start_day=first["next_day"]
+    )
+    out.append(f"landed one more batch: {len(second['files'])} files")
+    r2 = project.ingest()
+    out.append(_describe(2, r2))
+    out += [
+        "",
+        "try next:",
+        f"  headwater -p {root} history",
+        f"  headwater -p {root} show {r2.run_id}",
+        f"  headwater -p {root} rejects {r1.run_id}",
+        f"  headwater -p {root} export -o {root}/prices.csv",
+    ]
+    project.close()
+    return out
+
+
+def _describe(n: int, r: Any) -> str:
+    return (
+        f"ingest {n} (run {r.run_id}, {r.status}): {r.files_new} new files, {r.rows_read:,} rows read, "
+        f"{r.rows_rejected} rejected, {r.duplicates_dropped:,} duplicates dropped, "
+        f"{r.rows_added:,} added → version {r.dataset_version} with {r.dataset_rows:,} rows "
+        f"({r.seconds:.1f}s)"
+    )

@@ -1,0 +1,760 @@
+"""Ingest: what is new in the sources → one new, de-duplicated dataset version.
+
+Second stage of the flow (after discovery in :mod:`headwater.sources`). The run, under the
+project lock:
+
+1. removes what a crashed run left (orphan parts) and writes any missing manifest;
+2. plans: lists the sources, classifies files (new, changed, alias, skipped, deferred,
+   failed, missing) with cheap checks first and content hashes when they differ;
+3. reads new and changed files as text, one read per group of like files, isolating a
+   bad file by reading its group file by file;
+4. types, validates, fingerprints and de-duplicates (or upserts by key) with Ibis
+   expressions (:mod:`headwater.ingest._pipeline`);
+5. writes new rows and retractions as new immutable parts, then commits the version,
+   the file records and the run's end in one record-store transaction.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+
+from headwater import dataset as ds_mod
+from headwater.errors import EngineError, HeadwaterError, ValidationError
+from headwater.ingest._plan import (
+    FileProblem,
+    Plan,
+    check_names,
+    csv_header,
+    known_files,
+    make_plan,
+)
+from headwater.records import now_iso
+from headwater.records import schema as rs
+from headwater.sources import SourceFile, clear_staging, still_same
+
+if TYPE_CHECKING:
+    from headwater.engines.base import Engine, ReadGroup
+    from headwater.project import Project, Run
+
+log = logging.getLogger(__name__)
+
+ProgressCallback = Callable[[str, int, int, str], None]
+"""``progress(stage, done, total, detail)``: called as work advances."""
+
+
+def _no_progress(stage: str, done: int, total: int, detail: str) -> None:
+    return None
+
+
+@dataclass
+class IngestResult:
+    """What an ingest did (``--format json`` prints exactly this)."""
+
+    run_id: int | None
+    status: str
+    files_new: int = 0
+    files_changed: int = 0
+    files_skipped: int = 0
+    files_failed: int = 0
+    files_alias: int = 0
+    files_deferred: int = 0
+    files_missing: int = 0
+    files_ignored: int = 0
+    rows_read: int = 0
+    rows_rejected: int = 0
+    duplicates_dropped: int = 0
+    rows_superseded: int = 0
+    rows_stale: int = 0
+    rows_added: int = 0
+    rows_retracted: int = 0
+    dataset: str = ""
+    dataset_version: int | None = None
+    dataset_rows: int = 0
+    output: str = ""
+    schema_changes: dict[str, Any] = field(default_factory=dict)
+    source_errors: list[dict[str, Any]] = field(default_factory=list)
+    orphans_removed: int = 0
+    recovered_runs: list[int] = field(default_factory=list)
+    dry_run: bool = False
+    seconds: float = 0.0
+    files: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def ingest(
+    project: Project,
+    *,
+    dry_run: bool = False,
+    strict: bool = False,
+    rebuild: bool = False,
+    wait: bool = False,
+    progress: ProgressCallback | None = None,
+) -> IngestResult:
+    """Ingest what is new in the project's sources; see the module docstring."""
+    progress = progress or _no_progress
+    if not project.config.sources:
+        from headwater.errors import ConfigError
+
+        raise ConfigError(
+            "headwater.toml has no [[sources]]",
+            hint='add a [[sources]] table with a path, e.g. path = "incoming"',
+            key="sources",
+        )
+    if dry_run:
+        return _dry_run(project, rebuild=rebuild, progress=progress)
+    options = {"strict": strict, "rebuild": rebuild}
+    with project.writer("ingest", wait=wait, options=options) as run:
+        job = _IngestJob(project, run, strict=strict, rebuild=rebuild, progress=progress)
+        try:
+            return job.execute()
+        finally:
+            job.cleanup()
+
+
+def _dry_run(project: Project, *, rebuild: bool, progress: ProgressCallback) -> IngestResult:
+    cfg = project.config
+    with project.records.read() as conn:
+        st = ds_mod.state(conn, cfg.dataset.name)
+        line = st.line + 1 if rebuild else st.line
+        known = {} if rebuild else known_files(conn, cfg.dataset.name, line)
+    staging = cfg.state_dir / "staging" / f"dry-{uuid.uuid4().hex[:8]}"
+    try:
+        plan = make_plan(cfg, known, staging, progress)
+    finally:
+        clear_staging(staging)
+    result = IngestResult(run_id=None, status="dry-run", dry_run=True, dataset=cfg.dataset.name)
+    _count_plan(result, plan)
+    result.dataset_version = None if rebuild else st.version
+    result.dataset_rows = 0 if rebuild else st.rows
+    result.output = cfg.dataset_dir
+    result.files = [_file_view(sf) for sf in plan.files]
+    return result
+
+
+def _count_plan(result: IngestResult, plan: Plan) -> None:
+    for sf in plan.files:
+        attr = {
+            "new": "files_new",
+            "changed": "files_changed",
+            "skipped": "files_skipped",
+            "failed": "files_failed",
+            "alias": "files_alias",
+            "deferred": "files_deferred",
+        }.get(sf.status)
+        if attr:
+            setattr(result, attr, getattr(result, attr) + 1)
+    result.files_skipped += plan.unchanged
+    result.files_missing = len(plan.missing)
+    result.files_ignored = len(plan.ignored)
+    result.source_errors = list(plan.source_errors)
+
+
+def _file_view(sf: SourceFile) -> dict[str, Any]:
+    return {
+        "path": sf.path,
+        "status": sf.status,
+        "reason": sf.reason,
+        "size": sf.size,
+        "hash": sf.hash,
+        "format": sf.format,
+        **sf.extra,
+    }
+
+
+class _IngestJob:
+    def __init__(
+        self,
+        project: Project,
+        run: Run,
+        *,
+        strict: bool,
+        rebuild: bool,
+        progress: ProgressCallback,
+    ) -> None:
+        self.project = project
+        self.cfg = project.config
+        self.ds = project.config.dataset
+        self.run = run
+        self.strict = strict
+        self.rebuild = rebuild
+        self.progress = progress
+        self.staging = self.cfg.state_dir / "staging" / f"run-{run.id}"
+        self.engine: Engine | None = None
+        self.started = time.monotonic()
+        self.schema: dict[str, str] = {}
+
+    def cleanup(self) -> None:
+        if self.engine is not None:
+            try:
+                self.engine.close()
+            except Exception:  # pragma: no cover - closing must not mask the real error
+                log.debug("engine close failed", exc_info=True)
+        clear_staging(self.staging)
+
+    # -- the run -----------------------------------------------------------------------
+
+    def execute(self) -> IngestResult:
+        project, cfg, ds = self.project, self.cfg, self.ds
+        orphans = ds_mod.remove_orphans(project)
+        ds_mod.write_manifests(project)
+        with project.records.read() as conn:
+            parent = ds_mod.state(conn, ds.name)
+            line = parent.line + 1 if self.rebuild else parent.line
+            known = known_files(conn, ds.name, line)
+        if self.rebuild and parent.version is not None:
+            # a rebuild re-reads every file into a new line; start its numbering clean
+            known = {}
+        self.line = line
+        self.parent = parent
+        pinned = {} if self.rebuild else dict(parent.schema)
+
+        self.progress("list", 0, len(cfg.sources), "listing sources")
+        plan = make_plan(cfg, known, self.staging, self.progress)
+        result = IngestResult(run_id=self.run.id, status="ok", dataset=ds.name)
+        result.orphans_removed = len(orphans)
+        result.recovered_runs = list(self.run.recovered)
+        result.output = cfg.dataset_dir
+        self._register_files(plan)
+
+        to_read = [f for f in plan.by_status("new", "changed") if f.size > 0]
+        stats: dict[int, dict[str, Any]] = {}
+        rejects: list[dict[str, Any]] = []
+        schema = pinned
+        decision = None
+        new_rows_expr = None
+        retractions_expr = None
+        engine = None
+        retract_files = [f.previous_file_id for f in plan.by_status("changed") if f.previous_file_id]
+        if ds.on_missing == "retract":
+            retract_files += [k["file_id"] for k in plan.missing if k["status"] == "ingested"]
+
+        if to_read or retract_files:
+            engine = self.engine = self._connect()
+        if to_read:
+            assert engine is not None
+            batch = self._read(engine, to_read)
+            if batch is not None:
+                from headwater.ingest import _pipeline as pl
+
+                data_cols = [c for c in batch.columns if not c.startswith("_hw_")]
+                new_cols = [c for c in data_cols if c not in pinned]
+                self.progress("types", 0, 1, "inferring types")
+                check_cols = new_cols + [c for c in data_cols if pinned.get(c) == "int"]
+                counts = pl.infer_types(batch, check_cols, list(ds.na_values), engine.to_pyarrow)
+                decision = pl.decide_schema(pinned, data_cols, counts, ds)
+                schema = decision.schema
+                self.schema = schema
+                self.progress("clean", 0, 1, "cleaning, typing and validating")
+                typed = engine.materialize(
+                    pl.clean_and_type(batch, schema, decision.frozen_out, ds), "_hw_typed"
+                )
+                existing = self._existing(engine, schema, retract_files)
+                self.progress("dedup", 0, 1, "de-duplicating")
+                outcomes = engine.materialize(
+                    pl.resolve_outcomes(typed, existing, ds, schema), "_hw_outcomes"
+                )
+                for row in engine.to_pyarrow(pl.file_stats(outcomes)).to_pylist():
+                    stats[int(row["_hw_file"])] = row
+                rejects = engine.to_pyarrow(
+                    outcomes.filter(outcomes._hw_outcome == "reject")
+                    .select(
+                        "_hw_file",
+                        "_hw_record",
+                        "_hw_reject_column",
+                        "_hw_reject_rule",
+                        "_hw_reject_value",
+                    )
+                    .order_by(["_hw_file", "_hw_record"])
+                ).to_pylist()
+                added = outcomes.filter(outcomes._hw_outcome == "added")
+                new_rows_expr = added.select(
+                    *schema,
+                    _hw_file=added._hw_file,
+                    _hw_record=added._hw_record,
+                    _hw_run=ibis_literal_int(self.run.id),
+                    _hw_fp=added._hw_fp,
+                ).order_by(["_hw_file", "_hw_record"])
+                if ds.key:
+                    replaced = outcomes.filter(outcomes._hw_old_file.notnull())
+                    retractions_expr = replaced.select(
+                        _hw_file=replaced._hw_old_file, _hw_record=replaced._hw_old_record
+                    )
+        if retract_files:
+            assert engine is not None
+            gone = self._file_retractions(engine, retract_files)
+            if gone is not None:
+                retractions_expr = (
+                    gone if retractions_expr is None else retractions_expr.union(gone)
+                )
+
+        # -- tally --------------------------------------------------------------------
+        _count_plan(result, plan)
+        for sf in plan.files:
+            if sf.file_id in stats:
+                s = stats[sf.file_id]
+                sf.extra.update(
+                    rows_read=int(s["rows_read"]),
+                    rows_rejected=int(s["reject"]),
+                    duplicates=int(s["duplicate"]),
+                    rows_superseded=int(s["superseded"]) + int(s["stale"]),
+                    rows_added=int(s["added"]),
+                    fixes={
+                        "cells_trimmed": int(s["cells_trimmed"] or 0),
+                        "na_tokens_mapped": int(s["na_tokens_mapped"] or 0),
+                        "values_cast": int(s["values_cast"] or 0),
+                        "thousands_separators_removed": int(s["thousands_removed"] or 0),
+                    },
+                )
+                result.rows_read += int(s["rows_read"])
+                result.rows_rejected += int(s["reject"])
+                result.duplicates_dropped += int(s["duplicate"])
+                result.rows_superseded += int(s["superseded"])
+                result.rows_stale += int(s["stale"])
+        if decision is not None:
+            changes = {}
+            if decision.added:
+                changes["added" if pinned else "pinned"] = decision.added
+            if decision.widened:
+                changes["widened"] = decision.widened
+            if decision.frozen_out:
+                changes["refused_by_freeze"] = decision.frozen_out
+            result.schema_changes = changes
+
+        problems = result.files_failed + len(result.source_errors) + result.rows_rejected
+        if problems and self.strict:
+            self._record_failure(plan, rejects, result)
+            raise ValidationError(
+                f"strict ingest refused: {result.files_failed} file(s) failed, "
+                f"{len(result.source_errors)} source(s) could not be listed, "
+                f"{result.rows_rejected} row(s) rejected; nothing was published",
+                hint=f"see `headwater show {self.run.id}` and `headwater rejects {self.run.id}`; "
+                "fix the files or run without --strict",
+                run_id=self.run.id,
+            )
+
+        # -- write parts (immutable, uniquely named, in their final place) --------------
+        row_parts: list[tuple[str, int, int]] = []
+        retraction_parts: list[tuple[str, int, int]] = []
+        tag = f"run{self.run.id:06d}-{uuid.uuid4().hex[:12]}"
+        if new_rows_expr is not None and engine is not None:
+            self.progress("write", 0, 1, "writing new rows")
+            rel = f"parts/{tag}.parquet"
+            n = engine.write_parquet(new_rows_expr, os.path.join(cfg.dataset_dir, rel))
+            if n:
+                row_parts.append((rel, n, os.path.getsize(os.path.join(cfg.dataset_dir, rel))))
+            else:
+                os.unlink(os.path.join(cfg.dataset_dir, rel))
+            result.rows_added = n
+        if retractions_expr is not None and engine is not None:
+            rel = f"retractions/{tag}.parquet"
+            n = engine.write_parquet(retractions_expr.distinct(), os.path.join(cfg.dataset_dir, rel))
+            if n:
+                retraction_parts.append(
+                    (rel, n, os.path.getsize(os.path.join(cfg.dataset_dir, rel)))
+                )
+            else:
+                os.unlink(os.path.join(cfg.dataset_dir, rel))
+            result.rows_retracted = n
+        self._retracted_per_file(engine, plan, retract_files)
+
+        # -- publish ------------------------------------------------------------------
+        partial = result.files_failed or result.source_errors or result.rows_rejected
+        result.status = "partial" if partial else "ok"
+        schema_changed = schema != parent.schema or (self.rebuild and schema)
+        self.progress("publish", 0, 1, "publishing")
+        lineage = {
+            "files": {s: getattr(result, f"files_{s}") for s in ("new", "changed", "alias", "missing")},
+            "rows_read": result.rows_read,
+            "rows_rejected": result.rows_rejected,
+            "duplicates_dropped": result.duplicates_dropped,
+            "rows_superseded": result.rows_superseded,
+            "rows_stale": result.rows_stale,
+            "schema_changes": result.schema_changes,
+            "mode": "upsert" if ds.key else "append",
+            "key": list(ds.key),
+            "rebuild": self.rebuild,
+        }
+        with project.records.write() as conn:
+            version = parent.version if line == parent.line else None
+            rows = parent.rows if line == parent.line else 0
+            if row_parts or retraction_parts or (self.rebuild and parent.version is not None):
+                version = ds_mod.publish(
+                    conn,
+                    name=ds.name,
+                    dataset_dir=cfg.dataset_dir,
+                    parent=parent,
+                    line=line,
+                    run_id=self.run.id,
+                    schema=schema,
+                    row_parts=row_parts,
+                    retraction_parts=retraction_parts,
+                    rows_added=result.rows_added,
+                    rows_retracted=result.rows_retracted,
+                    lineage=lineage,
+                )
+                rows = rows + result.rows_added - result.rows_retracted
+            elif schema_changed and schema:
+                ds_mod.set_schema(conn, ds.name, line, schema)
+            self._record_files(conn, plan, version)
+            self._record_rejects(conn, rejects, plan)
+            result.dataset_version = version
+            result.dataset_rows = rows
+            result.seconds = round(time.monotonic() - self.started, 3)
+            result.files = [_file_view(sf) for sf in plan.files]
+            self.run.finish_in(project.records, conn, result.status, _summary(result))
+        ds_mod.write_manifests(project)
+        self.progress("done", 1, 1, "done")
+        return result
+
+    # -- steps ----------------------------------------------------------------------------
+
+    def _connect(self) -> Engine:
+        from headwater.engines import connect
+
+        return connect(self.cfg.engine, self.cfg.root)
+
+    def _register_files(self, plan: Plan) -> None:
+        """Give every file of the run a record (and so an id for its rows' provenance)."""
+        now = now_iso()
+        with self.project.records.write() as conn:
+            for sf in plan.files:
+                res = conn.execute(
+                    sa.insert(rs.source_files).values(
+                        run_id=self.run.id,
+                        dataset=self.ds.name,
+                        line=self.line,
+                        source_index=sf.source_index,
+                        source=sf.source,
+                        path=sf.path,
+                        size=sf.size,
+                        mtime=sf.mtime,
+                        hash=sf.hash,
+                        format=sf.format,
+                        status="reading" if sf.status in ("new", "changed") else sf.status,
+                        reason=sf.reason,
+                        alias_of=sf.alias_of,
+                    )
+                )
+                sf.file_id = int(res.inserted_primary_key[0])  # type: ignore[index]
+            for k in plan.missing:
+                conn.execute(
+                    sa.insert(rs.source_files).values(
+                        run_id=self.run.id,
+                        dataset=self.ds.name,
+                        line=self.line,
+                        path=k["path"],
+                        size=k["size"],
+                        mtime=k["mtime"],
+                        hash=k["hash"],
+                        status="missing",
+                        reason=(
+                            "the file is gone from its source; its rows are retracted"
+                            if self.ds.on_missing == "retract" and k["status"] == "ingested"
+                            else "the file is gone from its source; its rows are kept "
+                            "(dataset.on_missing = 'keep')"
+                        ),
+                        alias_of=str(k["file_id"]),
+                    )
+                )
+        del now
+
+    def _read(self, engine: Engine, files: list[SourceFile]) -> Any:
+        """Read files as text into one table; failures are recorded against their file."""
+        import ibis
+
+        from headwater.engines.base import ReadGroup
+
+        groups: dict[tuple[Any, ...], list[tuple[SourceFile, list[str], dict[str, Any]]]] = {}
+        required = list(dict.fromkeys([*self.ds.key, *([self.ds.order_by] if self.ds.order_by else []),
+                                        *[c for c, r in self.ds.columns.items() if r.not_null]]))
+        for done, sf in enumerate(files, 1):
+            self.progress("header", done, len(files), sf.path)
+            source = self.cfg.sources[sf.source_index]
+            fmt = sf.format or "csv"
+            try:
+                if fmt in ("csv", "tsv"):
+                    raw, options = csv_header(sf, source, fmt)
+                else:
+                    options = {}
+                    raw = engine.raw_columns(fmt, sf.local_path or sf.path, options)
+                names = check_names(raw, self.ds.normalize_headers, required)
+            except FileProblem as exc:
+                self._fail(sf, f"{exc.reason}; {exc.hint}")
+                continue
+            except Exception as exc:
+                self._fail(sf, _engine_reason(exc, fmt))
+                continue
+            options["thousands"] = source.thousands
+            key = (sf.source_index, fmt, tuple(raw), tuple(names), json.dumps(options, sort_keys=True))
+            groups.setdefault(key, []).append((sf, names, options))
+
+        tables = []
+        for i, (key, members) in enumerate(groups.items()):
+            self.progress("read", i + 1, len(groups), f"{len(members)} file(s)")
+            _, fmt, raw, names, _ = key
+            options = members[0][2]
+            group = ReadGroup(
+                format=fmt,
+                files=tuple(m[0].local_path or m[0].path for m in members),
+                columns=tuple(raw),
+                names=tuple(names),
+                options=options,
+            )
+            try:
+                tables.append((engine.stage(group, f"_hw_stage_{i}"), members, options))
+            except Exception as exc:
+                if len(members) == 1:
+                    self._fail(members[0][0], _engine_reason(exc, fmt))
+                    continue
+                for j, m in enumerate(members):  # isolate the bad file(s)
+                    single = ReadGroup(fmt, (m[0].local_path or m[0].path,), tuple(raw), tuple(names), options)
+                    try:
+                        tables.append((engine.stage(single, f"_hw_stage_{i}_{j}"), [m], options))
+                    except Exception as exc2:
+                        self._fail(m[0], _engine_reason(exc2, fmt))
+        # a file that changed while it was read is left for the next run
+        readable: dict[str, SourceFile] = {}
+        for _, members, _ in tables:
+            for sf, _, _ in members:
+                if sf.status not in ("new", "changed"):
+                    continue
+                if still_same(sf):
+                    readable[sf.local_path or sf.path] = sf
+                else:
+                    sf.status = "deferred"
+                    sf.reason = "it changed while it was being read: left for the next run"
+        if not readable:
+            return None
+        all_cols: list[str] = []
+        for t, _, _ in tables:
+            for c in t.columns:
+                if not c.startswith("_hw_") and c not in all_cols:
+                    all_cols.append(c)
+        lookup = ibis.memtable(
+            {
+                "_hw_path": list(readable),
+                "_hw_file": [sf.file_id for sf in readable.values()],
+                "_hw_source": [sf.source_index for sf in readable.values()],
+                "_hw_sort": [sf.path for sf in readable.values()],
+                "_hw_thousands": [
+                    self.cfg.sources[sf.source_index].thousands or "" for sf in readable.values()
+                ],
+            }
+        )
+        parts = []
+        for t, _, _ in tables:
+            cols = [
+                t[c] if c in t.columns else ibis.null("string").name(c) for c in all_cols
+            ]
+            parts.append(t.select(*cols, t._hw_path, t._hw_record.cast("int64").name("_hw_record")))
+        union = parts[0] if len(parts) == 1 else ibis.union(*parts, distinct=False)
+        joined = union.inner_join(lookup, "_hw_path")
+        return joined.select(
+            *all_cols,
+            joined._hw_record,
+            joined._hw_file.cast("int64").name("_hw_file"),
+            joined._hw_source.cast("int64").name("_hw_source"),
+            joined._hw_sort.name("_hw_path"),
+            joined._hw_thousands,
+        )
+
+    def _fail(self, sf: SourceFile, reason: str) -> None:
+        sf.status = "failed"
+        sf.reason = reason
+        log.warning("file %s failed: %s", sf.path, reason)
+
+    def _existing(self, engine: Engine, schema: dict[str, str], retract_files: list[int]) -> Any:
+        """Live rows of the parent version that the batch is compared against."""
+        if self.line != self.parent.line or self.parent.version is None:
+            return None
+        with self.project.records.read() as conn:
+            rows = ds_mod._parts(conn, self.ds.name, self.line, self.parent.version, "rows")
+            gone = ds_mod._parts(conn, self.ds.name, self.line, self.parent.version, "retractions")
+        cols = ["_hw_fp", *self.ds.key, *([self.ds.order_by] if self.ds.order_by else [])]
+        cols = [c for c in dict.fromkeys(cols)]
+        live = ds_mod.live_rows(engine, self.cfg.dataset_dir, rows, gone, cols)
+        if live is None:
+            return None
+        if self.ds.order_by and self.ds.order_by not in live.columns:
+            pass
+        if retract_files:
+            live = live.filter(~live._hw_file.isin(retract_files))
+        return live
+
+    def _file_retractions(self, engine: Engine, file_ids: list[int]) -> Any:
+        if self.line != self.parent.line or self.parent.version is None:
+            return None
+        with self.project.records.read() as conn:
+            rows = ds_mod._parts(conn, self.ds.name, self.line, self.parent.version, "rows")
+            gone = ds_mod._parts(conn, self.ds.name, self.line, self.parent.version, "retractions")
+        live = ds_mod.live_rows(engine, self.cfg.dataset_dir, rows, gone, [])
+        if live is None:
+            return None
+        hit = live.filter(live._hw_file.isin(file_ids))
+        return hit.select("_hw_file", "_hw_record")
+
+    def _retracted_per_file(self, engine: Engine | None, plan: Plan, retract_files: list[int]) -> None:
+        if engine is None or not retract_files or self.parent.version is None:
+            return
+        if self.line != self.parent.line:
+            return
+        counts = {}
+        with self.project.records.read() as conn:
+            rows = ds_mod._parts(conn, self.ds.name, self.line, self.parent.version, "rows")
+            gone = ds_mod._parts(conn, self.ds.name, self.line, self.parent.version, "retractions")
+        live = ds_mod.live_rows(engine, self.cfg.dataset_dir, rows, gone, [])
+        if live is not None:
+            agg = live.filter(live._hw_file.isin(retract_files)).group_by("_hw_file").aggregate(
+                n=live.count()
+            )
+            counts = {int(r["_hw_file"]): int(r["n"]) for r in engine.to_pyarrow(agg).to_pylist()}
+        for sf in plan.files:
+            if sf.previous_file_id in counts and sf.status == "changed":
+                sf.extra["rows_retracted"] = counts[sf.previous_file_id]
+        for k in plan.missing:
+            if k["file_id"] in counts:
+                k["rows_retracted"] = counts[k["file_id"]]
+
+    def _record_files(self, conn: sa.Connection, plan: Plan, version: int | None) -> None:
+        for sf in plan.files:
+            final = sf.status
+            values: dict[str, Any] = {
+                "status": final,
+                "reason": sf.reason,
+                "version": version if final in ("new", "changed", "alias") else None,
+                "rows_read": sf.extra.get("rows_read", 0),
+                "rows_rejected": sf.extra.get("rows_rejected", 0),
+                "duplicates": sf.extra.get("duplicates", 0),
+                "rows_added": sf.extra.get("rows_added", 0),
+                "rows_superseded": sf.extra.get("rows_superseded", 0),
+                "rows_retracted": sf.extra.get("rows_retracted", 0),
+                "fixes": json.dumps(sf.extra.get("fixes", {})),
+            }
+            conn.execute(sa.update(rs.source_files).where(rs.source_files.c.id == sf.file_id).values(**values))
+            if final in ("new", "changed", "alias", "skipped"):
+                state = "alias" if final == "alias" else "ingested"
+                file_id = sf.previous_file_id if final == "skipped" else sf.file_id
+                self._upsert_state(conn, sf.path, sf.size, sf.mtime, sf.hash or "", file_id or 0, state)
+        for k in plan.missing:
+            self._upsert_state(conn, k["path"], k["size"], k["mtime"], k["hash"], k["file_id"], "missing")
+
+    def _upsert_state(self, conn: sa.Connection, path: str, size: int, mtime: float, hash_: str, file_id: int, status: str) -> None:
+        fs = rs.file_state
+        where = (fs.c.dataset == self.ds.name) & (fs.c.line == self.line) & (fs.c.path == path)
+        values = {"size": size, "mtime": mtime, "hash": hash_, "file_id": file_id, "status": status}
+        if conn.execute(sa.select(fs.c.path).where(where)).first():
+            conn.execute(sa.update(fs).where(where).values(**values))
+        else:
+            conn.execute(sa.insert(fs).values(dataset=self.ds.name, line=self.line, path=path, **values))
+
+    def _record_rejects(self, conn: sa.Connection, rejects: list[dict[str, Any]], plan: Plan) -> None:
+        paths = {sf.file_id: sf.path for sf in plan.files}
+        rows = []
+        for r in rejects:
+            rows.append(
+                {
+                    "run_id": self.run.id,
+                    "file_id": r["_hw_file"],
+                    "path": paths.get(r["_hw_file"]),
+                    "record": r["_hw_record"],
+                    "column": r["_hw_reject_column"],
+                    "value": r["_hw_reject_value"],
+                    "rule": r["_hw_reject_rule"],
+                    "reason": self._reason(r["_hw_reject_column"], r["_hw_reject_rule"], r["_hw_reject_value"]),
+                }
+            )
+        if rows:
+            conn.execute(sa.insert(rs.rejects), rows)
+
+    def _reason(self, column: str, rule: str, value: str | None) -> str:
+        rules = self.ds.columns.get(column)
+        if rule == "type":
+            kind = self._schema_kind(column)
+            return f"{value!r} is not a valid {kind} for column {column!r}"
+        if rule == "schema":
+            return f"column {column!r} is not in the frozen schema (dataset.schema = 'freeze')"
+        if rule == "key":
+            return f"key column {column!r} is empty"
+        if rule == "not_null":
+            return f"column {column!r} is empty but is configured not_null"
+        if rule == "min" and rules:
+            return f"{value!r} in column {column!r} is below the minimum {rules.min}"
+        if rule == "max" and rules:
+            return f"{value!r} in column {column!r} is above the maximum {rules.max}"
+        if rule == "allowed" and rules:
+            return f"{value!r} in column {column!r} is not one of {rules.allowed!r}"
+        if rule == "regex" and rules:
+            return f"{value!r} in column {column!r} does not match {rules.regex!r}"
+        return f"{value!r} in column {column!r} failed rule {rule!r}"
+
+    def _schema_kind(self, column: str) -> str:
+        return self.schema.get(column, "value")
+
+    def _record_failure(self, plan: Plan, rejects: list[dict[str, Any]], result: IngestResult) -> None:
+        with self.project.records.write() as conn:
+            for sf in plan.files:
+                conn.execute(
+                    sa.update(rs.source_files)
+                    .where(rs.source_files.c.id == sf.file_id)
+                    .values(
+                        status=sf.status if sf.status in ("failed", "deferred") else "not_published",
+                        reason=sf.reason,
+                        rows_read=sf.extra.get("rows_read", 0),
+                        rows_rejected=sf.extra.get("rows_rejected", 0),
+                        duplicates=sf.extra.get("duplicates", 0),
+                    )
+                )
+            self._record_rejects(conn, rejects, plan)
+        result.status = "failed"
+        result.files = [_file_view(sf) for sf in plan.files]
+        self.run.summary = _summary(result)
+
+
+def ibis_literal_int(value: int) -> Any:
+    import ibis
+
+    return ibis.literal(value, type="int64")
+
+
+def _summary(result: IngestResult) -> dict[str, Any]:
+    out = result.to_dict()
+    out["files"] = out["files"][:200]  # the per-file rows live in source_files
+    return out
+
+
+def _engine_reason(exc: Exception, fmt: str) -> str:
+    text = str(exc).strip()
+    first = text.splitlines()[0] if text else type(exc).__name__
+    low = text.lower()
+    if isinstance(exc, HeadwaterError):
+        return str(exc)
+    if "expected number of columns" in low or "too many columns" in low or "ragged" in low:
+        return f"has rows with the wrong number of fields ({first}); fix the file's rows or quoting"
+    if "unterminated quote" in low or "quote" in low:
+        return f"has broken quoting ({first}); fix the quotes or set `quote`/`escape` for the source"
+    if "unicode" in low or "utf-8" in low or "encoding" in low:
+        return f"is not valid text in the configured encoding ({first}); set `encoding` for the source"
+    if fmt == "parquet" and ("parquet" in low or "magic" in low or "metadata" in low):
+        return f"is not a readable Parquet file ({first}); replace it"
+    if "json" in low:
+        return f"is not valid {fmt} ({first}); fix the file or set `format` for the source"
+    if isinstance(exc, EngineError):
+        return str(exc)
+    if isinstance(exc, OSError) or "permission" in low or "no such file" in low:
+        return f"cannot be read ({first}); check its permissions"
+    return f"could not be read as {fmt} ({first})"
+
+
+__all__ = ["IngestResult", "ProgressCallback", "ingest"]

@@ -1,0 +1,331 @@
+"""The dataset logic of an ingest, as Ibis expressions (DESIGN.md decision 1).
+
+text → trimmed, NA tokens → null, thousands separators removed → typed (strictly: a value
+that does not fit its type is a reject, never a silent null) → validation rules → row
+fingerprint → de-duplication (append mode) or upsert by key. Nothing here knows which
+engine runs it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import ibis
+import ibis.expr.types as ir
+
+from headwater.config import DatasetConfig
+from headwater.dataset import IBIS_TYPES
+from headwater.ingest._fingerprint import fingerprint
+
+# Strict text forms accepted for each type (engines' own casts are more permissive:
+# DuckDB casts '1.5' to BIGINT 2 and 'inf' to a date, which would silently change data).
+PATTERNS = {
+    "int": r"^[+-]?[0-9]+$",
+    "float": r"^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?$|^(?i)[+-]?(inf|infinity)$",
+    "bool": r"^(?i)(true|false|t|f|yes|no|y|n|1|0)$",
+    "date": r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$",
+    "timestamp": (
+        r"^[0-9]{4}-[0-9]{2}-[0-9]{2}([ T][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?)?"
+        r"(Z|[+-][0-9]{2}(:?[0-9]{2})?)?$"
+    ),
+}
+INFER_ORDER = ("int", "float", "bool", "date", "timestamp")
+_INFER_BOOL = r"^(?i)(true|false)$"
+_TRUE = ("true", "t", "yes", "y", "1")
+_FALSE = ("false", "f", "no", "n", "0")
+NUMERIC = ("int", "float")
+
+OUTCOMES = ("reject", "duplicate", "superseded", "stale", "added")
+
+
+def clean_text(raw: ir.StringValue, na_values: list[str]) -> ir.StringValue:
+    trimmed = raw.strip()
+    return ibis.ifelse(trimmed.isin(na_values), ibis.null("string"), trimmed)  # type: ignore[no-any-return]
+
+
+def _numeric_text(v: ir.StringValue, thousands: ir.StringValue | None) -> ir.StringValue:
+    if thousands is None:
+        return v
+    sep = thousands.fill_null("")
+    return ibis.ifelse(sep == "", v, v.replace(sep, ""))  # type: ignore[no-any-return, arg-type]
+
+
+def typed_value(v: ir.StringValue, kind: str) -> ir.Value:
+    """The value of cleaned text ``v`` as ``kind``; null when it does not fit."""
+    if kind == "string":
+        return v
+    if kind == "bool":
+        low = v.lower()
+        return ibis.cases(
+            (low.isin(_TRUE), ibis.literal(True)),
+            (low.isin(_FALSE), ibis.literal(False)),
+            else_=ibis.null("boolean"),
+        )
+    target = IBIS_TYPES[kind]
+    return ibis.ifelse(v.re_search(PATTERNS[kind]), v.try_cast(target), ibis.null(target))
+
+
+@dataclass
+class SchemaDecision:
+    """The schema a run writes with, and how it got there."""
+
+    schema: dict[str, str]
+    added: dict[str, str]
+    widened: dict[str, str]
+    frozen_out: list[str]
+
+
+def infer_types(
+    batch: ir.Table, columns: list[str], na_values: list[str], execute: Any
+) -> dict[str, dict[str, int]]:
+    """For each column: non-null count and how many values fit each type."""
+    thousands = batch["_hw_thousands"] if "_hw_thousands" in batch.columns else None
+    aggs = {}
+    for i, c in enumerate(columns):
+        v = clean_text(batch[c], na_values)
+        aggs[f"n{i}"] = v.notnull().sum()
+        for kind in INFER_ORDER:
+            text = _numeric_text(v, thousands) if kind in NUMERIC else v
+            pattern = _INFER_BOOL if kind == "bool" else PATTERNS[kind]
+            fits = text.re_search(pattern) & typed_value(text, kind).notnull()
+            aggs[f"{kind}{i}"] = fits.sum()
+    if not aggs:
+        return {}
+    row = execute(batch.aggregate(**aggs)).to_pylist()[0]
+    out = {}
+    for i, c in enumerate(columns):
+        out[c] = {"n": int(row[f"n{i}"] or 0)}
+        out[c].update({k: int(row[f"{k}{i}"] or 0) for k in INFER_ORDER})
+    return out
+
+
+def decide_schema(
+    pinned: dict[str, str],
+    batch_columns: list[str],
+    counts: dict[str, dict[str, int]],
+    ds: DatasetConfig,
+) -> SchemaDecision:
+    schema = dict(pinned)
+    added: dict[str, str] = {}
+    widened: dict[str, str] = {}
+    frozen_out: list[str] = []
+    configured = {n: c.type for n, c in ds.columns.items() if c.type}
+    for c in batch_columns:
+        stats = counts.get(c, {"n": 0})
+        if c in schema:
+            if (
+                ds.schema_mode == "evolve"
+                and c not in configured
+                and schema[c] == "int"
+                and stats["n"] > 0
+                and stats.get("int", 0) < stats["n"]
+                and stats.get("float", 0) == stats["n"]
+            ):
+                schema[c] = "float"
+                widened[c] = "int → float"
+            continue
+        if pinned and ds.schema_mode == "freeze":
+            frozen_out.append(c)
+            continue
+        kind = configured.get(c) or _infer(stats)
+        schema[c] = kind
+        added[c] = kind
+    for c, kind in configured.items():
+        if c not in schema and not (pinned and ds.schema_mode == "freeze"):
+            schema[c] = kind
+            added[c] = kind
+    return SchemaDecision(schema, added, widened, frozen_out)
+
+
+def _infer(stats: dict[str, int]) -> str:
+    n = stats.get("n", 0)
+    if n == 0:
+        return "string"
+    for kind in INFER_ORDER:
+        if stats.get(kind, 0) == n:
+            return kind
+    return "string"
+
+
+def clean_and_type(
+    batch: ir.Table, schema: dict[str, str], frozen_out: list[str], ds: DatasetConfig
+) -> ir.Table:
+    """Typed columns, fix counters, the first failing check of each row, and its fingerprint."""
+    na = list(ds.na_values)
+    thousands = batch["_hw_thousands"] if "_hw_thousands" in batch.columns else None
+    typed: dict[str, ir.Value] = {}
+    checks: list[tuple[ir.BooleanValue, str, str, ir.Value]] = []
+    trimmed = ibis.literal(0)
+    na_mapped = ibis.literal(0)
+    cast = ibis.literal(0)
+    sep_removed = ibis.literal(0)
+    for c, kind in schema.items():
+        if c not in batch.columns:
+            typed[c] = ibis.null(IBIS_TYPES[kind])
+            continue
+        raw = batch[c]
+        v = clean_text(raw, na)
+        text = _numeric_text(v, thousands) if kind in NUMERIC else v
+        value = typed_value(text, kind)
+        typed[c] = value
+        trimmed = trimmed + (raw.notnull() & (raw != raw.strip())).cast("int64")
+        na_mapped = na_mapped + (raw.notnull() & v.isnull()).cast("int64")
+        if kind != "string":
+            cast = cast + value.notnull().cast("int64")
+        if kind in NUMERIC and thousands is not None:
+            sep_removed = sep_removed + (v.notnull() & (text != v)).cast("int64")
+        checks.append((v.notnull() & value.isnull(), c, "type", raw))
+    for c in frozen_out:
+        v = clean_text(batch[c], na)
+        checks.append((v.notnull(), c, "schema", batch[c]))
+    for c in ds.key:
+        checks.append((typed[c].isnull(), c, "key", batch[c] if c in batch.columns else None))
+    for c, rules in ds.columns.items():
+        if c not in typed:
+            continue
+        value = typed[c]
+        src = batch[c] if c in batch.columns else ibis.null("string")
+        if rules.not_null:
+            checks.append((value.isnull(), c, "not_null", src))
+        if rules.min is not None:
+            checks.append((value.notnull() & (value < rules.min), c, "min", src))  # type: ignore[operator]
+        if rules.max is not None:
+            checks.append((value.notnull() & (value > rules.max), c, "max", src))  # type: ignore[operator]
+        if rules.allowed is not None:
+            checks.append((value.notnull() & ~value.isin(rules.allowed), c, "allowed", src))
+        if rules.regex is not None:
+            text_v = clean_text(src, na)
+            checks.append(
+                (text_v.notnull() & ~text_v.re_search(f"^(?:{rules.regex})$"), c, "regex", src)
+            )
+    if checks:
+        rule = ibis.cases(*[(cond, r) for cond, _, r, _ in checks], else_=ibis.null("string"))
+        column = ibis.cases(*[(cond, c) for cond, c, _, _ in checks], else_=ibis.null("string"))
+        value_expr = ibis.cases(
+            *[(cond, (src if src is not None else ibis.null("string")).cast("string"))
+              for cond, _, _, src in checks],
+            else_=ibis.null("string"),
+        )
+    else:
+        rule = column = value_expr = ibis.null("string")
+    out = batch.select(
+        *[typed[c].name(c) for c in schema],
+        _hw_file=batch["_hw_file"],
+        _hw_record=batch["_hw_record"],
+        _hw_source=batch["_hw_source"],
+        _hw_path=batch["_hw_path"],
+        _hw_reject_rule=rule,
+        _hw_reject_column=column,
+        _hw_reject_value=value_expr,
+        _hw_trimmed=trimmed,
+        _hw_na=na_mapped,
+        _hw_cast=cast,
+        _hw_thousands_removed=sep_removed,
+    )
+    return out.mutate(_hw_fp=fingerprint(out, schema))
+
+
+def resolve_outcomes(
+    typed: ir.Table,
+    existing: ir.Table | None,
+    ds: DatasetConfig,
+    schema: dict[str, str],
+) -> ir.Table:
+    """Decide, for every row of the batch, what happens to it.
+
+    ``_hw_outcome`` is one of reject, duplicate (same fingerprint as a live row or an
+    earlier row of this run), superseded (a newer row of this run has its key), stale
+    (the live row with its key is newer by ``order_by``) or added. In upsert mode
+    ``_hw_old_file``/``_hw_old_record`` name the live row an added row replaces.
+    """
+    order = [typed._hw_source, typed._hw_path, typed._hw_record]
+    good = typed.filter(typed._hw_reject_rule.isnull())
+    bad = typed.filter(typed._hw_reject_rule.notnull())
+    first_w = ibis.window(group_by=good._hw_fp, order_by=[good._hw_source, good._hw_path, good._hw_record])
+    ranked = good.mutate(_hw_dup=ibis.row_number().over(first_w))
+    dup_in_run = ranked.filter(ranked._hw_dup > 0)
+    firsts = ranked.filter(ranked._hw_dup == 0)
+
+    def with_outcome(t: ir.Table, outcome: Any, old_file: Any = None, old_rec: Any = None) -> ir.Table:
+        return t.select(
+            *[t[c] for c in typed.columns],
+            _hw_outcome=outcome if isinstance(outcome, ir.Value) else ibis.literal(outcome),
+            _hw_old_file=old_file if old_file is not None else ibis.null("int64"),
+            _hw_old_record=old_rec if old_rec is not None else ibis.null("int64"),
+        )
+
+    pieces = [with_outcome(bad, "reject"), with_outcome(dup_in_run, "duplicate")]
+
+    if not ds.key:
+        if existing is not None:
+            live_fps = existing.select(existing._hw_fp)
+            outcome = ibis.ifelse(firsts._hw_fp.isin(live_fps._hw_fp), "duplicate", "added")
+            pieces.append(with_outcome(firsts, outcome))
+        else:
+            pieces.append(with_outcome(firsts, "added"))
+        return ibis.union(*pieces, distinct=False)
+
+    key = list(ds.key)
+    ob = ds.order_by
+    newest: list[Any] = []
+    if ob:  # non-null order values first (False sorts before True), newest first
+        newest += [firsts[ob].isnull(), ibis.desc(firsts[ob])]
+    newest += [ibis.desc(firsts._hw_source), ibis.desc(firsts._hw_path), ibis.desc(firsts._hw_record)]
+    kw = ibis.window(group_by=[firsts[k] for k in key], order_by=newest)
+    ranked_k = firsts.mutate(_hw_krank=ibis.row_number().over(kw))
+    losers = ranked_k.filter(ranked_k._hw_krank > 0).drop("_hw_krank")
+    winners = ranked_k.filter(ranked_k._hw_krank == 0).drop("_hw_krank")
+    pieces.append(with_outcome(losers, "superseded"))
+    if existing is None:
+        pieces.append(with_outcome(winners, "added"))
+        return ibis.union(*pieces, distinct=False)
+
+    ecols = {f"_hw_e_{i}": existing[k].cast(IBIS_TYPES[schema[k]]) for i, k in enumerate(key)}
+    ex = existing.select(
+        **ecols,
+        _hw_e_fp=existing._hw_fp,
+        _hw_e_file=existing._hw_file,
+        _hw_e_record=existing._hw_record,
+        **({"_hw_e_order": existing[ob].cast(IBIS_TYPES[schema[ob]])} if ob and ob in existing.columns else {}),
+    )
+    if ob and "_hw_e_order" not in ex.columns:
+        ex = ex.mutate(_hw_e_order=ibis.null(IBIS_TYPES[schema[ob]]))
+    joined = winners.left_join(
+        ex, [winners[k] == ex[f"_hw_e_{i}"] for i, k in enumerate(key)]
+    )
+    joined = joined.select(*winners.columns, "_hw_e_fp", "_hw_e_file", "_hw_e_record",
+                           *(["_hw_e_order"] if ob else []))
+    has_old = joined._hw_e_file.notnull()
+    if ob:
+        new_o, old_o = joined[ob], joined._hw_e_order
+        older = (new_o.isnull() & old_o.notnull()) | (new_o.notnull() & old_o.notnull() & (new_o < old_o))
+    else:
+        older = ibis.literal(False)
+    outcome = ibis.cases(
+        (has_old & (joined._hw_e_fp == joined._hw_fp), "duplicate"),
+        (has_old & older, "stale"),
+        else_="added",
+    )
+    replaced = has_old & (joined._hw_e_fp != joined._hw_fp) & ~older
+    pieces.append(
+        with_outcome(
+            joined,
+            outcome,
+            ibis.ifelse(replaced, joined._hw_e_file, ibis.null("int64")),
+            ibis.ifelse(replaced, joined._hw_e_record, ibis.null("int64")),
+        )
+    )
+    return ibis.union(*pieces, distinct=False)
+
+
+def file_stats(outcomes: ir.Table) -> ir.Table:
+    o = outcomes._hw_outcome
+    return outcomes.group_by("_hw_file").aggregate(
+        rows_read=outcomes.count(),
+        **{name: (o == name).cast("int64").sum() for name in OUTCOMES},
+        cells_trimmed=outcomes._hw_trimmed.sum(),
+        na_tokens_mapped=outcomes._hw_na.sum(),
+        values_cast=outcomes._hw_cast.sum(),
+        thousands_removed=outcomes._hw_thousands_removed.sum(),
+    )

@@ -1,0 +1,135 @@
+"""The record store's tables (SQLAlchemy Core).
+
+Every table here is created by an Alembic migration in ``migrations/versions``; a change to
+a table is a new migration, never an edit of an old one, so existing projects upgrade.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData()
+
+runs = sa.Table(
+    "runs",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("started", sa.String(32), nullable=False),
+    sa.Column("finished", sa.String(32)),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("error", sa.Text),
+    sa.Column("note", sa.Text),
+    sa.Column("engine", sa.String(32)),
+    sa.Column("host", sa.String(255)),
+    sa.Column("user", sa.String(255)),
+    sa.Column("pid", sa.Integer),
+    sa.Column("headwater_version", sa.String(32)),
+    sa.Column("config_hash", sa.String(64)),
+    sa.Column("options", sa.Text),  # JSON: flags the run was given
+    sa.Column("summary", sa.Text),  # JSON: the command's result
+    sa.Index("ix_runs_status", "status"),
+)
+
+datasets = sa.Table(
+    "datasets",
+    metadata,
+    sa.Column("name", sa.String(255), primary_key=True),
+    sa.Column("current_version", sa.Integer),
+    sa.Column("current_line", sa.Integer, nullable=False, server_default="1"),
+    sa.Column("schema", sa.Text),  # JSON: pinned column → type, in order
+    sa.Column("updated", sa.String(32)),
+)
+
+versions = sa.Table(
+    "versions",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("dataset", sa.String(255), nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("line", sa.Integer, nullable=False),
+    sa.Column("parent", sa.Integer),
+    sa.Column("run_id", sa.Integer, sa.ForeignKey("runs.id"), nullable=False),
+    sa.Column("created", sa.String(32), nullable=False),
+    sa.Column("rows", sa.Integer, nullable=False),
+    sa.Column("rows_added", sa.Integer, nullable=False),
+    sa.Column("rows_retracted", sa.Integer, nullable=False),
+    sa.Column("schema", sa.Text, nullable=False),
+    sa.Column("location", sa.Text, nullable=False),
+    sa.Column("lineage", sa.Text),  # JSON: what the increment did
+    sa.UniqueConstraint("dataset", "version", name="uq_versions_dataset_version"),
+)
+
+parts = sa.Table(
+    "parts",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("dataset", sa.String(255), nullable=False),
+    sa.Column("line", sa.Integer, nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),  # "rows" | "retractions"
+    sa.Column("path", sa.Text, nullable=False),
+    sa.Column("rows", sa.Integer, nullable=False),
+    sa.Column("bytes", sa.Integer),
+    sa.Index("ix_parts_line_version", "dataset", "line", "version"),
+)
+
+source_files = sa.Table(
+    "source_files",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("run_id", sa.Integer, sa.ForeignKey("runs.id"), nullable=False),
+    sa.Column("dataset", sa.String(255), nullable=False),
+    sa.Column("line", sa.Integer, nullable=False),
+    sa.Column("version", sa.Integer),  # the version that published it; NULL if none
+    sa.Column("source_index", sa.Integer),
+    sa.Column("source", sa.Text),
+    sa.Column("path", sa.Text, nullable=False),
+    sa.Column("size", sa.Integer),
+    sa.Column("mtime", sa.Float),
+    sa.Column("hash", sa.String(80)),
+    sa.Column("format", sa.String(16)),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("reason", sa.Text),
+    sa.Column("alias_of", sa.Text),
+    sa.Column("rows_read", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("rows_rejected", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("duplicates", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("rows_added", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("rows_superseded", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("rows_retracted", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("fixes", sa.Text),  # JSON: cells trimmed, NA tokens mapped, values cast …
+    sa.Index("ix_source_files_run", "run_id"),
+    sa.Index("ix_source_files_path", "dataset", "line", "path"),
+)
+
+# What the dataset's current line knows about each source path: the cheap check
+# (size, mtime) and the content hash, and the source_files row whose rows are live.
+file_state = sa.Table(
+    "file_state",
+    metadata,
+    sa.Column("dataset", sa.String(255), primary_key=True),
+    sa.Column("line", sa.Integer, primary_key=True),
+    sa.Column("path", sa.Text, primary_key=True),
+    sa.Column("size", sa.Integer, nullable=False),
+    sa.Column("mtime", sa.Float, nullable=False),
+    sa.Column("hash", sa.String(80), nullable=False),
+    sa.Column("file_id", sa.Integer, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),  # ingested | alias | missing
+    sa.Index("ix_file_state_hash", "dataset", "line", "hash"),
+)
+
+rejects = sa.Table(
+    "rejects",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("run_id", sa.Integer, sa.ForeignKey("runs.id"), nullable=False),
+    sa.Column("file_id", sa.Integer),
+    sa.Column("path", sa.Text),
+    sa.Column("record", sa.Integer),
+    sa.Column("column", sa.String(255)),
+    sa.Column("value", sa.Text),
+    sa.Column("rule", sa.String(64)),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Index("ix_rejects_run", "run_id"),
+)

@@ -1,0 +1,214 @@
+"""SQLAlchemy Core over SQLite (WAL) in ``<project>/.headwater/records.db``.
+
+Writers open their transaction with ``BEGIN IMMEDIATE`` so that two writers never both
+read-then-write; readers use deferred transactions and never block a writer under WAL.
+Migrations are Alembic's; opening a store whose revision is current costs one query and
+never imports Alembic.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event
+
+from headwater.errors import ProjectError, RecordsError
+from headwater.records import schema
+
+log = logging.getLogger(__name__)
+
+HEAD_REVISION = "0001"
+BUSY_TIMEOUT_MS = 30_000
+
+
+def now_iso() -> str:
+    """Current UTC time as ISO 8601 with microseconds (sorts as text)."""
+    return dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
+
+
+class RecordStore:
+    """Connection to the record store; one per project.
+
+    Parameters
+    ----------
+    url
+        A SQLAlchemy URL. SQLite is the tested default.
+    """
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        try:
+            self.engine = sa.create_engine(url, future=True)
+        except Exception as exc:  # bad URL, missing driver
+            raise RecordsError(
+                f"cannot open the record store at {url!r}: {exc}",
+                hint="check [records] url in headwater.toml",
+            ) from exc
+        if self.engine.dialect.name == "sqlite":
+            self._configure_sqlite()
+        self._migrate_if_needed()
+
+    @classmethod
+    def for_folder(cls, state_dir: Path) -> RecordStore:
+        state_dir.mkdir(parents=True, exist_ok=True)
+        return cls(f"sqlite:///{state_dir / 'records.db'}")
+
+    def _configure_sqlite(self) -> None:
+        @event.listens_for(self.engine, "connect")
+        def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+            # Take transaction control away from the sqlite3 module so BEGIN is ours.
+            dbapi_conn.isolation_level = None
+            cur = dbapi_conn.cursor()
+            cur.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            cur.execute("PRAGMA journal_mode = WAL")
+            cur.execute("PRAGMA synchronous = NORMAL")
+            cur.execute("PRAGMA foreign_keys = ON")
+            cur.close()
+
+        @event.listens_for(self.engine, "begin")
+        def _on_begin(conn: sa.Connection) -> None:
+            immediate = conn.get_execution_options().get("headwater_immediate", False)
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+    def _current_revision(self) -> str | None:
+        with self.engine.connect() as conn:
+            try:
+                return conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
+            except sa.exc.OperationalError:
+                return None
+
+    def _migrate_if_needed(self) -> None:
+        try:
+            revision = self._current_revision()
+        except sa.exc.DatabaseError as exc:
+            raise RecordsError(
+                f"the record store at {self.url!r} is not a readable database: {exc.orig}",
+                hint="restore .headwater/records.db from a backup, or move it away to start over",
+            ) from exc
+        if revision == HEAD_REVISION:
+            return
+        self.migrate()
+
+    def migrate(self) -> None:
+        """Bring the database to the newest schema revision (Alembic ``upgrade head``)."""
+        from alembic import command
+        from alembic.config import Config as AlembicConfig
+
+        cfg = AlembicConfig()
+        cfg.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
+        with self.write() as conn:
+            cfg.attributes["connection"] = conn
+            try:
+                command.upgrade(cfg, "head")
+            except Exception as exc:
+                raise RecordsError(
+                    f"cannot migrate the record store at {self.url!r}: {exc}",
+                    hint="this project may come from a newer headwater; upgrade headwater",
+                ) from exc
+        log.info("record store migrated to %s", HEAD_REVISION)
+
+    @contextmanager
+    def write(self) -> Iterator[sa.Connection]:
+        """A write transaction (``BEGIN IMMEDIATE`` on SQLite), committed on success."""
+        with self.engine.connect().execution_options(headwater_immediate=True) as conn:
+            with conn.begin():
+                yield conn
+
+    @contextmanager
+    def read(self) -> Iterator[sa.Connection]:
+        """A read transaction: a consistent snapshot, never blocks writers under WAL."""
+        with self.engine.connect() as conn, conn.begin():
+            yield conn
+
+    # -- runs --------------------------------------------------------------------------
+
+    def start_run(self, **values: Any) -> int:
+        values.setdefault("started", now_iso())
+        values.setdefault("status", "running")
+        with self.write() as conn:
+            result = conn.execute(sa.insert(schema.runs).values(**values))
+            return int(result.inserted_primary_key[0])  # type: ignore[index]
+
+    def finish_run(
+        self,
+        run_id: int,
+        status: str,
+        *,
+        summary: dict[str, Any] | None = None,
+        error: str | None = None,
+        note: str | None = None,
+        conn: sa.Connection | None = None,
+    ) -> None:
+        values: dict[str, Any] = {"status": status, "finished": now_iso()}
+        if summary is not None:
+            values["summary"] = json.dumps(summary, default=str)
+        if error is not None:
+            values["error"] = error
+        if note is not None:
+            values["note"] = note
+        stmt = sa.update(schema.runs).where(schema.runs.c.id == run_id).values(**values)
+        if conn is not None:
+            conn.execute(stmt)
+            return
+        with self.write() as c:
+            c.execute(stmt)
+
+    def mark_crashed_except(self, run_id: int, note: str) -> list[int]:
+        """Mark every run but ``run_id`` still ``running`` as ``crashed``.
+
+        Call only while holding the project lock: every writer holds it while running,
+        so a run still marked ``running`` belongs to a process that is gone.
+        """
+        with self.write() as conn:
+            ids = [
+                r[0]
+                for r in conn.execute(
+                    sa.select(schema.runs.c.id).where(
+                        schema.runs.c.status == "running", schema.runs.c.id != run_id
+                    )
+                )
+            ]
+            if ids:
+                conn.execute(
+                    sa.update(schema.runs)
+                    .where(schema.runs.c.id.in_(ids))
+                    .values(status="crashed", finished=now_iso(), note=note)
+                )
+        return ids
+
+    def runs(self, limit: int | None = None, kind: str | None = None) -> list[dict[str, Any]]:
+        stmt = sa.select(schema.runs).order_by(schema.runs.c.id.desc())
+        if kind:
+            stmt = stmt.where(schema.runs.c.kind == kind)
+        if limit:
+            stmt = stmt.limit(limit)
+        with self.read() as conn:
+            return [_run_dict(r._mapping) for r in conn.execute(stmt)]
+
+    def run(self, run_id: int) -> dict[str, Any]:
+        with self.read() as conn:
+            row = conn.execute(sa.select(schema.runs).where(schema.runs.c.id == run_id)).first()
+        if row is None:
+            raise ProjectError(
+                f"no run with id {run_id!r}",
+                hint="`headwater history` lists the runs",
+                run_id=run_id,
+            )
+        return _run_dict(row._mapping)
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def _run_dict(row: Any) -> dict[str, Any]:
+    out = dict(row)
+    for name in ("summary", "options"):
+        out[name] = json.loads(out[name]) if out.get(name) else {}
+    return out
