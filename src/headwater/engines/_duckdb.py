@@ -93,7 +93,7 @@ class DuckDBEngine:
             layout = "newline_delimited" if fmt == "jsonl" else "auto"
             return (
                 f"read_json({paths}, format = {_lit(layout)}, filename = true, "
-                "union_by_name = true, sample_size = -1, maximum_object_size = 268435456)"
+                "union_by_name = true, sample_size = -1)"
             )
         if fmt == "parquet":
             return f"read_parquet({paths}, filename = true, file_row_number = true)"

@@ -616,9 +616,8 @@ class _IngestJob:
             gone = ds_mod._parts(conn, self.ds.name, self.line, self.parent.version, "retractions")
         live = ds_mod.live_rows(engine, self.cfg.dataset_dir, rows, gone, [])
         if live is not None:
-            agg = live.filter(live._hw_file.isin(retract_files)).group_by("_hw_file").aggregate(
-                n=live.count()
-            )
+            hit = live.filter(live._hw_file.isin(retract_files))
+            agg = hit.group_by("_hw_file").aggregate(n=hit.count())
             counts = {int(r["_hw_file"]): int(r["n"]) for r in engine.to_pyarrow(agg).to_pylist()}
         for sf in plan.files:
             if sf.previous_file_id in counts and sf.status == "changed":

@@ -38,7 +38,8 @@ def canonical_text(value: ir.Value, kind: str) -> ir.StringValue:
         return value.cast("string")  # type: ignore[return-value]
     if kind == "float":
         f = value
-        whole = (f == f.floor()) & (f.abs() < 2.0**53)  # type: ignore[attr-defined, operator]
+        # `floor` would go through an integer cast (which overflows); modulo does not
+        whole = (f.abs() < 2.0**53) & ((f % 1.0) == 0.0)  # type: ignore[attr-defined, operator]
         return ibis.cases(  # type: ignore[no-any-return]
             (f.isnan(), "nan"),  # type: ignore[attr-defined]
             (f == float("inf"), "inf"),
@@ -47,7 +48,11 @@ def canonical_text(value: ir.Value, kind: str) -> ir.StringValue:
             else_=f.cast("string"),
         )
     if kind == "bool":
-        return ibis.ifelse(value, "true", "false")  # type: ignore[no-any-return]
+        return ibis.cases(  # type: ignore[no-any-return]
+            (value == ibis.literal(True), "true"),
+            (value == ibis.literal(False), "false"),
+            else_=ibis.null("string"),
+        )
     if kind == "date":
         return value.strftime("%Y-%m-%d")  # type: ignore[attr-defined, no-any-return]
     if kind == "timestamp":

@@ -1,0 +1,76 @@
+"""Shared fixtures: tiny projects written into tmp_path, and a way to run the real CLI."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from headwater import Project
+
+
+def write_toml(root: Path, body: str) -> None:
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "headwater.toml").write_text(textwrap.dedent(body), encoding="utf-8")
+
+
+def age(path: Path, seconds: float = 3600) -> None:
+    """Give a file an old modification time, so the settle check does not defer it."""
+    t = time.time() - seconds
+    os.utime(path, (t, t))
+
+
+def put(path: Path, text: str | bytes, *, old: bool = True) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(text, bytes):
+        path.write_bytes(text)
+    else:
+        path.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
+    if old:
+        age(path)
+    return path
+
+
+ProjectFactory = Callable[..., Project]
+
+
+@pytest.fixture
+def make_project(tmp_path: Path) -> ProjectFactory:
+    """Create a project with one source folder ``incoming`` and the given [dataset] lines."""
+
+    def _make(dataset: str = "", extra: str = "", sources: str | None = None) -> Project:
+        src = sources if sources is not None else '[[sources]]\npath = "incoming"\n'
+        body = (
+            '[project]\nname = "t"\n\n'
+            + src
+            + '\n[dataset]\nname = "d"\n'
+            + ("" if "settle_seconds" in dataset else "settle_seconds = 0\n")
+            + textwrap.dedent(dataset)
+            + "\n[engine]\nthreads = 2\nmemory_limit = \"512MB\"\n"
+            + textwrap.dedent(extra)
+        )
+        (tmp_path / "incoming").mkdir(exist_ok=True)
+        write_toml(tmp_path, body)
+        return Project.open(tmp_path)
+
+    return _make
+
+
+def run_cli(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None,
+            timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """Run the real ``headwater`` command in a subprocess."""
+    full_env = {**os.environ, "COLUMNS": "200", **(env or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "headwater", *args],
+        cwd=cwd,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )

@@ -1,0 +1,240 @@
+"""Append mode (no key): whole-row de-duplication, provenance, versions, files."""
+
+import os
+
+import pyarrow.parquet as pq
+
+from tests.conftest import age, put
+
+
+def rows(project, version=None, provenance=False):
+    return project.read(version, provenance=provenance).to_pylist()
+
+
+def test_first_ingest_cleans_types_and_dedups(make_project, tmp_path):
+    p = make_project()
+    # a.csv: 4 rows; row 3 duplicates row 1 after trimming; "NA" → null
+    put(tmp_path / "incoming/a.csv", """
+        Id, Name ,Score
+        1,alice,1.5
+        2, bob ,NA
+        1,alice ,1.5
+        3,carol,2
+    """)
+    # b.csv repeats a row of a.csv: a duplicate across files
+    put(tmp_path / "incoming/b.csv", "id,name,score\n3,carol,2.0\n4,dave,\n")
+    r = p.ingest()
+    assert r.status == "ok"
+    assert (r.files_new, r.rows_read, r.duplicates_dropped, r.rows_added) == (2, 6, 2, 4)
+    assert r.dataset_version == 1 and r.dataset_rows == 4
+    data = rows(p)
+    assert data == [
+        {"id": 1, "name": "alice", "score": 1.5},
+        {"id": 2, "name": "bob", "score": None},
+        {"id": 3, "name": "carol", "score": 2.0},
+        {"id": 4, "name": "dave", "score": None},
+    ]
+    assert r.schema_changes == {"pinned": {"id": "int", "name": "string", "score": "float"}}
+
+
+def test_rows_carry_provenance_to_their_file_and_record(make_project, tmp_path):
+    p = make_project()
+    put(tmp_path / "incoming/a.csv", "x\n10\n20\n30\n")
+    put(tmp_path / "incoming/b.csv", "x\n40\n")
+    r = p.ingest()
+    got = rows(p, provenance=True)
+    files = {f["path"]: f for f in p.run_record(r.run_id)["files"]}
+    a_id = files[str(tmp_path / "incoming/a.csv")]["id"]
+    b_id = files[str(tmp_path / "incoming/b.csv")]["id"]
+    assert [(g["x"], g["_hw_file"], g["_hw_record"], g["_hw_run"]) for g in got] == [
+        (10, a_id, 1, r.run_id), (20, a_id, 2, r.run_id), (30, a_id, 3, r.run_id),
+        (40, b_id, 1, r.run_id),
+    ]
+    assert files[str(tmp_path / "incoming/a.csv")]["hash"].startswith("sha256:")
+
+
+def test_second_run_takes_only_new_files_and_dedups_against_the_dataset(make_project, tmp_path):
+    p = make_project()
+    put(tmp_path / "incoming/a.csv", "x,y\n1,a\n2,b\n")
+    first = p.ingest()
+    put(tmp_path / "incoming/b.csv", "x,y\n2,b\n3,c\n")
+    second = p.ingest()
+    assert (second.files_new, second.files_skipped) == (1, 1)
+    assert (second.rows_read, second.duplicates_dropped, second.rows_added) == (2, 1, 1)
+    assert second.dataset_version == 2 and second.dataset_rows == 3
+    third = p.ingest()
+    assert (third.files_new, third.rows_read, third.dataset_version) == (0, 0, 2)
+    # earlier versions stay readable
+    assert [r["x"] for r in rows(p, first.dataset_version)] == [1, 2]
+    assert [r["x"] for r in rows(p)] == [1, 2, 3]
+
+
+def test_nothing_new_touches_no_data_files(make_project, tmp_path):
+    p = make_project()
+    put(tmp_path / "incoming/a.csv", "x\n1\n")
+    p.ingest()
+    parts = sorted(os.listdir(tmp_path / "data/d/parts"))
+    r = p.ingest()
+    assert r.dataset_version == 1 and r.files_skipped == 1 and r.rows_read == 0
+    assert sorted(os.listdir(tmp_path / "data/d/parts")) == parts
+
+
+def test_changed_file_retracts_its_earlier_rows(make_project, tmp_path):
+    p = make_project()
+    f = put(tmp_path / "incoming/a.csv", "x\n1\n2\n")
+    put(tmp_path / "incoming/b.csv", "x\n9\n")
+    p.ingest()
+    put(f, "x\n2\n3\n")
+    age(f, 100)
+    r = p.ingest()
+    assert (r.files_changed, r.rows_retracted, r.rows_added) == (1, 2, 2)
+    assert sorted(x["x"] for x in rows(p)) == [2, 3, 9]
+    assert r.dataset_rows == 3
+    changed = [f for f in r.files if f["status"] == "changed"][0]
+    assert changed["rows_retracted"] == 2
+
+
+def test_touched_file_with_same_content_is_skipped(make_project, tmp_path):
+    p = make_project()
+    f = put(tmp_path / "incoming/a.csv", "x\n1\n")
+    p.ingest()
+    age(f, 10)
+    r = p.ingest()
+    assert r.files_skipped == 1 and r.rows_read == 0 and r.dataset_version == 1
+    r2 = p.ingest()  # the new mtime was remembered: the cheap check suffices now
+    assert r2.files_skipped == 1 and not [x for x in r2.files if x["status"] == "skipped"]
+
+
+def test_same_content_at_a_new_path_is_an_alias(make_project, tmp_path):
+    p = make_project()
+    put(tmp_path / "incoming/a.csv", "x\n1\n2\n")
+    p.ingest()
+    put(tmp_path / "incoming/copy.csv", "x\n1\n2\n")
+    r = p.ingest()
+    assert (r.files_alias, r.rows_read, r.rows_added, r.dataset_version) == (1, 0, 0, 1)
+    alias = [f for f in r.files if f["status"] == "alias"][0]
+    assert "a.csv" in alias["reason"]
+
+
+def test_vanished_file_is_kept_by_default_and_recorded(make_project, tmp_path):
+    p = make_project()
+    f = put(tmp_path / "incoming/a.csv", "x\n1\n")
+    put(tmp_path / "incoming/b.csv", "x\n2\n")
+    p.ingest()
+    f.unlink()
+    r = p.ingest()
+    assert r.files_missing == 1 and r.rows_retracted == 0
+    assert sorted(x["x"] for x in rows(p)) == [1, 2]
+    files = p.run_record(r.run_id)["files"]
+    assert [x["status"] for x in files] == ["missing"]
+    assert p.ingest().files_missing == 0  # recorded once
+
+
+def test_vanished_file_is_retracted_when_configured(make_project, tmp_path):
+    p = make_project('on_missing = "retract"\n')
+    f = put(tmp_path / "incoming/a.csv", "x\n1\n")
+    put(tmp_path / "incoming/b.csv", "x\n2\n")
+    p.ingest()
+    f.unlink()
+    r = p.ingest()
+    assert (r.files_missing, r.rows_retracted, r.dataset_rows) == (1, 1, 1)
+    assert [x["x"] for x in rows(p)] == [2]
+
+
+def test_recent_file_is_deferred_to_the_next_run(make_project, tmp_path):
+    p = make_project("settle_seconds = 60\n")
+    put(tmp_path / "incoming/a.csv", "x\n1\n", old=False)
+    r = p.ingest()
+    assert r.files_deferred == 1 and r.rows_read == 0 and r.dataset_version is None
+    age(tmp_path / "incoming/a.csv")
+    assert p.ingest().rows_added == 1
+
+
+def test_formats_jsonl_json_parquet_tsv_and_compressed(make_project, tmp_path):
+    import gzip
+
+    import pyarrow as pa
+    import zstandard
+
+    p = make_project()
+    put(tmp_path / "incoming/a.jsonl", '{"id": 1, "v": "x"}\n{"id": 2, "v": null}\n')
+    put(tmp_path / "incoming/b.json", '[{"id": 3, "v": "z"}]')
+    pq.write_table(pa.table({"id": [4], "v": ["w"]}), tmp_path / "incoming/c.parquet")
+    age(tmp_path / "incoming/c.parquet")
+    put(tmp_path / "incoming/d.tsv", "id\tv\n5\tq\n")
+    put(tmp_path / "incoming/e.csv.gz", gzip.compress(b"id,v\n6,g\n"))
+    put(tmp_path / "incoming/f.csv.zst", zstandard.ZstdCompressor().compress(b"id,v\n7,s\n"))
+    put(tmp_path / "incoming/README.md", "not data")
+    r = p.ingest()
+    assert r.files_failed == 0, r.files
+    assert (r.files_new, r.files_ignored, r.rows_added) == (6, 1, 7)
+    assert [(x["id"], x["v"]) for x in sorted(rows(p), key=lambda x: x["id"])] == [
+        (1, "x"), (2, None), (3, "z"), (4, "w"), (5, "q"), (6, "g"), (7, "s"),
+    ]
+
+
+def test_export_csv_and_parquet(make_project, tmp_path):
+    p = make_project()
+    put(tmp_path / "incoming/a.csv", "x,y\n1,a\n2,b\n")
+    p.ingest()
+    info = p.export(tmp_path / "out/final.csv")
+    assert info["rows"] == 2
+    assert (tmp_path / "out/final.csv").read_text().splitlines()[0] == '"x","y"'
+    p.export(tmp_path / "out/final.parquet", provenance=True)
+    t = pq.read_table(tmp_path / "out/final.parquet")
+    assert t.num_rows == 2 and "_hw_file" in t.column_names
+
+
+def test_manifest_lets_the_data_be_read_without_the_database(make_project, tmp_path):
+    import json
+
+    import duckdb
+
+    p = make_project()
+    put(tmp_path / "incoming/a.csv", "x\n1\n2\n")
+    p.ingest()
+    f = put(tmp_path / "incoming/a.csv", "x\n2\n5\n")
+    age(f, 50)
+    p.ingest()
+    m = json.loads((tmp_path / "data/d/versions/v000002.json").read_text())
+    base = tmp_path / "data/d"
+    parts = [str(base / x) for x in m["parts"]]
+    gone = [str(base / x) for x in m["retractions"]]
+    got = duckdb.sql(
+        f"select p.x from read_parquet({parts}, union_by_name=true) p "
+        f"anti join read_parquet({gone}) g using (_hw_file, _hw_record) order by p.x"
+    ).fetchall()
+    assert [g[0] for g in got] == [2, 5]
+
+
+def test_dry_run_reports_and_writes_nothing(make_project, tmp_path):
+    p = make_project()
+    put(tmp_path / "incoming/a.csv", "x\n1\n")
+    r = p.ingest(dry_run=True)
+    assert r.dry_run and r.files_new == 1 and r.run_id is None
+    assert not (tmp_path / "data").exists()
+    assert p.history() == []
+
+
+def test_rebuild_starts_a_new_line_and_keeps_old_versions(make_project, tmp_path):
+    p = make_project()
+    put(tmp_path / "incoming/a.csv", "x\n1\n2\n")
+    p.ingest()
+    r = p.ingest(rebuild=True)
+    assert (r.files_new, r.rows_added, r.dataset_version, r.dataset_rows) == (1, 2, 2, 2)
+    versions = p.versions()
+    assert [(v["version"], v["line"], v["parent"]) for v in versions] == [(2, 2, None), (1, 1, None)]
+    assert [x["x"] for x in rows(p, 1)] == [1, 2]
+    assert p.ingest().files_skipped == 1
+
+
+def test_orphan_parts_of_a_crashed_run_are_removed(make_project, tmp_path):
+    p = make_project()
+    put(tmp_path / "incoming/a.csv", "x\n1\n")
+    p.ingest()
+    orphan = tmp_path / "data/d/parts/run999999-deadbeef.parquet"
+    orphan.write_bytes(b"half a file")
+    put(tmp_path / "incoming/b.csv", "x\n2\n")
+    r = p.ingest()
+    assert r.orphans_removed == 1 and not orphan.exists()
+    assert sorted(x["x"] for x in rows(p)) == [1, 2]

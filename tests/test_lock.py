@@ -1,0 +1,105 @@
+"""The project lock: one writer at a time, dead writers recovered, skips recorded."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from headwater import LockError, Project
+
+WRITER = textwrap.dedent(
+    """
+    import json, os, sys, time
+    from headwater import Project, LockError
+    root, log, wait, hold = sys.argv[1], sys.argv[2], sys.argv[3] == "1", float(sys.argv[4])
+    p = Project.open(root)
+    try:
+        with p.writer("ingest", wait=wait) as run:
+            start = time.time()
+            time.sleep(hold)
+            with open(log, "a") as fh:
+                fh.write(json.dumps({"run": run.id, "start": start, "end": time.time()}) + "\\n")
+    except LockError as exc:
+        with open(log, "a") as fh:
+            fh.write(json.dumps({"skipped": exc.run_id}) + "\\n")
+    """
+)
+
+DIE = textwrap.dedent(
+    """
+    import os, signal, sys
+    from headwater import Project
+    p = Project.open(sys.argv[1])
+    with p.writer("ingest") as run:
+        print(run.id, flush=True)
+        os.kill(os.getpid(), signal.SIGKILL)
+    """
+)
+
+
+def _spawn(script: str, *args: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-c", script, *args], stdout=subprocess.PIPE, text=True)
+
+
+def test_concurrent_writers_never_overlap_when_waiting(tmp_path: Path):
+    Project.init(tmp_path / "p")
+    log = tmp_path / "log.jsonl"
+    procs = [_spawn(WRITER, str(tmp_path / "p"), str(log), "1", "0.3") for _ in range(4)]
+    for p in procs:
+        assert p.wait(timeout=60) == 0
+    spans = sorted((e["start"], e["end"]) for e in map(json.loads, log.read_text().splitlines()))
+    assert len(spans) == 4
+    for (_, end), (start, _) in zip(spans, spans[1:], strict=False):
+        assert start >= end, "two writers held the lock at the same time"
+
+
+def test_second_writer_skips_at_once_and_is_recorded(tmp_path: Path):
+    project = Project.init(tmp_path / "p")
+    log = tmp_path / "log.jsonl"
+    holder = _spawn(WRITER, str(tmp_path / "p"), str(log), "0", "3")
+    lock_info = tmp_path / "p" / ".headwater" / "lock.json"
+    deadline = time.time() + 30
+    while not lock_info.exists() and time.time() < deadline:
+        time.sleep(0.05)
+    t0 = time.time()
+    with pytest.raises(LockError) as info:
+        with project.writer("ingest"):
+            pytest.fail("second writer proceeded while the first held the lock")
+    assert time.time() - t0 < 2
+    assert "busy" in str(info.value) and "pid" in str(info.value)
+    assert holder.wait(timeout=60) == 0
+    skipped = project.records.run(info.value.run_id)
+    assert skipped["status"] == "skipped"
+    assert "holds the lock" in skipped["note"]
+
+
+def test_killed_writer_lock_and_running_row_are_recovered(tmp_path: Path):
+    project = Project.init(tmp_path / "p")
+    proc = _spawn(DIE, str(tmp_path / "p"))
+    dead_run = int(proc.stdout.readline())
+    assert proc.wait(timeout=60) == -signal.SIGKILL
+    assert project.records.run(dead_run)["status"] == "running"
+    with project.writer("ingest") as run:
+        assert run.recovered == [dead_run]
+    crashed = project.records.run(dead_run)
+    assert crashed["status"] == "crashed"
+    assert f"found by run {run.id}" in crashed["note"]
+    assert project.records.run(run.id)["status"] == "ok"
+
+
+def test_failed_writer_is_recorded_and_releases_the_lock(tmp_path: Path):
+    project = Project.init(tmp_path / "p")
+    with pytest.raises(RuntimeError):
+        with project.writer("ingest"):
+            raise RuntimeError("boom")
+    last = project.history(limit=1)[0]
+    assert last["status"] == "failed" and "boom" in last["error"]
+    with project.writer("ingest"):
+        pass
+    assert os.path.exists(tmp_path / "p" / ".headwater" / "lock")
