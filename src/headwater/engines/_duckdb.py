@@ -153,20 +153,15 @@ class DuckDBEngine:
         )
 
     def materialize(self, expr: ibis.Table, name: str) -> ibis.Table:
-        sql = ibis.to_sql(expr, dialect="duckdb")
-        self.raw.execute(f"CREATE OR REPLACE TEMP TABLE {_q(name)} AS {sql}")
-        return self.con.table(name)
+        # through Ibis (not raw SQL) so that in-memory tables the expression uses are registered
+        self.raw.execute(f"DROP TABLE IF EXISTS {_q(name)}")
+        return self.con.create_table(name, obj=expr, temp=True)
 
     def write_parquet(self, expr: ibis.Table, path: str) -> int:
         os.makedirs(os.path.dirname(path), exist_ok=True)
-        sql = ibis.to_sql(expr, dialect="duckdb")
-        tmp = f"{path}"
-        self.raw.execute(
-            f"COPY ({sql}) TO {_lit(tmp)} (FORMAT parquet, COMPRESSION zstd, "
-            "ROW_GROUP_SIZE 122880)"
-        )
+        self.con.to_parquet(expr, path, compression="zstd", row_group_size=122_880)
         row = self.raw.execute(
-            f"SELECT coalesce(sum(num_rows), 0) FROM parquet_file_metadata({_lit(tmp)})"
+            f"SELECT coalesce(sum(num_rows), 0) FROM parquet_file_metadata({_lit(path)})"
         ).fetchone()
         return int(row[0]) if row else 0
 
