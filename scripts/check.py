@@ -15,7 +15,10 @@ BIN = Path(sys.executable).parent
 
 STEPS = [
     ("ruff lint", [str(BIN / "ruff"), "check", "src", "tests", "benchmarks", "scripts"]),
-    ("ruff format", [str(BIN / "ruff"), "format", "--check", "src", "tests", "benchmarks", "scripts"]),
+    (
+        "ruff format",
+        [str(BIN / "ruff"), "format", "--check", "src", "tests", "benchmarks", "scripts"],
+    ),
     ("mypy", [str(BIN / "mypy")]),
     ("pytest", [str(BIN / "pytest"), *sys.argv[1:]]),
 ]

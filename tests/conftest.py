@@ -52,7 +52,7 @@ def make_project(tmp_path: Path) -> ProjectFactory:
             + '\n[dataset]\nname = "d"\n'
             + ("" if "settle_seconds" in dataset else "settle_seconds = 0\n")
             + textwrap.dedent(dataset)
-            + "\n[engine]\nthreads = 2\nmemory_limit = \"512MB\"\n"
+            + '\n[engine]\nthreads = 2\nmemory_limit = "512MB"\n'
             + textwrap.dedent(extra)
         )
         (tmp_path / "incoming").mkdir(exist_ok=True)
@@ -62,8 +62,9 @@ def make_project(tmp_path: Path) -> ProjectFactory:
     return _make
 
 
-def run_cli(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None,
-            timeout: float = 120) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    *args: str, cwd: Path | None = None, env: dict[str, str] | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
     """Run the real ``headwater`` command in a subprocess."""
     full_env = {**os.environ, "COLUMNS": "200", **(env or {})}
     return subprocess.run(

@@ -1,5 +1,6 @@
 """The project lock: one writer at a time, dead writers recovered, skips recorded."""
 
+import itertools
 import json
 import os
 import signal
@@ -44,7 +45,9 @@ DIE = textwrap.dedent(
 
 
 def _spawn(script: str, *args: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-c", script, *args], stdout=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-c", script, *args], stdout=subprocess.PIPE, text=True
+    )
 
 
 def test_concurrent_writers_never_overlap_when_waiting(tmp_path: Path):
@@ -55,7 +58,7 @@ def test_concurrent_writers_never_overlap_when_waiting(tmp_path: Path):
         assert p.wait(timeout=60) == 0
     spans = sorted((e["start"], e["end"]) for e in map(json.loads, log.read_text().splitlines()))
     assert len(spans) == 4
-    for (_, end), (start, _) in zip(spans, spans[1:], strict=False):
+    for (_, end), (start, _) in itertools.pairwise(spans):
         assert start >= end, "two writers held the lock at the same time"
 
 
@@ -68,9 +71,8 @@ def test_second_writer_skips_at_once_and_is_recorded(tmp_path: Path):
     while not lock_info.exists() and time.time() < deadline:
         time.sleep(0.05)
     t0 = time.time()
-    with pytest.raises(LockError) as info:
-        with project.writer("ingest"):
-            pytest.fail("second writer proceeded while the first held the lock")
+    with pytest.raises(LockError) as info, project.writer("ingest"):
+        pytest.fail("second writer proceeded while the first held the lock")
     assert time.time() - t0 < 2
     assert "busy" in str(info.value) and "pid" in str(info.value)
     assert holder.wait(timeout=60) == 0
@@ -95,9 +97,8 @@ def test_killed_writer_lock_and_running_row_are_recovered(tmp_path: Path):
 
 def test_failed_writer_is_recorded_and_releases_the_lock(tmp_path: Path):
     project = Project.init(tmp_path / "p")
-    with pytest.raises(RuntimeError):
-        with project.writer("ingest"):
-            raise RuntimeError("boom")
+    with pytest.raises(RuntimeError), project.writer("ingest"):
+        raise RuntimeError("boom")
     last = project.history(limit=1)[0]
     assert last["status"] == "failed" and "boom" in last["error"]
     with project.writer("ingest"):

@@ -24,7 +24,9 @@ print("CODE=" + str(code))
 def _run(root, cmd):
     out = subprocess.run(
         [sys.executable, "-c", SCRIPT.format(root=str(root), cmd=cmd, heavy=HEAVY)],
-        capture_output=True, text=True, check=False,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     lines = dict(line.split("=", 1) for line in out.stdout.splitlines() if "=" in line)
     return lines, out
@@ -40,7 +42,13 @@ def test_history_and_versions_do_not_import_heavy_libraries(tmp_path):
 
 def test_importing_headwater_is_light():
     out = subprocess.run(
-        [sys.executable, "-c", f"import sys, headwater; print([m for m in {HEAVY!r} if m in sys.modules])"],
-        capture_output=True, text=True, check=True,
+        [
+            sys.executable,
+            "-c",
+            f"import sys, headwater; print([m for m in {HEAVY!r} if m in sys.modules])",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
     )
     assert out.stdout.strip() == "[]"

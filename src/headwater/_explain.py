@@ -75,7 +75,8 @@ def story(run: dict[str, Any]) -> list[str]:
             f"It read {s.get('rows_read', 0)} row(s): {s.get('rows_rejected', 0)} rejected, "
             f"{s.get('duplicates_dropped', 0)} duplicate(s) dropped, "
             f"{s.get('rows_superseded', 0) + s.get('rows_stale', 0)} superseded, "
-            f"{s.get('rows_added', 0)} added; {s.get('rows_retracted', 0)} earlier row(s) retracted."
+            f"{s.get('rows_added', 0)} added; "
+            f"{s.get('rows_retracted', 0)} earlier row(s) retracted."
         )
         if run.get("version"):
             v = run["version"]

@@ -341,8 +341,8 @@ def config_from_dict(
 
 def _check_semantics(config: Config, origin: str) -> None:
     ds = config.dataset
-    for col in ds.key:
-        if not col.strip():
+    for key_col in ds.key:
+        if not key_col.strip():
             raise ConfigError(f"invalid configuration in {origin}: 'dataset.key' has an empty name")
     if len(set(ds.key)) != len(ds.key):
         raise ConfigError(
@@ -377,7 +377,7 @@ path = "incoming"
 [dataset]
 name = "{dataset}"             # the clean, versioned dataset; written under `path`
 path = "data"
-# key = ["id"]                 # set a key for upsert mode; without one, whole rows are de-duplicated
+# key = ["id"]                 # upsert mode; without a key whole rows are de-duplicated
 # order_by = "date"            # with a key: the column that decides which row is newer
 # schema = "evolve"            # "evolve" adds new columns; "freeze" rejects them
 # on_missing = "keep"          # a source file that vanished: "keep" its rows or "retract" them

@@ -103,9 +103,7 @@ def live_rows(
     cols = None if columns is None else list(dict.fromkeys([*columns, *ROW_ID]))
     rows = engine.read_parquet([_abs(dataset_dir, p) for p in row_parts], cols)
     if retraction_parts:
-        gone = engine.read_parquet(
-            [_abs(dataset_dir, p) for p in retraction_parts], list(ROW_ID)
-        )
+        gone = engine.read_parquet([_abs(dataset_dir, p) for p in retraction_parts], list(ROW_ID))
         rows = rows.anti_join(gone, list(ROW_ID))
     return rows
 
@@ -125,7 +123,9 @@ def _version_row(conn: sa.Connection, name: str, version: int | None) -> dict[st
             )
         version = st.version
     row = conn.execute(
-        sa.select(rs.versions).where(rs.versions.c.dataset == name, rs.versions.c.version == version)
+        sa.select(rs.versions).where(
+            rs.versions.c.dataset == name, rs.versions.c.version == version
+        )
     ).first()
     if row is None:
         raise ProjectError(
@@ -153,9 +153,7 @@ def read_version(project: Project, version: int | None, *, provenance: bool = Fa
     try:
         live = live_rows(engine, project.config.dataset_dir, row_parts, gone)
         if live is None:
-            return pa.table(
-                {c: pa.array([], type=_arrow_type(t)) for c, t in schema.items()}
-            )
+            return pa.table({c: pa.array([], type=_arrow_type(t)) for c, t in schema.items()})
         live = conform(live, schema)
         cols = list(schema) + (list(PROVENANCE) if provenance else [])
         expr = live.order_by(["_hw_run", "_hw_file", "_hw_record"]).select(*cols)
@@ -295,7 +293,13 @@ def publish(
         for path, n, size in items:
             conn.execute(
                 sa.insert(rs.parts).values(
-                    dataset=name, line=line, version=version, kind=kind, path=path, rows=n, bytes=size
+                    dataset=name,
+                    line=line,
+                    version=version,
+                    kind=kind,
+                    path=path,
+                    rows=n,
+                    bytes=size,
                 )
             )
     values = {
@@ -314,7 +318,11 @@ def publish(
 def set_schema(conn: sa.Connection, name: str, line: int, schema: dict[str, str]) -> None:
     """Pin the schema without a new version (first run with no rows, say)."""
     exists = conn.execute(sa.select(rs.datasets.c.name).where(rs.datasets.c.name == name)).first()
-    values = {"schema": json.dumps(list(schema.items())), "current_line": line, "updated": now_iso()}
+    values = {
+        "schema": json.dumps(list(schema.items())),
+        "current_line": line,
+        "updated": now_iso(),
+    }
     if exists:
         conn.execute(sa.update(rs.datasets).where(rs.datasets.c.name == name).values(**values))
     else:
@@ -329,7 +337,9 @@ def write_manifests(project: Project, conn: sa.Connection | None = None) -> list
 
     def _do(c: sa.Connection) -> None:
         for v in c.execute(
-            sa.select(rs.versions).where(rs.versions.c.dataset == name).order_by(rs.versions.c.version)
+            sa.select(rs.versions)
+            .where(rs.versions.c.dataset == name)
+            .order_by(rs.versions.c.version)
         ):
             m = v._mapping
             path = folder / f"v{m['version']:06d}.json"
@@ -373,9 +383,14 @@ def remove_orphans(project: Project) -> list[str]:
     name = project.config.dataset.name
     root = Path(project.config.dataset_dir)
     with project.records.read() as conn:
-        known = {r[0] for r in conn.execute(sa.select(rs.parts.c.path).where(rs.parts.c.dataset == name))}
+        known = {
+            r[0] for r in conn.execute(sa.select(rs.parts.c.path).where(rs.parts.c.dataset == name))
+        }
         versions = {
-            r[0] for r in conn.execute(sa.select(rs.versions.c.version).where(rs.versions.c.dataset == name))
+            r[0]
+            for r in conn.execute(
+                sa.select(rs.versions.c.version).where(rs.versions.c.dataset == name)
+            )
         }
     removed = []
     for sub in ("parts", "retractions"):
@@ -391,7 +406,9 @@ def remove_orphans(project: Project) -> list[str]:
     if vfolder.is_dir():
         for f in vfolder.iterdir():
             stem = f.name.split(".")[0]
-            if f.suffix == ".tmp" or (stem.startswith("v") and stem[1:].isdigit() and int(stem[1:]) not in versions):
+            if f.suffix == ".tmp" or (
+                stem.startswith("v") and stem[1:].isdigit() and int(stem[1:]) not in versions
+            ):
                 f.unlink(missing_ok=True)
                 removed.append(f"versions/{f.name}")
     return removed

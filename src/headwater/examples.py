@@ -21,8 +21,24 @@ from typing import Any
 from headwater.errors import ProjectError
 
 BROKERS = (("broker_a", "csv"), ("broker_b", "jsonl"), ("broker_c", "parquet"))
-TICKERS = ("ACME", "BOLT", "CRUX", "DYNA", "EPIC", "FLUX", "GLOW", "HALO", "IONX", "JUNO",
-           "KITE", "LUMA", "MOXY", "NOVA", "ORCA", "PYRO")
+TICKERS = (
+    "ACME",
+    "BOLT",
+    "CRUX",
+    "DYNA",
+    "EPIC",
+    "FLUX",
+    "GLOW",
+    "HALO",
+    "IONX",
+    "JUNO",
+    "KITE",
+    "LUMA",
+    "MOXY",
+    "NOVA",
+    "ORCA",
+    "PYRO",
+)
 
 STOCKS_TOML = """\
 # headwater.toml — the stock example. Three brokers deliver daily rows in different formats.
@@ -188,7 +204,7 @@ def create(example: str, directory: str | os.PathLike[str], *, force: bool = Fal
     root = Path(directory)
     if force and root.exists():
         shutil.rmtree(root)
-    project = Project.init(root, config_text=STOCKS_TOML, force=force)
+    Project.init(root, config_text=STOCKS_TOML, force=force)
     generate_stocks(root / "brokers", rows=8_000, batch=0)
     # broker_a writes volume as "1,234,567"
     _set_thousands(root)
@@ -200,12 +216,15 @@ def _set_thousands(root: Path) -> None:
     text = cfg.read_text(encoding="utf-8")
     text = text.replace(
         'path = "brokers/broker_a"       # CSV files',
-        'path = "brokers/broker_a"       # CSV files\nthousands = ","                 # this broker writes volume as "1,234,567"',
+        'path = "brokers/broker_a"       # CSV files\n'
+        'thousands = ","                 # this broker writes volume as "1,234,567"',
     )
     cfg.write_text(text, encoding="utf-8")
 
 
-def run_demo(directory: str | os.PathLike[str], *, rows: int = 20_000, force: bool = False) -> list[str]:
+def run_demo(
+    directory: str | os.PathLike[str], *, rows: int = 20_000, force: bool = False
+) -> list[str]:
     """Create the stock project, ingest, land one more batch, ingest again; return the story."""
     from headwater.project import Project
 
@@ -244,7 +263,8 @@ def run_demo(directory: str | os.PathLike[str], *, rows: int = 20_000, force: bo
 
 def _describe(n: int, r: Any) -> str:
     return (
-        f"ingest {n} (run {r.run_id}, {r.status}): {r.files_new} new files, {r.rows_read:,} rows read, "
+        f"ingest {n} (run {r.run_id}, {r.status}): {r.files_new} new files, "
+        f"{r.rows_read:,} rows read, "
         f"{r.rows_rejected} rejected, {r.duplicates_dropped:,} duplicates dropped, "
         f"{r.rows_added:,} added → version {r.dataset_version} with {r.dataset_rows:,} rows "
         f"({r.seconds:.1f}s)"

@@ -183,7 +183,9 @@ class Project:
             lock.describe(run_id=run_id, kind=kind, since=now_iso())
             run = Run(id=run_id, kind=kind, recovered=recovered)
             if recovered:
-                log.warning("runs %s were left running by a dead process: marked crashed", recovered)
+                log.warning(
+                    "runs %s were left running by a dead process: marked crashed", recovered
+                )
             try:
                 yield run
             except KeyboardInterrupt:
@@ -280,4 +282,3 @@ def _user() -> str:
         return getpass.getuser()
     except (KeyError, OSError):
         return "unknown"
-

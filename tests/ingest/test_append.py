@@ -14,13 +14,16 @@ def rows(project, version=None, provenance=False):
 def test_first_ingest_cleans_types_and_dedups(make_project, tmp_path):
     p = make_project()
     # a.csv: 4 rows; row 3 duplicates row 1 after trimming; "NA" → null
-    put(tmp_path / "incoming/a.csv", """
+    put(
+        tmp_path / "incoming/a.csv",
+        """
         Id, Name ,Score
         1,alice,1.5
         2, bob ,NA
         1,alice ,1.5
         3,carol,2
-    """)
+    """,
+    )
     # b.csv repeats a row of a.csv: a duplicate across files
     put(tmp_path / "incoming/b.csv", "id,name,score\n3,carol,2.0\n4,dave,\n")
     r = p.ingest()
@@ -47,7 +50,9 @@ def test_rows_carry_provenance_to_their_file_and_record(make_project, tmp_path):
     a_id = files[str(tmp_path / "incoming/a.csv")]["id"]
     b_id = files[str(tmp_path / "incoming/b.csv")]["id"]
     assert [(g["x"], g["_hw_file"], g["_hw_record"], g["_hw_run"]) for g in got] == [
-        (10, a_id, 1, r.run_id), (20, a_id, 2, r.run_id), (30, a_id, 3, r.run_id),
+        (10, a_id, 1, r.run_id),
+        (20, a_id, 2, r.run_id),
+        (30, a_id, 3, r.run_id),
         (40, b_id, 1, r.run_id),
     ]
     assert files[str(tmp_path / "incoming/a.csv")]["hash"].startswith("sha256:")
@@ -90,7 +95,7 @@ def test_changed_file_retracts_its_earlier_rows(make_project, tmp_path):
     assert (r.files_changed, r.rows_retracted, r.rows_added) == (1, 2, 2)
     assert sorted(x["x"] for x in rows(p)) == [2, 3, 9]
     assert r.dataset_rows == 3
-    changed = [f for f in r.files if f["status"] == "changed"][0]
+    changed = next(f for f in r.files if f["status"] == "changed")
     assert changed["rows_retracted"] == 2
 
 
@@ -112,7 +117,7 @@ def test_same_content_at_a_new_path_is_an_alias(make_project, tmp_path):
     put(tmp_path / "incoming/copy.csv", "x\n1\n2\n")
     r = p.ingest()
     assert (r.files_alias, r.rows_read, r.rows_added, r.dataset_version) == (1, 0, 0, 1)
-    alias = [f for f in r.files if f["status"] == "alias"][0]
+    alias = next(f for f in r.files if f["status"] == "alias")
     assert "a.csv" in alias["reason"]
 
 
@@ -169,7 +174,13 @@ def test_formats_jsonl_json_parquet_tsv_and_compressed(make_project, tmp_path):
     assert r.files_failed == 0, r.files
     assert (r.files_new, r.files_ignored, r.rows_added) == (6, 1, 7)
     assert [(x["id"], x["v"]) for x in sorted(rows(p), key=lambda x: x["id"])] == [
-        (1, "x"), (2, None), (3, "z"), (4, "w"), (5, "q"), (6, "g"), (7, "s"),
+        (1, "x"),
+        (2, None),
+        (3, "z"),
+        (4, "w"),
+        (5, "q"),
+        (6, "g"),
+        (7, "s"),
     ]
 
 
@@ -223,7 +234,10 @@ def test_rebuild_starts_a_new_line_and_keeps_old_versions(make_project, tmp_path
     r = p.ingest(rebuild=True)
     assert (r.files_new, r.rows_added, r.dataset_version, r.dataset_rows) == (1, 2, 2, 2)
     versions = p.versions()
-    assert [(v["version"], v["line"], v["parent"]) for v in versions] == [(2, 2, None), (1, 1, None)]
+    assert [(v["version"], v["line"], v["parent"]) for v in versions] == [
+        (2, 2, None),
+        (1, 1, None),
+    ]
     assert [x["x"] for x in rows(p, 1)] == [1, 2]
     assert p.ingest().files_skipped == 1
 

@@ -14,10 +14,21 @@ from headwater.ingest._fingerprint import fingerprint, fingerprint_python
 SCHEMA = {"s": "string", "i": "int", "f": "float", "b": "bool", "d": "date", "t": "timestamp"}
 
 GOLDEN = [
-    ({"s": "abc", "i": 1, "f": 1.5, "b": True, "d": dt.date(2024, 1, 2),
-      "t": dt.datetime(2024, 1, 2, 3, 4, 5, 6, tzinfo=dt.UTC)}, "6252a23e492d07be5849849c8ab35bc7"),
-    ({"s": None, "i": None, "f": None, "b": None, "d": None, "t": None},
-     "d41d8cd98f00b204e9800998ecf8427e"),
+    (
+        {
+            "s": "abc",
+            "i": 1,
+            "f": 1.5,
+            "b": True,
+            "d": dt.date(2024, 1, 2),
+            "t": dt.datetime(2024, 1, 2, 3, 4, 5, 6, tzinfo=dt.UTC),
+        },
+        "6252a23e492d07be5849849c8ab35bc7",
+    ),
+    (
+        {"s": None, "i": None, "f": None, "b": None, "d": None, "t": None},
+        "d41d8cd98f00b204e9800998ecf8427e",
+    ),
     ({"s": "", "i": 0, "f": -0.0, "b": False, "d": None, "t": None}, None),
     ({"s": "x\x1fy", "i": -7, "f": 0.1, "b": None, "d": None, "t": None}, None),
     ({"s": None, "i": None, "f": float("nan"), "b": None, "d": None, "t": None}, None),
@@ -55,8 +66,12 @@ def test_golden_hashes_are_pinned(row, expected):
 
 def test_golden_hash_is_md5_of_the_documented_encoding():
     encoding = (
-        "b\x1f4:true\x1e" "d\x1f10:2024-01-02\x1e" "f\x1f3:1.5\x1e" "i\x1f1:1\x1e"
-        "s\x1f3:abc\x1e" "t\x1f26:2024-01-02T03:04:05.000006\x1e"
+        "b\x1f4:true\x1e"
+        "d\x1f10:2024-01-02\x1e"
+        "f\x1f3:1.5\x1e"
+        "i\x1f1:1\x1e"
+        "s\x1f3:abc\x1e"
+        "t\x1f26:2024-01-02T03:04:05.000006\x1e"
     )
     import hashlib
 
@@ -66,7 +81,9 @@ def test_golden_hash_is_md5_of_the_documented_encoding():
 def test_whole_floats_hash_like_ints_and_negative_zero_like_zero():
     a = fingerprint_python({"f": 5.0}, {"f": "float"})
     assert a == fingerprint_python({"f": 5}, {"f": "int"})
-    assert fingerprint_python({"f": -0.0}, {"f": "float"}) == fingerprint_python({"f": 0.0}, {"f": "float"})
+    assert fingerprint_python({"f": -0.0}, {"f": "float"}) == fingerprint_python(
+        {"f": 0.0}, {"f": "float"}
+    )
     assert not math.isnan(0.0)
 
 
@@ -77,5 +94,9 @@ def test_null_columns_do_not_change_the_hash():
 
 def test_the_encoding_is_unambiguous():
     s = {"a": "string", "b": "string"}
-    assert fingerprint_python({"a": "x", "b": "y"}, s) != fingerprint_python({"a": "xy", "b": None}, s)
-    assert fingerprint_python({"a": "1:x"}, {"a": "string"}) != fingerprint_python({"a": "1"}, {"a": "string"})
+    assert fingerprint_python({"a": "x", "b": "y"}, s) != fingerprint_python(
+        {"a": "xy", "b": None}, s
+    )
+    assert fingerprint_python({"a": "1:x"}, {"a": "string"}) != fingerprint_python(
+        {"a": "1"}, {"a": "string"}
+    )

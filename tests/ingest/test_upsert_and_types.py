@@ -70,7 +70,12 @@ def test_value_that_does_not_fit_the_pinned_type_is_rejected_never_nulled(make_p
     assert (r.rows_rejected, r.rows_added) == (1, 2)  # 1.5 widens n to float; x7 is rejected
     rej = p.rejects(r.run_id)
     assert len(rej) == 1
-    assert (rej[0]["column"], rej[0]["value"], rej[0]["rule"], rej[0]["record"]) == ("f", "x7", "type", 1)
+    assert (rej[0]["column"], rej[0]["value"], rej[0]["rule"], rej[0]["record"]) == (
+        "f",
+        "x7",
+        "type",
+        1,
+    )
     assert "'x7' is not a valid float for column 'f'" in rej[0]["reason"]
     assert r.schema_changes == {"widened": {"n": "int → float"}}
     assert [row["n"] for row in live(p)] == [1.0, 1.5, 2.0, 4.0]
@@ -123,7 +128,9 @@ def test_validation_rules_reject_with_the_rule(make_project, tmp_path):
         [dataset.columns.code]
         regex = "[A-Z]{3}"
     """)
-    put(tmp_path / "incoming/a.csv", """
+    put(
+        tmp_path / "incoming/a.csv",
+        """
         age,status,code
         30,active,ABC
         -1,active,ABC
@@ -131,7 +138,8 @@ def test_validation_rules_reject_with_the_rule(make_project, tmp_path):
         ,active,ABC
         40,paused,ABC
         50,gone,abcd
-    """)
+    """,
+    )
     r = p.ingest()
     assert r.rows_added == 1
     got = {x["record"]: x["rule"] for x in p.rejects(r.run_id)}
@@ -159,7 +167,7 @@ def test_headers_that_normalise_to_the_same_name_fail_the_file(make_project, tmp
     put(tmp_path / "incoming/b.csv", "price\n3\n")
     r = p.ingest()
     assert (r.files_failed, r.rows_added) == (1, 1)
-    failed = [f for f in r.files if f["status"] == "failed"][0]
+    failed = next(f for f in r.files if f["status"] == "failed")
     assert "'Price' and 'price '" in failed["reason"] and "both become 'price'" in failed["reason"]
 
 

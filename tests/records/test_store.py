@@ -13,8 +13,16 @@ def test_new_store_is_migrated_to_head_in_wal_mode(tmp_path: Path):
     store.dispose()
     con = sqlite3.connect(tmp_path / "records.db")
     tables = {r[0] for r in con.execute("select name from sqlite_master where type='table'")}
-    assert {"runs", "datasets", "versions", "parts", "source_files", "file_state", "rejects",
-            "alembic_version"} <= tables
+    assert {
+        "runs",
+        "datasets",
+        "versions",
+        "parts",
+        "source_files",
+        "file_state",
+        "rejects",
+        "alembic_version",
+    } <= tables
     assert con.execute("select version_num from alembic_version").fetchone()[0] == HEAD_REVISION
     assert con.execute("pragma journal_mode").fetchone()[0] == "wal"
 

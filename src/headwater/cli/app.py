@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -32,7 +32,7 @@ class _State:
 state = _State()
 
 
-class Fmt(str, Enum):
+class Fmt(StrEnum):
     text = "text"
     json = "json"
 
@@ -50,11 +50,27 @@ def _open(project: Path | None) -> Any:
     return Project.open(project or state.project or Path("."), env=os.environ)
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from headwater._version import __version__
+
+        output.line(f"headwater {__version__}")
+        raise typer.Exit(0)
+
+
 @app.callback()
 def _main(
     project: ProjectOpt = None,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
-    version: Annotated[bool, typer.Option("--version", help="Print the version and exit.")] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            help="Print the version and exit.",
+            is_eager=True,
+            callback=lambda v: _print_version(v),
+        ),
+    ] = False,
 ) -> None:
     state.debug = debug
     state.project = project
@@ -62,11 +78,6 @@ def _main(
         import logging
 
         logging.basicConfig(level=logging.DEBUG)
-    if version:
-        from headwater._version import __version__
-
-        output.line(f"headwater {__version__}")
-        raise typer.Exit(0)
 
 
 @app.command()
@@ -127,16 +138,26 @@ def show(
 @app.command()
 def ingest(
     project: ProjectOpt = None,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Report what would happen; write nothing.")] = False,
-    strict: Annotated[bool, typer.Option("--strict", help="Fail, publishing nothing, on any bad file or row.")] = False,
-    rebuild: Annotated[bool, typer.Option("--rebuild", help="Re-ingest everything into a new version line.")] = False,
-    wait: Annotated[bool, typer.Option("--wait", help="Wait for another writer instead of skipping.")] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Report what would happen; write nothing.")
+    ] = False,
+    strict: Annotated[
+        bool, typer.Option("--strict", help="Fail, publishing nothing, on any bad file or row.")
+    ] = False,
+    rebuild: Annotated[
+        bool, typer.Option("--rebuild", help="Re-ingest everything into a new version line.")
+    ] = False,
+    wait: Annotated[
+        bool, typer.Option("--wait", help="Wait for another writer instead of skipping.")
+    ] = False,
     format: FormatOpt = Fmt.text,
 ) -> int:
     """Ingest what is new in the sources into a new dataset version."""
     proj = _open(project)
     with _progress(enabled=format is Fmt.text) as progress:
-        result = proj.ingest(dry_run=dry_run, strict=strict, rebuild=rebuild, wait=wait, progress=progress)
+        result = proj.ingest(
+            dry_run=dry_run, strict=strict, rebuild=rebuild, wait=wait, progress=progress
+        )
     if format is Fmt.json:
         output.emit_json(result.to_dict())
     else:
@@ -155,11 +176,21 @@ class _progress:
     def __enter__(self) -> Any:
         if not self.enabled:
             return None
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+        )
 
         self.bar = Progress(
-            TextColumn("{task.description:>8}"), BarColumn(), MofNCompleteColumn(),
-            TimeElapsedColumn(), console=output.err_console, transient=True,
+            TextColumn("{task.description:>8}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=output.err_console,
+            transient=True,
         )
         self.bar.start()
         return self.update
@@ -190,7 +221,7 @@ def rejects(
     return 0
 
 
-class ExportFmt(str, Enum):
+class ExportFmt(StrEnum):
     csv = "csv"
     parquet = "parquet"
 
@@ -200,11 +231,16 @@ def export(
     out: Annotated[Path, typer.Option("--output", "-o", help="File to write.")],
     project: ProjectOpt = None,
     version: Annotated[int | None, typer.Option(help="Dataset version (default: current).")] = None,
-    format: Annotated[ExportFmt | None, typer.Option("--format", "-f", help="csv or parquet (default: from the file name).")] = None,
+    format: Annotated[
+        ExportFmt | None,
+        typer.Option("--format", "-f", help="csv or parquet (default: from the file name)."),
+    ] = None,
     provenance: Annotated[bool, typer.Option(help="Include the _hw_* provenance columns.")] = False,
 ) -> int:
     """Write a dataset version to one CSV or Parquet file."""
-    info = _open(project).export(out, format=format.value if format else None, version=version, provenance=provenance)
+    info = _open(project).export(
+        out, format=format.value if format else None, version=version, provenance=provenance
+    )
     output.line(f"wrote {info['rows']:,} rows of version {info['version']} to {info['output']}")
     return 0
 
@@ -224,7 +260,9 @@ def versions(project: ProjectOpt = None, format: FormatOpt = Fmt.text) -> int:
 def records_export(
     run_id: Annotated[int, typer.Argument(help="The run's id.")],
     project: ProjectOpt = None,
-    out: Annotated[Path | None, typer.Option("--output", "-o", help="Write to this file instead of stdout.")] = None,
+    out: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write to this file instead of stdout.")
+    ] = None,
     format: FormatOpt = Fmt.text,
 ) -> int:
     """The human-readable record of a run (sources, date, counts, fixes, output)."""
@@ -245,7 +283,9 @@ def records_export(
 
 @app.command()
 def demo(
-    directory: Annotated[Path, typer.Argument(help="Where to create the demo project.")] = Path("headwater-demo"),
+    directory: Annotated[Path, typer.Argument(help="Where to create the demo project.")] = Path(
+        "headwater-demo"
+    ),
     rows: Annotated[int, typer.Option(help="Roughly how many stock rows to generate.")] = 20_000,
     force: Annotated[bool, typer.Option(help="Replace an existing demo folder.")] = False,
 ) -> int:

@@ -70,8 +70,15 @@ def history(runs: list[dict[str, Any]]) -> None:
     table = Table(title="runs", title_justify="left")
     for col in ("id", "kind", "started", "took", "status", "summary"):
         table.add_column(col, overflow="fold")
-    colors = {"ok": "green", "partial": "yellow", "failed": "red", "crashed": "red",
-              "skipped": "dim", "running": "cyan", "interrupted": "red"}
+    colors = {
+        "ok": "green",
+        "partial": "yellow",
+        "failed": "red",
+        "crashed": "red",
+        "skipped": "dim",
+        "running": "cyan",
+        "interrupted": "red",
+    }
     for r in runs:
         st = r["status"]
         table.add_row(
@@ -98,8 +105,13 @@ def show(run: dict[str, Any]) -> None:
             table.add_column(col, overflow="fold")
         for f in files[:500]:
             table.add_row(
-                f["status"], f["path"], str(f["rows_read"]), str(f["rows_rejected"]),
-                str(f["duplicates"]), str(f["rows_added"]), str(f["rows_retracted"]),
+                f["status"],
+                f["path"],
+                str(f["rows_read"]),
+                str(f["rows_rejected"]),
+                str(f["duplicates"]),
+                str(f["rows_added"]),
+                str(f["rows_retracted"]),
             )
         console.print(table)
         if len(files) > 500:
@@ -109,23 +121,32 @@ def show(run: dict[str, Any]) -> None:
 
 
 def ingest_result(r: dict[str, Any]) -> None:
-    title = "dry run: what ingest would do" if r["dry_run"] else f"ingest run {r['run_id']}: {r['status']}"
+    title = (
+        "dry run: what ingest would do"
+        if r["dry_run"]
+        else f"ingest run {r['run_id']}: {r['status']}"
+    )
     table = Table(title=title, title_justify="left", show_header=False)
     table.add_column("what")
     table.add_column("count", justify="right")
     rows = [
-        ("files new", r["files_new"]), ("files changed", r["files_changed"]),
-        ("files skipped (already ingested)", r["files_skipped"]), ("files alias", r["files_alias"]),
+        ("files new", r["files_new"]),
+        ("files changed", r["files_changed"]),
+        ("files skipped (already ingested)", r["files_skipped"]),
+        ("files alias", r["files_alias"]),
         ("files deferred (still being written)", r["files_deferred"]),
-        ("files missing", r["files_missing"]), ("files failed", r["files_failed"]),
+        ("files missing", r["files_missing"]),
+        ("files failed", r["files_failed"]),
         ("files ignored (unknown extension)", r["files_ignored"]),
     ]
     if not r["dry_run"]:
         rows += [
-            ("rows read", r["rows_read"]), ("rows rejected", r["rows_rejected"]),
+            ("rows read", r["rows_read"]),
+            ("rows rejected", r["rows_rejected"]),
             ("duplicates dropped", r["duplicates_dropped"]),
             ("rows superseded", r["rows_superseded"] + r["rows_stale"]),
-            ("rows added", r["rows_added"]), ("rows retracted", r["rows_retracted"]),
+            ("rows added", r["rows_added"]),
+            ("rows retracted", r["rows_retracted"]),
         ]
     for what, n in rows:
         if n or what in ("files new", "rows added"):
@@ -158,8 +179,14 @@ def rejects(rows: list[dict[str, Any]], run_id: int) -> None:
     for col in ("file", "record", "column", "value", "rule", "reason"):
         table.add_column(col, overflow="fold")
     for r in rows:
-        table.add_row(r["path"] or "", str(r["record"]), r["column"] or "", str(r["value"]),
-                      r["rule"] or "", r["reason"])
+        table.add_row(
+            r["path"] or "",
+            str(r["record"]),
+            r["column"] or "",
+            str(r["value"]),
+            r["rule"] or "",
+            r["reason"],
+        )
     console.print(table)
 
 
@@ -171,7 +198,15 @@ def versions(rows: list[dict[str, Any]]) -> None:
     for col in ("version", "line", "parent", "run", "created", "rows", "added", "retracted", ""):
         table.add_column(col)
     for v in rows:
-        table.add_row(str(v["version"]), str(v["line"]), str(v["parent"]), str(v["run_id"]),
-                      v["created"][:19].replace("T", " "), f"{v['rows']:,}", f"{v['rows_added']:,}",
-                      f"{v['rows_retracted']:,}", "current" if v["current"] else "")
+        table.add_row(
+            str(v["version"]),
+            str(v["line"]),
+            str(v["parent"]),
+            str(v["run_id"]),
+            v["created"][:19].replace("T", " "),
+            f"{v['rows']:,}",
+            f"{v['rows_added']:,}",
+            f"{v['rows_retracted']:,}",
+            "current" if v["current"] else "",
+        )
     console.print(table)

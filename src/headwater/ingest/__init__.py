@@ -23,7 +23,6 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -43,7 +42,7 @@ from headwater.records import schema as rs
 from headwater.sources import SourceFile, clear_staging, still_same
 
 if TYPE_CHECKING:
-    from headwater.engines.base import Engine, ReadGroup
+    from headwater.engines.base import Engine
     from headwater.project import Project, Run
 
 log = logging.getLogger(__name__)
@@ -236,7 +235,9 @@ class _IngestJob:
         new_rows_expr = None
         retractions_expr = None
         engine = None
-        retract_files = [f.previous_file_id for f in plan.by_status("changed") if f.previous_file_id]
+        retract_files = [
+            f.previous_file_id for f in plan.by_status("changed") if f.previous_file_id
+        ]
         if ds.on_missing == "retract":
             retract_files += [k["file_id"] for k in plan.missing if k["status"] == "ingested"]
 
@@ -323,7 +324,7 @@ class _IngestJob:
                 result.rows_superseded += int(s["superseded"])
                 result.rows_stale += int(s["stale"])
         if decision is not None:
-            changes = {}
+            changes: dict[str, Any] = {}
             if decision.added:
                 changes["added" if pinned else "pinned"] = decision.added
             if decision.widened:
@@ -359,7 +360,9 @@ class _IngestJob:
             result.rows_added = n
         if retractions_expr is not None and engine is not None:
             rel = f"retractions/{tag}.parquet"
-            n = engine.write_parquet(retractions_expr.distinct(), os.path.join(cfg.dataset_dir, rel))
+            n = engine.write_parquet(
+                retractions_expr.distinct(), os.path.join(cfg.dataset_dir, rel)
+            )
             if n:
                 retraction_parts.append(
                     (rel, n, os.path.getsize(os.path.join(cfg.dataset_dir, rel)))
@@ -375,7 +378,9 @@ class _IngestJob:
         schema_changed = schema != parent.schema or (self.rebuild and schema)
         self.progress("publish", 0, 1, "publishing")
         lineage = {
-            "files": {s: getattr(result, f"files_{s}") for s in ("new", "changed", "alias", "missing")},
+            "files": {
+                s: getattr(result, f"files_{s}") for s in ("new", "changed", "alias", "missing")
+            },
             "rows_read": result.rows_read,
             "rows_rejected": result.rows_rejected,
             "duplicates_dropped": result.duplicates_dropped,
@@ -414,6 +419,7 @@ class _IngestJob:
             result.seconds = round(time.monotonic() - self.started, 3)
             result.files = [_file_view(sf) for sf in plan.files]
             self.run.finish_in(project.records, conn, result.status, _summary(result))
+        self.progress("published", 1, 1, f"version {result.dataset_version}")
         ds_mod.write_manifests(project)
         self.progress("done", 1, 1, "done")
         return result
@@ -477,8 +483,15 @@ class _IngestJob:
         from headwater.engines.base import ReadGroup
 
         groups: dict[tuple[Any, ...], list[tuple[SourceFile, list[str], dict[str, Any]]]] = {}
-        required = list(dict.fromkeys([*self.ds.key, *([self.ds.order_by] if self.ds.order_by else []),
-                                        *[c for c, r in self.ds.columns.items() if r.not_null]]))
+        required = list(
+            dict.fromkeys(
+                [
+                    *self.ds.key,
+                    *([self.ds.order_by] if self.ds.order_by else []),
+                    *[c for c, r in self.ds.columns.items() if r.not_null],
+                ]
+            )
+        )
         for done, sf in enumerate(files, 1):
             self.progress("header", done, len(files), sf.path)
             source = self.cfg.sources[sf.source_index]
@@ -497,19 +510,25 @@ class _IngestJob:
                 self._fail(sf, _engine_reason(exc, fmt))
                 continue
             options["thousands"] = source.thousands
-            key = (sf.source_index, fmt, tuple(raw), tuple(names), json.dumps(options, sort_keys=True))
+            key = (
+                sf.source_index,
+                fmt,
+                tuple(raw),
+                tuple(names),
+                json.dumps(options, sort_keys=True),
+            )
             groups.setdefault(key, []).append((sf, names, options))
 
         tables = []
         for i, (key, members) in enumerate(groups.items()):
             self.progress("read", i + 1, len(groups), f"{len(members)} file(s)")
-            _, fmt, raw, names, _ = key
+            _, fmt, raw_cols, norm_names, _ = key
             options = members[0][2]
             group = ReadGroup(
                 format=fmt,
                 files=tuple(m[0].local_path or m[0].path for m in members),
-                columns=tuple(raw),
-                names=tuple(names),
+                columns=tuple(raw_cols),
+                names=tuple(norm_names),
                 options=options,
             )
             try:
@@ -519,7 +538,13 @@ class _IngestJob:
                     self._fail(members[0][0], _engine_reason(exc, fmt))
                     continue
                 for j, m in enumerate(members):  # isolate the bad file(s)
-                    single = ReadGroup(fmt, (m[0].local_path or m[0].path,), tuple(raw), tuple(names), options)
+                    single = ReadGroup(
+                        fmt,
+                        (m[0].local_path or m[0].path,),
+                        tuple(raw_cols),
+                        tuple(norm_names),
+                        options,
+                    )
                     try:
                         tables.append((engine.stage(single, f"_hw_stage_{i}_{j}"), [m], options))
                     except Exception as exc2:
@@ -555,9 +580,7 @@ class _IngestJob:
         )
         parts = []
         for t, _, _ in tables:
-            cols = [
-                t[c] if c in t.columns else ibis.null("string").name(c) for c in all_cols
-            ]
+            cols = [t[c] if c in t.columns else ibis.null("string").name(c) for c in all_cols]
             parts.append(t.select(*cols, t._hw_path, t._hw_record.cast("int64").name("_hw_record")))
         union = parts[0] if len(parts) == 1 else ibis.union(*parts, distinct=False)
         joined = union.inner_join(lookup, "_hw_path")
@@ -605,7 +628,9 @@ class _IngestJob:
         hit = live.filter(live._hw_file.isin(file_ids))
         return hit.select("_hw_file", "_hw_record")
 
-    def _retracted_per_file(self, engine: Engine | None, plan: Plan, retract_files: list[int]) -> None:
+    def _retracted_per_file(
+        self, engine: Engine | None, plan: Plan, retract_files: list[int]
+    ) -> None:
         if engine is None or not retract_files or self.parent.version is None:
             return
         if self.line != self.parent.line:
@@ -641,24 +666,45 @@ class _IngestJob:
                 "rows_retracted": sf.extra.get("rows_retracted", 0),
                 "fixes": json.dumps(sf.extra.get("fixes", {})),
             }
-            conn.execute(sa.update(rs.source_files).where(rs.source_files.c.id == sf.file_id).values(**values))
+            conn.execute(
+                sa.update(rs.source_files)
+                .where(rs.source_files.c.id == sf.file_id)
+                .values(**values)
+            )
             if final in ("new", "changed", "alias", "skipped"):
                 state = "alias" if final == "alias" else "ingested"
                 file_id = sf.previous_file_id if final == "skipped" else sf.file_id
-                self._upsert_state(conn, sf.path, sf.size, sf.mtime, sf.hash or "", file_id or 0, state)
+                self._upsert_state(
+                    conn, sf.path, sf.size, sf.mtime, sf.hash or "", file_id or 0, state
+                )
         for k in plan.missing:
-            self._upsert_state(conn, k["path"], k["size"], k["mtime"], k["hash"], k["file_id"], "missing")
+            self._upsert_state(
+                conn, k["path"], k["size"], k["mtime"], k["hash"], k["file_id"], "missing"
+            )
 
-    def _upsert_state(self, conn: sa.Connection, path: str, size: int, mtime: float, hash_: str, file_id: int, status: str) -> None:
+    def _upsert_state(
+        self,
+        conn: sa.Connection,
+        path: str,
+        size: int,
+        mtime: float,
+        hash_: str,
+        file_id: int,
+        status: str,
+    ) -> None:
         fs = rs.file_state
         where = (fs.c.dataset == self.ds.name) & (fs.c.line == self.line) & (fs.c.path == path)
         values = {"size": size, "mtime": mtime, "hash": hash_, "file_id": file_id, "status": status}
         if conn.execute(sa.select(fs.c.path).where(where)).first():
             conn.execute(sa.update(fs).where(where).values(**values))
         else:
-            conn.execute(sa.insert(fs).values(dataset=self.ds.name, line=self.line, path=path, **values))
+            conn.execute(
+                sa.insert(fs).values(dataset=self.ds.name, line=self.line, path=path, **values)
+            )
 
-    def _record_rejects(self, conn: sa.Connection, rejects: list[dict[str, Any]], plan: Plan) -> None:
+    def _record_rejects(
+        self, conn: sa.Connection, rejects: list[dict[str, Any]], plan: Plan
+    ) -> None:
         paths = {sf.file_id: sf.path for sf in plan.files}
         rows = []
         for r in rejects:
@@ -671,7 +717,9 @@ class _IngestJob:
                     "column": r["_hw_reject_column"],
                     "value": r["_hw_reject_value"],
                     "rule": r["_hw_reject_rule"],
-                    "reason": self._reason(r["_hw_reject_column"], r["_hw_reject_rule"], r["_hw_reject_value"]),
+                    "reason": self._reason(
+                        r["_hw_reject_column"], r["_hw_reject_rule"], r["_hw_reject_value"]
+                    ),
                 }
             )
         if rows:
@@ -701,14 +749,18 @@ class _IngestJob:
     def _schema_kind(self, column: str) -> str:
         return self.schema.get(column, "value")
 
-    def _record_failure(self, plan: Plan, rejects: list[dict[str, Any]], result: IngestResult) -> None:
+    def _record_failure(
+        self, plan: Plan, rejects: list[dict[str, Any]], result: IngestResult
+    ) -> None:
         with self.project.records.write() as conn:
             for sf in plan.files:
                 conn.execute(
                     sa.update(rs.source_files)
                     .where(rs.source_files.c.id == sf.file_id)
                     .values(
-                        status=sf.status if sf.status in ("failed", "deferred") else "not_published",
+                        status=sf.status
+                        if sf.status in ("failed", "deferred")
+                        else "not_published",
                         reason=sf.reason,
                         rows_read=sf.extra.get("rows_read", 0),
                         rows_rejected=sf.extra.get("rows_rejected", 0),
@@ -742,9 +794,13 @@ def _engine_reason(exc: Exception, fmt: str) -> str:
     if "expected number of columns" in low or "too many columns" in low or "ragged" in low:
         return f"has rows with the wrong number of fields ({first}); fix the file's rows or quoting"
     if "unterminated quote" in low or "quote" in low:
-        return f"has broken quoting ({first}); fix the quotes or set `quote`/`escape` for the source"
+        return (
+            f"has broken quoting ({first}); fix the quotes or set `quote`/`escape` for the source"
+        )
     if "unicode" in low or "utf-8" in low or "encoding" in low:
-        return f"is not valid text in the configured encoding ({first}); set `encoding` for the source"
+        return (
+            f"is not valid text in the configured encoding ({first}); set `encoding` for the source"
+        )
     if fmt == "parquet" and ("parquet" in low or "magic" in low or "metadata" in low):
         return f"is not a readable Parquet file ({first}); replace it"
     if "json" in low:

@@ -41,14 +41,14 @@ OUTCOMES = ("reject", "duplicate", "superseded", "stale", "added")
 
 def clean_text(raw: ir.StringValue, na_values: list[str]) -> ir.StringValue:
     trimmed = raw.strip()
-    return ibis.ifelse(trimmed.isin(na_values), ibis.null("string"), trimmed)  # type: ignore[no-any-return]
+    return ibis.ifelse(trimmed.isin(na_values), ibis.null("string"), trimmed)
 
 
 def _numeric_text(v: ir.StringValue, thousands: ir.StringValue | None) -> ir.StringValue:
     if thousands is None:
         return v
     sep = thousands.fill_null("")
-    return ibis.ifelse(sep == "", v, v.replace(sep, ""))  # type: ignore[no-any-return, arg-type]
+    return ibis.ifelse(sep == "", v, v.replace(sep, ""))
 
 
 def typed_value(v: ir.StringValue, kind: str) -> ir.Value:
@@ -189,9 +189,9 @@ def clean_and_type(
         if rules.not_null:
             checks.append((value.isnull(), c, "not_null", src))
         if rules.min is not None:
-            checks.append((value.notnull() & (value < rules.min), c, "min", src))  # type: ignore[operator]
+            checks.append((value.notnull() & (value < rules.min), c, "min", src))
         if rules.max is not None:
-            checks.append((value.notnull() & (value > rules.max), c, "max", src))  # type: ignore[operator]
+            checks.append((value.notnull() & (value > rules.max), c, "max", src))
         if rules.allowed is not None:
             checks.append((value.notnull() & ~value.isin(rules.allowed), c, "allowed", src))
         if rules.regex is not None:
@@ -203,8 +203,10 @@ def clean_and_type(
         rule = ibis.cases(*[(cond, r) for cond, _, r, _ in checks], else_=ibis.null("string"))
         column = ibis.cases(*[(cond, c) for cond, c, _, _ in checks], else_=ibis.null("string"))
         value_expr = ibis.cases(
-            *[(cond, (src if src is not None else ibis.null("string")).cast("string"))
-              for cond, _, _, src in checks],
+            *[
+                (cond, (src if src is not None else ibis.null("string")).cast("string"))
+                for cond, _, _, src in checks
+            ],
             else_=ibis.null("string"),
         )
     else:
@@ -239,15 +241,18 @@ def resolve_outcomes(
     (the live row with its key is newer by ``order_by``) or added. In upsert mode
     ``_hw_old_file``/``_hw_old_record`` name the live row an added row replaces.
     """
-    order = [typed._hw_source, typed._hw_path, typed._hw_record]
     good = typed.filter(typed._hw_reject_rule.isnull())
     bad = typed.filter(typed._hw_reject_rule.notnull())
-    first_w = ibis.window(group_by=good._hw_fp, order_by=[good._hw_source, good._hw_path, good._hw_record])
+    first_w = ibis.window(
+        group_by=good._hw_fp, order_by=[good._hw_source, good._hw_path, good._hw_record]
+    )
     ranked = good.mutate(_hw_dup=ibis.row_number().over(first_w))
     dup_in_run = ranked.filter(ranked._hw_dup > 0)
     firsts = ranked.filter(ranked._hw_dup == 0)
 
-    def with_outcome(t: ir.Table, outcome: Any, old_file: Any = None, old_rec: Any = None) -> ir.Table:
+    def with_outcome(
+        t: ir.Table, outcome: Any, old_file: Any = None, old_rec: Any = None
+    ) -> ir.Table:
         return t.select(
             *[t[c] for c in typed.columns],
             _hw_outcome=outcome if isinstance(outcome, ir.Value) else ibis.literal(outcome),
@@ -271,7 +276,11 @@ def resolve_outcomes(
     newest: list[Any] = []
     if ob:  # non-null order values first (False sorts before True), newest first
         newest += [firsts[ob].isnull(), ibis.desc(firsts[ob])]
-    newest += [ibis.desc(firsts._hw_source), ibis.desc(firsts._hw_path), ibis.desc(firsts._hw_record)]
+    newest += [
+        ibis.desc(firsts._hw_source),
+        ibis.desc(firsts._hw_path),
+        ibis.desc(firsts._hw_record),
+    ]
     kw = ibis.window(group_by=[firsts[k] for k in key], order_by=newest)
     ranked_k = firsts.mutate(_hw_krank=ibis.row_number().over(kw))
     losers = ranked_k.filter(ranked_k._hw_krank > 0).drop("_hw_krank")
@@ -287,19 +296,24 @@ def resolve_outcomes(
         _hw_e_fp=existing._hw_fp,
         _hw_e_file=existing._hw_file,
         _hw_e_record=existing._hw_record,
-        **({"_hw_e_order": existing[ob].cast(IBIS_TYPES[schema[ob]])} if ob and ob in existing.columns else {}),
+        **(
+            {"_hw_e_order": existing[ob].cast(IBIS_TYPES[schema[ob]])}
+            if ob and ob in existing.columns
+            else {}
+        ),
     )
     if ob and "_hw_e_order" not in ex.columns:
         ex = ex.mutate(_hw_e_order=ibis.null(IBIS_TYPES[schema[ob]]))
-    joined = winners.left_join(
-        ex, [winners[k] == ex[f"_hw_e_{i}"] for i, k in enumerate(key)]
+    joined = winners.left_join(ex, [winners[k] == ex[f"_hw_e_{i}"] for i, k in enumerate(key)])
+    joined = joined.select(
+        *winners.columns, "_hw_e_fp", "_hw_e_file", "_hw_e_record", *(["_hw_e_order"] if ob else [])
     )
-    joined = joined.select(*winners.columns, "_hw_e_fp", "_hw_e_file", "_hw_e_record",
-                           *(["_hw_e_order"] if ob else []))
     has_old = joined._hw_e_file.notnull()
     if ob:
         new_o, old_o = joined[ob], joined._hw_e_order
-        older = (new_o.isnull() & old_o.notnull()) | (new_o.notnull() & old_o.notnull() & (new_o < old_o))
+        older = (new_o.isnull() & old_o.notnull()) | (
+            new_o.notnull() & old_o.notnull() & (new_o < old_o)
+        )
     else:
         older = ibis.literal(False)
     outcome = ibis.cases(

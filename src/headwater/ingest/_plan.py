@@ -164,7 +164,9 @@ def _hash_one(sf: SourceFile, staging: Path) -> None:
             after.st_size != sf.size
         ):
             sf.status = "deferred"
-            sf.reason = "its size changed while it was being listed and hashed: left for the next run"
+            sf.reason = (
+                "its size changed while it was being listed and hashed: left for the next run"
+            )
     except OSError as exc:
         sf.status = "failed"
         sf.reason = f"cannot read the file: {exc.strerror or exc}"
@@ -184,7 +186,7 @@ def normalize_header(name: str) -> str:
 def _open_text(path: str, compression: str | None, encoding: str) -> io.TextIOBase:
     raw: Any
     if compression == "gzip":
-        raw = gzip.open(path, "rb")
+        raw = gzip.open(path, "rb")  # noqa: SIM115 - closed by the TextIOWrapper
     elif compression == "zstd":
         import zstandard
 
@@ -198,9 +200,7 @@ def _codec(encoding: str) -> str:
     return codecs.lookup(encoding).name
 
 
-def csv_header(
-    sf: SourceFile, source: SourceConfig, fmt: str
-) -> tuple[list[str], dict[str, Any]]:
+def csv_header(sf: SourceFile, source: SourceConfig, fmt: str) -> tuple[list[str], dict[str, Any]]:
     """Read the first record of a CSV/TSV file; return (raw columns, read options)."""
     assert sf.local_path is not None
     with open(sf.local_path, "rb") as fh:
@@ -217,7 +217,7 @@ def csv_header(
             first = text.readline()
     except UnicodeDecodeError as exc:
         raise _FileProblem(
-            f"is not valid {source.encoding} text (byte {exc.object[exc.start:exc.start + 1]!r} "
+            f"is not valid {source.encoding} text (byte {exc.object[exc.start : exc.start + 1]!r} "
             f"at offset {exc.start})",
             "set `encoding` for this source in headwater.toml (utf-8, utf-16 or latin-1)",
         ) from exc
@@ -226,10 +226,7 @@ def csv_header(
     delimiter = source.delimiter or ("\t" if fmt == "tsv" else _sniff_delimiter(first))
     quote = source.quote or '"'
     row = next(csv.reader([first], delimiter=delimiter, quotechar=quote), [])
-    if not source.header:
-        cols = [f"column_{i}" for i in range(1, len(row) + 1)]
-    else:
-        cols = row
+    cols = [f"column_{i}" for i in range(1, len(row) + 1)] if not source.header else row
     options = {
         "delimiter": delimiter,
         "quote": quote,

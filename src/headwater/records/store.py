@@ -117,9 +117,11 @@ class RecordStore:
     @contextmanager
     def write(self) -> Iterator[sa.Connection]:
         """A write transaction (``BEGIN IMMEDIATE`` on SQLite), committed on success."""
-        with self.engine.connect().execution_options(headwater_immediate=True) as conn:
-            with conn.begin():
-                yield conn
+        with (
+            self.engine.connect().execution_options(headwater_immediate=True) as conn,
+            conn.begin(),
+        ):
+            yield conn
 
     @contextmanager
     def read(self) -> Iterator[sa.Connection]:

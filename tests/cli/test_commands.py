@@ -1,0 +1,129 @@
+"""The real ``headwater`` command in a subprocess: contracts, exit codes, output."""
+
+import json
+
+from tests.conftest import put, run_cli
+
+CONTRACT = {
+    "run_id",
+    "status",
+    "files_new",
+    "files_changed",
+    "files_skipped",
+    "files_failed",
+    "rows_read",
+    "rows_rejected",
+    "duplicates_dropped",
+    "rows_added",
+    "rows_retracted",
+    "dataset_version",
+    "dataset_rows",
+    "output",
+}
+
+
+def _project(tmp_path):
+    out = run_cli("init", str(tmp_path / "p"), "--name", "risk")
+    assert out.returncode == 0, out.stderr
+    root = tmp_path / "p"
+    text = (
+        (root / "headwater.toml")
+        .read_text()
+        .replace("# settle_seconds = 2.0 ", "settle_seconds = 0 ")
+    )
+    (root / "headwater.toml").write_text(text)
+    return root
+
+
+def test_init_ingest_history_show_rejects_export_records(tmp_path):
+    root = _project(tmp_path)
+    put(root / "incoming/a.csv", "Corporation,Employees\nacme,10\nbolt,x\nacme,10\n")
+    out = run_cli("ingest", "--format", "json", cwd=root)
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout)
+    assert set(result) >= CONTRACT
+    assert (result["rows_read"], result["rows_added"], result["duplicates_dropped"]) == (3, 2, 1)
+    run_id = result["run_id"]
+
+    out = run_cli("history", "--format", "json", "-p", str(root))
+    assert out.returncode == 0
+    [run] = json.loads(out.stdout)
+    assert run["id"] == run_id and run["kind"] == "ingest" and run["status"] == "ok"
+
+    out = run_cli("-p", str(root), "history")
+    assert out.returncode == 0 and "ingest" in out.stdout
+
+    out = run_cli("show", str(run_id), "-p", str(root))
+    assert out.returncode == 0
+    assert "published version 1" in out.stdout and "a.csv" in out.stdout
+
+    out = run_cli("show", str(run_id), "-p", str(root), "--format", "json")
+    shown = json.loads(out.stdout)
+    assert shown["files"][0]["rows_read"] == 3 and shown["version"]["version"] == 1
+
+    out = run_cli("rejects", str(run_id), "-p", str(root), "--format", "json")
+    assert json.loads(out.stdout) == []
+
+    out = run_cli("export", "-o", str(tmp_path / "final.csv"), "-p", str(root))
+    assert out.returncode == 0, out.stderr
+    assert (tmp_path / "final.csv").read_text().splitlines() == [
+        '"corporation","employees"',
+        '"acme","10"',
+        '"bolt","x"',
+    ]
+
+    out = run_cli("records", "export", str(run_id), "-p", str(root))
+    assert out.returncode == 0
+    assert "duplicates=1" in out.stdout and "output:" in out.stdout
+
+
+def test_exit_codes(tmp_path):
+    root = _project(tmp_path)
+    assert run_cli("show", "999", "-p", str(root)).returncode == 2
+    assert run_cli("history", "--bogus", "-p", str(root)).returncode == 2
+    put(root / "incoming/bad.csv", "a,b\n1,2,3\n")
+    strict = run_cli("ingest", "--strict", "-p", str(root))
+    assert strict.returncode == 1
+    assert "nothing was published" in strict.stderr and "hint:" in strict.stderr
+    partial = run_cli("ingest", "-p", str(root))
+    assert partial.returncode == 0 and "failed" in partial.stderr
+    assert run_cli("--version").returncode == 0
+
+
+def test_busy_project_exits_2_and_records_a_skipped_run(tmp_path):
+    from headwater import Project
+
+    root = _project(tmp_path)
+    project = Project.open(root)
+    with project.writer("ingest"):
+        out = run_cli("ingest", "-p", str(root))
+    assert out.returncode == 2
+    assert "busy" in out.stderr and "--wait" in out.stderr
+    assert project.history(limit=1)[0]["status"] == "skipped"
+
+
+def test_dry_run_json(tmp_path):
+    root = _project(tmp_path)
+    put(root / "incoming/a.csv", "x\n1\n")
+    out = run_cli("ingest", "--dry-run", "--format", "json", "-p", str(root))
+    data = json.loads(out.stdout)
+    assert data["dry_run"] is True and data["files_new"] == 1 and data["run_id"] is None
+
+
+def test_demo_runs_and_tells_what_to_try(tmp_path):
+    out = run_cli("demo", str(tmp_path / "demo"), "--rows", "2000")
+    assert out.returncode == 0, out.stderr
+    assert "ingest 1" in out.stdout and "ingest 2" in out.stdout and "try next" in out.stdout
+    hist = json.loads(run_cli("history", "--format", "json", "-p", str(tmp_path / "demo")).stdout)
+    assert [r["status"] for r in hist] == ["partial", "partial"]  # the demo data has rejects
+
+
+def test_init_example_stocks_does_not_run(tmp_path):
+    out = run_cli("init", str(tmp_path / "s"), "--example", "stocks")
+    assert out.returncode == 0, out.stderr
+    assert (tmp_path / "s/brokers/broker_a").is_dir()
+    assert (
+        json.loads(run_cli("history", "--format", "json", "-p", str(tmp_path / "s")).stdout) == []
+    )
+    out = run_cli("ingest", "--format", "json", "-p", str(tmp_path / "s"))
+    assert json.loads(out.stdout)["rows_added"] > 7000
