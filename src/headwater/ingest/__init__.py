@@ -251,16 +251,27 @@ class _IngestJob:
 
                 data_cols = [c for c in batch.columns if not c.startswith("_hw_")]
                 new_cols = [c for c in data_cols if c not in pinned]
+                self.progress("clean", 0, 1, "cleaning")
+                trimmed = engine.materialize(pl.trim_stage(batch), "_hw_trimmed")
+                text = engine.materialize(pl.clean_stage(trimmed, ds), "_hw_text")
+                engine.drop("_hw_trimmed")
                 self.progress("types", 0, 1, "inferring types")
-                check_cols = new_cols + [c for c in data_cols if pinned.get(c) == "int"]
-                counts = pl.infer_types(batch, check_cols, list(ds.na_values), engine.to_pyarrow)
+                widen = [c for c in data_cols if pinned.get(c) == "int"]
+                counts = pl.infer_types(
+                    text, new_cols + widen, engine.to_pyarrow, widen=tuple(widen)
+                )
                 decision = pl.decide_schema(pinned, data_cols, counts, ds)
                 schema = decision.schema
                 self.schema = schema
-                self.progress("clean", 0, 1, "cleaning, typing and validating")
-                typed = engine.materialize(
-                    pl.clean_and_type(batch, schema, decision.frozen_out, ds), "_hw_typed"
+                self.progress("type", 0, 1, "typing and validating")
+                typed_text = engine.materialize(
+                    pl.type_stage(text, schema, decision.frozen_out), "_hw_typed_text"
                 )
+                engine.drop("_hw_text")
+                typed = engine.materialize(
+                    pl.check_stage(typed_text, schema, decision.frozen_out, ds), "_hw_typed"
+                )
+                engine.drop("_hw_typed_text")
                 existing = self._existing(engine, schema, retract_files)
                 self.progress("dedup", 0, 1, "de-duplicating")
                 outcomes = engine.materialize(

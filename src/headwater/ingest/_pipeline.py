@@ -8,6 +8,7 @@ engine runs it.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -76,28 +77,105 @@ class SchemaDecision:
     frozen_out: list[str]
 
 
-def infer_types(
-    batch: ir.Table, columns: list[str], na_values: list[str], execute: Any
-) -> dict[str, dict[str, int]]:
-    """For each column: non-null count and how many values fit each type."""
-    thousands = batch["_hw_thousands"] if "_hw_thousands" in batch.columns else None
-    aggs = {}
-    for i, c in enumerate(columns):
-        v = clean_text(batch[c], na_values)
+def trim_stage(batch: ir.Table) -> ir.Table:
+    """Stage 1a: every data column trimmed, with the raw length kept to count the fixes.
+
+    Each stage is materialized by the caller: later stages then refer to plain columns
+    instead of re-computing (DuckDB does not share a repeated TRIM within a projection).
+    """
+    data = [c for c in batch.columns if not c.startswith("_hw_")]
+    keep = [c for c in batch.columns if c.startswith("_hw_")]
+    return batch.select(
+        *[batch[c].strip().name(c) for c in data],
+        *[batch[c].length().name(f"_hw_l{i}") for i, c in enumerate(data)],
+        *keep,
+    )
+
+
+def clean_stage(trimmed: ir.Table, ds: DatasetConfig) -> ir.Table:
+    """Stage 1b: NA tokens → null; per-row counts of cells trimmed and NA tokens mapped."""
+    na = list(ds.na_values)
+    data = [c for c in trimmed.columns if not c.startswith("_hw_")]
+    n_trimmed: ir.IntegerValue = ibis.literal(0)
+    n_na: ir.IntegerValue = ibis.literal(0)
+    cleaned = {}
+    for i, c in enumerate(data):
+        t = trimmed[c]
+        is_na = t.isin(na)
+        cleaned[c] = ibis.ifelse(is_na, ibis.null("string"), t)
+        n_trimmed = n_trimmed + (t.length() != trimmed[f"_hw_l{i}"]).fill_null(False).cast("int64")
+        n_na = n_na + is_na.fill_null(False).cast("int64")
+    keep = [c for c in trimmed.columns if c.startswith("_hw_") and not c.startswith("_hw_l")]
+    return trimmed.select(
+        *[cleaned[c].name(c) for c in data], *keep, _hw_trimmed=n_trimmed, _hw_na=n_na
+    )
+
+
+def _fit_counts(text: ir.Table, kinds: Mapping[str, tuple[str, ...]]) -> dict[str, Any]:
+    thousands = text["_hw_thousands"] if "_hw_thousands" in text.columns else None
+    aggs: dict[str, Any] = {}
+    for i, (c, wanted) in enumerate(kinds.items()):
+        v = text[c]
         aggs[f"n{i}"] = v.notnull().sum()
-        for kind in INFER_ORDER:
-            text = _numeric_text(v, thousands) if kind in NUMERIC else v
+        for kind in wanted:
+            t = _numeric_text(v, thousands) if kind in NUMERIC else v
             pattern = _INFER_BOOL if kind == "bool" else PATTERNS[kind]
-            fits = text.re_search(pattern) & typed_value(text, kind).notnull()
-            aggs[f"{kind}{i}"] = fits.sum()
-    if not aggs:
-        return {}
-    row = execute(batch.aggregate(**aggs)).to_pylist()[0]
+            aggs[f"{kind}{i}"] = (t.re_search(pattern) & typed_value(t, kind).notnull()).sum()
+    return aggs
+
+
+def _collect(
+    row: dict[str, Any], kinds: Mapping[str, tuple[str, ...]]
+) -> dict[str, dict[str, int]]:
     out = {}
-    for i, c in enumerate(columns):
+    for i, (c, wanted) in enumerate(kinds.items()):
         out[c] = {"n": int(row[f"n{i}"] or 0)}
-        out[c].update({k: int(row[f"{k}{i}"] or 0) for k in INFER_ORDER})
+        out[c].update({k: int(row[f"{k}{i}"] or 0) for k in wanted})
     return out
+
+
+def infer_types(
+    text: ir.Table,
+    columns: list[str],
+    execute: Any,
+    *,
+    sample: int = 20_000,
+    widen: tuple[str, ...] = (),
+) -> dict[str, dict[str, int]]:
+    """For each cleaned text column: non-null count and how many values fit each type.
+
+    A sample proposes the narrowest candidate type per column; one pass over the whole
+    batch then checks only that candidate (and int and float for ``widen`` columns). A
+    column whose candidate fails on the whole batch is counted for every type.
+    Kinds left out of a column's counts are narrower than its candidate and did not fit.
+    """
+    if not columns:
+        return {}
+    every = dict.fromkeys(columns, INFER_ORDER)
+    head = _collect(
+        execute(text.limit(sample).aggregate(**_fit_counts(text.limit(sample), every))).to_pylist()[
+            0
+        ],
+        every,
+    )
+    plan: dict[str, tuple[str, ...]] = {}
+    for c in columns:
+        candidate = _infer(head[c])
+        wanted = () if candidate == "string" else (candidate,)
+        if c in widen:
+            wanted = tuple(dict.fromkeys([*wanted, "int", "float"]))
+        plan[c] = wanted
+    full = _collect(execute(text.aggregate(**_fit_counts(text, plan))).to_pylist()[0], plan)
+    retry = {
+        c: INFER_ORDER
+        for c, wanted in plan.items()
+        if wanted and c not in widen and full[c].get(wanted[0], 0) < full[c]["n"]
+    }
+    if retry:
+        full.update(
+            _collect(execute(text.aggregate(**_fit_counts(text, retry))).to_pylist()[0], retry)
+        )
+    return full
 
 
 def decide_schema(
@@ -148,84 +226,91 @@ def _infer(stats: dict[str, int]) -> str:
     return "string"
 
 
-def clean_and_type(
-    batch: ir.Table, schema: dict[str, str], frozen_out: list[str], ds: DatasetConfig
-) -> ir.Table:
-    """Typed columns, fix counters, the first failing check of each row, and its fingerprint."""
-    na = list(ds.na_values)
-    thousands = batch["_hw_thousands"] if "_hw_thousands" in batch.columns else None
-    typed: dict[str, ir.Value] = {}
-    checks: list[tuple[ir.BooleanValue, str, str, ir.Value]] = []
-    trimmed = ibis.literal(0)
-    na_mapped = ibis.literal(0)
-    cast = ibis.literal(0)
-    sep_removed = ibis.literal(0)
-    for c, kind in schema.items():
-        if c not in batch.columns:
-            typed[c] = ibis.null(IBIS_TYPES[kind])
+def type_stage(text: ir.Table, schema: dict[str, str], frozen_out: list[str]) -> ir.Table:
+    """Stage 2: each column of ``schema`` typed once; its (numeric-normalised) text kept.
+
+    ``_hw_t{i}`` holds the text the i-th schema column was typed from (null if the batch
+    lacks the column); ``_hw_f{j}`` the text of the j-th column refused by a frozen schema.
+    """
+    thousands = text["_hw_thousands"] if "_hw_thousands" in text.columns else None
+    cols: dict[str, ir.Value] = {}
+    cast: ir.IntegerValue = ibis.literal(0)
+    sep_removed: ir.IntegerValue = ibis.literal(0)
+    for i, (c, kind) in enumerate(schema.items()):
+        if c not in text.columns:
+            cols[c] = ibis.null(IBIS_TYPES[kind])
+            cols[f"_hw_t{i}"] = ibis.null("string")
             continue
-        raw = batch[c]
-        v = clean_text(raw, na)
-        text = _numeric_text(v, thousands) if kind in NUMERIC else v
-        value = typed_value(text, kind)
-        typed[c] = value
-        trimmed = trimmed + (raw.notnull() & (raw != raw.strip())).cast("int64")
-        na_mapped = na_mapped + (raw.notnull() & v.isnull()).cast("int64")
+        v = text[c]
+        t = _numeric_text(v, thousands) if kind in NUMERIC else v
+        value = typed_value(t, kind)
+        cols[c] = value
+        cols[f"_hw_t{i}"] = v
         if kind != "string":
             cast = cast + value.notnull().cast("int64")
         if kind in NUMERIC and thousands is not None:
-            sep_removed = sep_removed + (v.notnull() & (text != v)).cast("int64")
-        checks.append((v.notnull() & value.isnull(), c, "type", raw))
-    for c in frozen_out:
-        v = clean_text(batch[c], na)
-        checks.append((v.notnull(), c, "schema", batch[c]))
-    for c in ds.key:
-        checks.append((typed[c].isnull(), c, "key", batch[c] if c in batch.columns else None))
-    for c, rules in ds.columns.items():
-        if c not in typed:
-            continue
-        value = typed[c]
-        src = batch[c] if c in batch.columns else ibis.null("string")
-        if rules.not_null:
-            checks.append((value.isnull(), c, "not_null", src))
-        if rules.min is not None:
-            checks.append((value.notnull() & (value < rules.min), c, "min", src))
-        if rules.max is not None:
-            checks.append((value.notnull() & (value > rules.max), c, "max", src))
-        if rules.allowed is not None:
-            checks.append((value.notnull() & ~value.isin(rules.allowed), c, "allowed", src))
-        if rules.regex is not None:
-            text_v = clean_text(src, na)
-            checks.append(
-                (text_v.notnull() & ~text_v.re_search(f"^(?:{rules.regex})$"), c, "regex", src)
-            )
-    if checks:
-        rule = ibis.cases(*[(cond, r) for cond, _, r, _ in checks], else_=ibis.null("string"))
-        column = ibis.cases(*[(cond, c) for cond, c, _, _ in checks], else_=ibis.null("string"))
-        value_expr = ibis.cases(
-            *[
-                (cond, (src if src is not None else ibis.null("string")).cast("string"))
-                for cond, _, _, src in checks
-            ],
-            else_=ibis.null("string"),
-        )
-    else:
-        rule = column = value_expr = ibis.null("string")
-    out = batch.select(
-        *[typed[c].name(c) for c in schema],
-        _hw_file=batch["_hw_file"],
-        _hw_record=batch["_hw_record"],
-        _hw_source=batch["_hw_source"],
-        _hw_path=batch["_hw_path"],
-        _hw_reject_rule=rule,
-        _hw_reject_column=column,
-        _hw_reject_value=value_expr,
-        _hw_trimmed=trimmed,
-        _hw_na=na_mapped,
+            sep_removed = sep_removed + (v.notnull() & (t != v)).cast("int64")
+    for j, c in enumerate(frozen_out):
+        cols[f"_hw_f{j}"] = text[c]
+    keep = [c for c in text.columns if c.startswith("_hw_") and c != "_hw_thousands"]
+    return text.select(
+        *[e.name(n) for n, e in cols.items()],
+        *keep,
         _hw_cast=cast,
         _hw_thousands_removed=sep_removed,
     )
-    return out.mutate(_hw_fp=fingerprint(out, schema))
+
+
+def check_stage(
+    typed: ir.Table, schema: dict[str, str], frozen_out: list[str], ds: DatasetConfig
+) -> ir.Table:
+    """Stage 3: the first failing check of each row (rule, column, value) and its fingerprint."""
+    index = {c: i for i, c in enumerate(schema)}
+    checks: list[tuple[ir.BooleanValue, str, str, ir.Value]] = []
+    for c in schema:
+        text = typed[f"_hw_t{index[c]}"]
+        checks.append((text.notnull() & typed[c].isnull(), c, "type", text))
+    for j, c in enumerate(frozen_out):
+        text = typed[f"_hw_f{j}"]
+        checks.append((text.notnull(), c, "schema", text))
+    for c in ds.key:
+        checks.append((typed[c].isnull(), c, "key", typed[f"_hw_t{index[c]}"]))
+    for c, rules in ds.columns.items():
+        if c not in schema:
+            continue
+        value = typed[c]
+        text = typed[f"_hw_t{index[c]}"]
+        if rules.not_null:
+            checks.append((value.isnull(), c, "not_null", text))
+        if rules.min is not None:
+            checks.append((value.notnull() & (value < rules.min), c, "min", text))
+        if rules.max is not None:
+            checks.append((value.notnull() & (value > rules.max), c, "max", text))
+        if rules.allowed is not None:
+            checks.append((value.notnull() & ~value.isin(rules.allowed), c, "allowed", text))
+        if rules.regex is not None:
+            checks.append(
+                (text.notnull() & ~text.re_search(f"^(?:{rules.regex})$"), c, "regex", text)
+            )
+    none = ibis.null("string")
+    if checks:
+        rule = ibis.cases(*[(cond, r) for cond, _, r, _ in checks], else_=none)
+        column = ibis.cases(*[(cond, c) for cond, c, _, _ in checks], else_=none)
+        value_expr = ibis.cases(*[(cond, v.cast("string")) for cond, _, _, v in checks], else_=none)
+    else:
+        rule = column = value_expr = none
+    return typed.select(
+        *schema,
+        *[c for c in ("_hw_file", "_hw_record", "_hw_source", "_hw_path") if c in typed.columns],
+        "_hw_trimmed",
+        "_hw_na",
+        "_hw_cast",
+        "_hw_thousands_removed",
+        _hw_reject_rule=rule,
+        _hw_reject_column=column,
+        _hw_reject_value=value_expr,
+        _hw_fp=fingerprint(typed, schema),
+    )
 
 
 def resolve_outcomes(

@@ -139,11 +139,16 @@ def make_plan(
     return plan
 
 
+def _bare(path: str) -> str:
+    """A path without its URL scheme and leading slashes, for prefix comparisons."""
+    return re.sub(r"^[a-z0-9+.-]+://", "", path).lstrip("/")
+
+
 def _owning_source(config: Config, path: str) -> int | None:
     for index, source in enumerate(config.sources):
-        root = config.resolve(source.path).removeprefix("file://")
+        root = _bare(config.resolve(source.path))
         base = re.split(r"[*?\[]", root, maxsplit=1)[0]
-        if path.startswith(base.rstrip("/")):
+        if _bare(path).startswith(base.rstrip("/")):
             return index
     return None
 
