@@ -40,8 +40,26 @@ NUMERIC = ("int", "float")
 OUTCOMES = ("reject", "duplicate", "superseded", "stale", "added")
 
 
+@ibis.udf.scalar.builtin(name="trim")
+def _trim_spaces(value: str) -> str:  # type: ignore[empty-body]
+    """SQL TRIM(x): spaces only (DuckDB and Spark both have it)."""
+
+
+_OTHER_SPACE = ["\t", "\n", "\r", "\x0b", "\x0c"]
+
+
+def strip_text(value: ir.StringValue) -> ir.StringValue:
+    """Whitespace trimmed from both ends.
+
+    The full-whitespace trim is three times slower than the spaces-only one in DuckDB,
+    so it is only used for the (rare) values that start or end with other whitespace.
+    """
+    other = value.left(1).isin(_OTHER_SPACE) | value.right(1).isin(_OTHER_SPACE)
+    return ibis.ifelse(other, value.strip(), _trim_spaces(value))
+
+
 def clean_text(raw: ir.StringValue, na_values: list[str]) -> ir.StringValue:
-    trimmed = raw.strip()
+    trimmed = strip_text(raw)
     return ibis.ifelse(trimmed.isin(na_values), ibis.null("string"), trimmed)
 
 
@@ -86,7 +104,7 @@ def trim_stage(batch: ir.Table) -> ir.Table:
     data = [c for c in batch.columns if not c.startswith("_hw_")]
     keep = [c for c in batch.columns if c.startswith("_hw_")]
     return batch.select(
-        *[batch[c].strip().name(c) for c in data],
+        *[strip_text(batch[c]).name(c) for c in data],
         *[batch[c].length().name(f"_hw_l{i}") for i, c in enumerate(data)],
         *keep,
     )
