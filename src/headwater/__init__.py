@@ -5,6 +5,7 @@ The public API is what ``__all__`` lists; everything else is internal. Importing
 """
 
 from headwater._version import __version__
+from headwater.compare import ColumnComparison, Comparison, compare
 from headwater.config import Config, load_config
 from headwater.errors import (
     CompareError,
@@ -25,7 +26,9 @@ from headwater.errors import (
 from headwater.project import Project, Run
 
 __all__ = [
+    "ColumnComparison",
     "CompareError",
+    "Comparison",
     "Config",
     "ConfigError",
     "EngineError",
@@ -43,5 +46,6 @@ __all__ = [
     "TrainError",
     "ValidationError",
     "__version__",
+    "compare",
     "load_config",
 ]

@@ -63,6 +63,16 @@ def story(run: dict[str, Any]) -> list[str]:
         lines.append(f"It never finished: {run.get('note')}. Nothing it wrote was published.")
     if run.get("error"):
         lines.append(f"Error: {run['error']}")
+    if run["kind"] == "compare" and s:
+        verdict = "equal" if s.get("equal") else "different"
+        lines.append(
+            f"It compared {s.get('left')!r} with {s.get('right')!r}"
+            + (f" by key {', '.join(s.get('key') or [])}" if s.get("key") else " as whole rows")
+            + f": {verdict}. Left {s.get('rows_left')} rows, right {s.get('rows_right')}; "
+            f"{s.get('rows_in_both')} in both, {s.get('rows_only_left')} only left, "
+            f"{s.get('rows_only_right')} only right"
+            + (f", {s.get('rows_with_differences')} with differences." if s.get("key") else ".")
+        )
     if run["kind"] == "ingest" and s:
         files = run.get("files", [])
         lines.append(

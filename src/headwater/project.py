@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
     import sqlalchemy as sa
 
+    from headwater.compare import Comparison
     from headwater.ingest import IngestResult, ProgressCallback
 
 log = logging.getLogger(__name__)
@@ -109,7 +110,8 @@ class Project:
         root.mkdir(parents=True, exist_ok=True)
         text = config_text or TEMPLATE.format(name=name or root.name, dataset=dataset)
         target.write_text(text, encoding="utf-8")
-        (root / "incoming").mkdir(exist_ok=True) if config_text is None else None
+        if config_text is None:
+            (root / "incoming").mkdir(exist_ok=True)  # the template's source folder
         gitignore = root / ".gitignore"
         if not gitignore.exists():
             gitignore.write_text(".headwater/\n", encoding="utf-8")
@@ -263,6 +265,53 @@ class Project:
         return export_version(
             self, Path(output), fmt=format, version=version, provenance=provenance
         )
+
+    def compare(self, left: Any, right: Any, *, record: bool = False, **options: Any) -> Comparison:
+        """Compare two inputs (``name@N`` means a version of this project's dataset).
+
+        With ``record``, the result is saved in the record store as a ``compare`` run
+        (``headwater show`` then lists it). Options are those of :func:`headwater.compare`.
+        """
+        from headwater.compare import compare
+
+        started = now_iso()
+        result = compare(left, right, project=self, **options)
+        if record:
+            self._record_comparison(result, started)
+        return result
+
+    def _record_comparison(self, result: Comparison, started: str) -> None:
+        from headwater.records import schema as rs
+
+        summary = result.to_dict()
+        summary.pop("samples", None)
+        run_id = self.records.start_run(
+            kind="compare",
+            started=started,
+            status="ok" if result.equal else "differences",
+            finished=now_iso(),
+            engine=self.config.engine.name,
+            host=socket.gethostname(),
+            user=_user(),
+            pid=os.getpid(),
+            headwater_version=__version__,
+            config_hash=self.config.fingerprint(),
+            summary=json.dumps(summary, default=str),
+            note=f"{result.left} vs {result.right}",
+        )
+        with self.records.write() as conn:
+            conn.execute(
+                rs.comparisons.insert().values(
+                    run_id=run_id,
+                    created=now_iso(),
+                    left=result.left,
+                    right=result.right,
+                    key=json.dumps(result.key),
+                    equal=result.equal,
+                    result=json.dumps(result.to_dict(), default=str),
+                )
+            )
+        result.options["run_id"] = run_id
 
     def rejects(self, run_id: int, limit: int | None = None) -> list[dict[str, Any]]:
         """The rows a run refused, with file, record, column, value and reason."""

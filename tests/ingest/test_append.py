@@ -252,3 +252,48 @@ def test_orphan_parts_of_a_crashed_run_are_removed(make_project, tmp_path):
     r = p.ingest()
     assert r.orphans_removed == 1 and not orphan.exists()
     assert sorted(x["x"] for x in rows(p)) == [1, 2]
+
+
+def test_changed_file_whose_new_content_fails_keeps_its_earlier_rows(make_project, tmp_path):
+    p = make_project()
+    f = put(tmp_path / "incoming/a.csv", "x,y\n1,a\n2,b\n")
+    p.ingest()
+    put(f, "x,y\n1,a,oops\n")
+    age(f, 100)
+    r = p.ingest()
+    assert (r.files_failed, r.rows_retracted, r.dataset_version) == (1, 0, 1)
+    assert [x["x"] for x in rows(p)] == [1, 2]
+    put(f, "x,y\n3,c\n")
+    age(f, 50)
+    fixed = p.ingest()
+    assert (fixed.files_changed, fixed.rows_retracted, fixed.rows_added) == (1, 2, 1)
+    assert [x["x"] for x in rows(p)] == [3]
+
+
+def test_publish_refuses_a_parent_that_moved(make_project, tmp_path):
+    import pytest
+
+    from headwater import PublishError
+    from headwater import dataset as ds_mod
+
+    p = make_project()
+    put(tmp_path / "incoming/a.csv", "x\n1\n")
+    p.ingest()
+    stale = ds_mod.DatasetState(name="d", version=None, line=1, schema={}, rows=0)
+    run_id = p.history(limit=1)[0]["id"]
+    with pytest.raises(PublishError, match="moved from version None to 1"), p.records.write() as c:
+        ds_mod.publish(
+            c,
+            name="d",
+            dataset_dir=p.config.dataset_dir,
+            parent=stale,
+            line=1,
+            run_id=run_id,
+            schema={"x": "int"},
+            row_parts=[],
+            retraction_parts=[],
+            rows_added=0,
+            rows_retracted=0,
+            lineage={},
+        )
+    assert [v["version"] for v in p.versions()] == [1]

@@ -295,3 +295,144 @@ def demo(
     for text in examples.run_demo(directory, rows=rows, force=force):
         output.line(text)
     return 0
+
+
+class CompareFmt(StrEnum):
+    text = "text"
+    json = "json"
+    markdown = "markdown"
+    html = "html"
+
+
+def _tolerance_map(items: list[str] | None, what: str) -> dict[str, float]:
+    from headwater.errors import ConfigError
+
+    out = {}
+    for item in items or []:
+        col, sep, value = item.partition("=")
+        try:
+            out[col.strip()] = float(value)
+        except ValueError:
+            sep = ""
+        if not sep or not col.strip():
+            raise ConfigError(
+                f"{what} {item!r} is not COLUMN=NUMBER", hint=f"e.g. {what} price=0.01"
+            )
+    return out
+
+
+@app.command()
+def compare(
+    left: Annotated[
+        str, typer.Argument(help="File, folder, glob, URL, or dataset@N / dataset@latest.")
+    ],
+    right: Annotated[str, typer.Argument(help="The other side, in the same forms.")],
+    key: Annotated[
+        str | None, typer.Option(help="Key columns, comma-separated (default: whole rows).")
+    ] = None,
+    project: ProjectOpt = None,
+    format: Annotated[
+        CompareFmt, typer.Option("--format", "-f", help="text, json, markdown or html.")
+    ] = CompareFmt.text,
+    out: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write the report to this file.")
+    ] = None,
+    sample: Annotated[int, typer.Option(help="Example rows of each kind of difference.")] = 10,
+    save_differences: Annotated[
+        Path | None, typer.Option(help="Write every difference as Parquet into this folder.")
+    ] = None,
+    abs_tol: Annotated[
+        float, typer.Option(help="Numbers within this absolute difference are equal.")
+    ] = 0.0,
+    rel_tol: Annotated[float, typer.Option(help="… or within this relative difference.")] = 0.0,
+    column_abs_tol: Annotated[
+        list[str] | None, typer.Option("--column-abs-tol", help="COLUMN=NUMBER, repeatable.")
+    ] = None,
+    column_rel_tol: Annotated[
+        list[str] | None, typer.Option("--column-rel-tol", help="COLUMN=NUMBER, repeatable.")
+    ] = None,
+    ignore_case: Annotated[bool, typer.Option(help="Compare strings case-insensitively.")] = False,
+    ignore_spaces: Annotated[
+        bool, typer.Option(help="Ignore surrounding whitespace in strings.")
+    ] = False,
+    input_format: Annotated[
+        str | None, typer.Option(help="Read file inputs as csv, tsv, json, jsonl or parquet.")
+    ] = None,
+    delimiter: Annotated[str | None, typer.Option(help="CSV delimiter of file inputs.")] = None,
+    encoding: Annotated[str | None, typer.Option(help="Text encoding of file inputs.")] = None,
+    record: Annotated[
+        bool, typer.Option(help="Save the result in the project's record store.")
+    ] = False,
+) -> int:
+    """Compare two datasets: rows in common, one-sided rows, duplicates, column differences.
+
+    Exit code 0 when both sides are equal, 1 when they differ, 2 on bad input.
+    """
+    from headwater.compare import compare as run_compare
+    from headwater.config import SourceConfig
+    from headwater.errors import ConfigError, ProjectError
+
+    src_opts: dict[str, Any] = {"path": "."}
+    if input_format:
+        src_opts["format"] = input_format
+    if delimiter:
+        src_opts["delimiter"] = delimiter
+    if encoding:
+        src_opts["encoding"] = encoding
+    try:
+        source = SourceConfig(**src_opts)
+    except Exception as exc:
+        raise ConfigError(
+            f"bad input option: {exc}", hint="see `headwater compare --help`"
+        ) from exc
+    kwargs: dict[str, Any] = dict(
+        key=key,
+        abs_tol=abs_tol,
+        rel_tol=rel_tol,
+        column_abs_tol=_tolerance_map(column_abs_tol, "--column-abs-tol"),
+        column_rel_tol=_tolerance_map(column_rel_tol, "--column-rel-tol"),
+        ignore_case=ignore_case,
+        ignore_spaces=ignore_spaces,
+        sample=sample,
+        save_differences=save_differences,
+        source=source,
+    )
+    proj = None
+    wants_project = record or "@" in left or "@" in right
+    if wants_project or project or state.project:
+        try:
+            proj = _open(project)
+        except (ConfigError, ProjectError):
+            if wants_project:
+                raise
+    if proj is not None:
+        result = proj.compare(left, right, record=record, **kwargs)
+    else:
+        result = run_compare(left, right, **kwargs)
+    if format is CompareFmt.json:
+        import json
+
+        text = json.dumps(result.to_dict(), indent=2, default=str) + "\n"
+    elif format is CompareFmt.markdown:
+        from headwater.reports.compare import to_markdown
+
+        text = to_markdown(result)
+    elif format is CompareFmt.html:
+        from headwater.reports.compare import to_html
+
+        text = to_html(result)
+    else:
+        text = ""
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        if format is CompareFmt.text:
+            from headwater.reports.compare import to_markdown
+
+            text = to_markdown(result)
+        out.write_text(text, encoding="utf-8")
+        output.line(f"{'equal' if result.equal else 'different'}; wrote the report to {out}")
+    elif format is CompareFmt.text:
+        output.comparison(result)
+    else:
+        output.raw(text)
+    return 0 if result.equal else 1

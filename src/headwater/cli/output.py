@@ -210,3 +210,48 @@ def versions(rows: list[dict[str, Any]]) -> None:
             "current" if v["current"] else "",
         )
     console.print(table)
+
+
+def raw(text: str) -> None:
+    sys.stdout.write(text)
+
+
+def comparison(c: Any) -> None:
+    from headwater.reports.compare import summary_rows
+
+    verdict = "[green]equal[/]" if c.equal else "[red]different[/]"
+    how = f"key {', '.join(c.key)}" if c.key else "whole rows"
+    console.print(f"{c.left} vs {c.right}: {verdict} ({how}, {c.seconds:.2f}s)")
+    table = Table(show_header=False)
+    table.add_column("what")
+    table.add_column("value", justify="right")
+    for name, value in summary_rows(c):
+        table.add_row(name, f"{value:,}" if isinstance(value, int) else str(value))
+    console.print(table)
+    if c.columns:
+        cols = Table(title="columns (matched rows)", title_justify="left")
+        for h in ("column", "equal", "unequal", "null one side", "max abs diff", "types"):
+            cols.add_column(h)
+        for name, col in c.columns.items():
+            diff = "" if col.max_abs_diff is None else f"{col.max_abs_diff:.6g}"
+            style = "red" if col.unequal else "green"
+            cols.add_row(
+                name,
+                f"{col.equal:,}",
+                f"[{style}]{col.unequal:,}[/]",
+                f"{col.null_one_side:,}",
+                diff,
+                f"{col.left_type} / {col.right_type}",
+            )
+        console.print(cols)
+    for kind, rows in c.samples.items():
+        if not rows:
+            continue
+        t = Table(title=f"sample: {kind.replace('_', ' ')}", title_justify="left")
+        for h in rows[0]:
+            t.add_column(str(h), overflow="fold")
+        for r in rows:
+            t.add_row(*["null" if v is None else str(v) for v in r.values()])
+        console.print(t)
+    for kind, path in c.saved.items():
+        line(f"all {kind.replace('_', ' ')}: {path}")

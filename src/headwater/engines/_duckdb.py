@@ -160,17 +160,17 @@ class DuckDBEngine:
     def write_parquet(self, expr: ibis.Table, path: str) -> int:
         os.makedirs(os.path.dirname(path), exist_ok=True)
         self.con.to_parquet(expr, path, compression="zstd", row_group_size=122_880)
-        row = self.raw.execute(
+        rows = self.raw.execute(
             f"SELECT coalesce(sum(num_rows), 0) FROM parquet_file_metadata({_lit(path)})"
-        ).fetchone()
-        return int(row[0]) if row else 0
+        ).fetchall()
+        return int(rows[0][0]) if rows else 0
 
     def to_pyarrow(self, expr: ibis.Table) -> pa.Table:
         return self.con.to_pyarrow(expr)
 
     def scalar(self, sql: str) -> Any:
-        row = self.raw.execute(sql).fetchone()
-        return row[0] if row else None
+        rows = self.raw.execute(sql).fetchall()
+        return rows[0][0] if rows else None
 
     def drop(self, name: str) -> None:
         self.raw.execute(f"DROP TABLE IF EXISTS {_q(name)}")

@@ -37,7 +37,6 @@ from headwater.ingest._plan import (
     known_files,
     make_plan,
 )
-from headwater.records import now_iso
 from headwater.records import schema as rs
 from headwater.sources import SourceFile, clear_staging, still_same
 
@@ -235,17 +234,22 @@ class _IngestJob:
         new_rows_expr = None
         retractions_expr = None
         engine = None
-        retract_files = [
-            f.previous_file_id for f in plan.by_status("changed") if f.previous_file_id
-        ]
-        if ds.on_missing == "retract":
-            retract_files += [k["file_id"] for k in plan.missing if k["status"] == "ingested"]
 
+        def retractable() -> list[int]:
+            # a changed file's earlier rows go only once its new content was read: if the
+            # new content fails (or is still being written) the earlier rows stay
+            ids = [f.previous_file_id for f in plan.by_status("changed") if f.previous_file_id]
+            if ds.on_missing == "retract":
+                ids += [k["file_id"] for k in plan.missing if k["status"] == "ingested"]
+            return ids
+
+        retract_files = retractable()
         if to_read or retract_files:
             engine = self.engine = self._connect()
         if to_read:
             assert engine is not None
             batch = self._read(engine, to_read)
+            retract_files = retractable()
             if batch is not None:
                 from headwater.ingest import _pipeline as pl
 
@@ -444,7 +448,6 @@ class _IngestJob:
 
     def _register_files(self, plan: Plan) -> None:
         """Give every file of the run a record (and so an id for its rows' provenance)."""
-        now = now_iso()
         with self.project.records.write() as conn:
             for sf in plan.files:
                 res = conn.execute(
@@ -485,7 +488,6 @@ class _IngestJob:
                         alias_of=str(k["file_id"]),
                     )
                 )
-        del now
 
     def _read(self, engine: Engine, files: list[SourceFile]) -> Any:
         """Read files as text into one table; failures are recorded against their file."""
@@ -621,8 +623,6 @@ class _IngestJob:
         live = ds_mod.live_rows(engine, self.cfg.dataset_dir, rows, gone, cols)
         if live is None:
             return None
-        if self.ds.order_by and self.ds.order_by not in live.columns:
-            pass
         if retract_files:
             live = live.filter(~live._hw_file.isin(retract_files))
         return live

@@ -133,3 +133,18 @@ rejects = sa.Table(
     sa.Column("reason", sa.Text, nullable=False),
     sa.Index("ix_rejects_run", "run_id"),
 )
+
+# Added by migration 0002.
+comparisons = sa.Table(
+    "comparisons",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("run_id", sa.Integer, sa.ForeignKey("runs.id"), nullable=False),
+    sa.Column("created", sa.String(32), nullable=False),
+    sa.Column("left", sa.Text, nullable=False),
+    sa.Column("right", sa.Text, nullable=False),
+    sa.Column("key", sa.Text),  # JSON list
+    sa.Column("equal", sa.Boolean, nullable=False),
+    sa.Column("result", sa.Text, nullable=False),  # JSON: Comparison.to_dict()
+    sa.Index("ix_comparisons_run", "run_id"),
+)

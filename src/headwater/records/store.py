@@ -24,7 +24,7 @@ from headwater.records import schema
 
 log = logging.getLogger(__name__)
 
-HEAD_REVISION = "0001"
+HEAD_REVISION = "0002"
 BUSY_TIMEOUT_MS = 30_000
 
 

@@ -15,6 +15,9 @@ down_revision = None
 branch_labels = None
 depends_on = None
 
+# The tables of this revision only; later revisions create their own tables and alter these
+# with op.add_column etc. Before changing one of these tables in schema.py, copy its
+# current definition here so that this revision keeps creating it as it was.
 _TABLES = ["runs", "datasets", "versions", "parts", "source_files", "file_state", "rejects"]
 
 

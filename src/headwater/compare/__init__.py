@@ -1,0 +1,236 @@
+"""Compare: any two datasets, or two versions of one, on any engine.
+
+``headwater.compare(left, right, key=...)`` returns a :class:`Comparison`; the CLI's
+``headwater compare`` renders it (text, Markdown, JSON, HTML) and exits 0 when the sides
+are equal, 1 when they differ, 2 on bad input. The logic is Ibis expressions
+(:mod:`headwater.compare._core`), so it runs unchanged on every engine.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from headwater.compare._core import Options, Tolerance
+from headwater.config import EngineConfig, SourceConfig
+
+if TYPE_CHECKING:
+    from headwater.project import Project
+
+SAMPLE_KINDS = (
+    "rows_with_differences",
+    "rows_only_left",
+    "rows_only_right",
+    "duplicate_rows_left",
+    "duplicate_rows_right",
+    "duplicate_keys_left",
+    "duplicate_keys_right",
+)
+
+
+@dataclass
+class ColumnComparison:
+    """How one column compares over the matched rows."""
+
+    unequal: int
+    equal: int
+    null_one_side: int
+    max_abs_diff: float | None
+    left_type: str
+    right_type: str
+
+
+@dataclass
+class Comparison:
+    """The result of comparing two datasets.
+
+    Counts without a key compare whole rows over the columns both sides have, counting
+    multiplicity. With a key, ``rows_*`` count paired rows and ``keys_*`` distinct keys.
+    """
+
+    left: str
+    right: str
+    key: list[str]
+    rows_left: int
+    rows_right: int
+    rows_in_both: int
+    rows_only_left: int
+    rows_only_right: int
+    duplicate_rows_left: int
+    duplicate_rows_right: int
+    columns_only_left: list[str]
+    columns_only_right: list[str]
+    columns_type_differs: dict[str, list[str]]
+    keys_in_both: int | None = None
+    keys_only_left: int | None = None
+    keys_only_right: int | None = None
+    duplicate_keys_left: int | None = None
+    duplicate_keys_right: int | None = None
+    rows_with_differences: int | None = None
+    columns: dict[str, ColumnComparison] = field(default_factory=dict)
+    samples: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    saved: dict[str, str] = field(default_factory=dict)
+    options: dict[str, Any] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    @property
+    def equal(self) -> bool:
+        """True when both sides hold the same rows and the same columns."""
+        return not (
+            self.rows_only_left
+            or self.rows_only_right
+            or self.rows_with_differences
+            or self.columns_only_left
+            or self.columns_only_right
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["equal"] = self.equal
+        if not self.key:
+            for name in (
+                "keys_in_both",
+                "keys_only_left",
+                "keys_only_right",
+                "duplicate_keys_left",
+                "duplicate_keys_right",
+                "rows_with_differences",
+            ):
+                out.pop(name)
+        return out
+
+
+def compare(
+    left: Any,
+    right: Any,
+    *,
+    key: Sequence[str] | str | None = None,
+    abs_tol: float = 0.0,
+    rel_tol: float = 0.0,
+    column_abs_tol: Mapping[str, float] | None = None,
+    column_rel_tol: Mapping[str, float] | None = None,
+    ignore_case: bool = False,
+    ignore_spaces: bool = False,
+    sample: int = 10,
+    save_differences: str | os.PathLike[str] | None = None,
+    project: Project | None = None,
+    source: SourceConfig | None = None,
+    engine: EngineConfig | None = None,
+) -> Comparison:
+    """Compare two datasets.
+
+    Parameters
+    ----------
+    left, right
+        A file, folder, glob or fsspec URL; ``"name@N"`` / ``"name@latest"`` (a version
+        of ``project``'s dataset); a pandas DataFrame or a pyarrow Table.
+    key
+        Columns that identify a row (after header normalisation). Without a key whole
+        rows are compared.
+    abs_tol, rel_tol
+        Numbers within ``abs_tol + rel_tol * |right|`` are equal; per-column values in
+        ``column_abs_tol`` / ``column_rel_tol`` override them.
+    ignore_case, ignore_spaces
+        Compare strings case-insensitively / with surrounding whitespace removed.
+    sample
+        How many example rows of each kind of difference to keep.
+    save_differences
+        A folder to write every difference to, as Parquet files.
+    source
+        Read options for file inputs (delimiter, encoding …), as for a ``[[sources]]``.
+
+    Raises
+    ------
+    CompareError
+        A key column missing on one side, key types that cannot be matched, an unreadable
+        input or an unknown dataset version.
+    """
+    from headwater.compare._core import compare_sides
+    from headwater.compare._inputs import read_side
+    from headwater.engines import connect
+
+    t0 = time.monotonic()
+    keys = [k.strip() for k in key.split(",")] if isinstance(key, str) else list(key or [])
+    keys = [k for k in keys if k]
+    tol = {
+        c: Tolerance(abs=v, rel=(column_rel_tol or {}).get(c, rel_tol))
+        for c, v in (column_abs_tol or {}).items()
+    }
+    for c, v in (column_rel_tol or {}).items():
+        tol.setdefault(c, Tolerance(abs=abs_tol, rel=v))
+    opts = Options(
+        key=tuple(keys),
+        tolerance=tol,
+        default_tolerance=Tolerance(abs=abs_tol, rel=rel_tol),
+        ignore_case=ignore_case,
+        ignore_spaces=ignore_spaces,
+        sample=sample,
+    )
+    if project is not None:
+        eng_cfg, root = project.config.engine, project.root
+    else:
+        eng_cfg = engine or EngineConfig(
+            temp_directory=str(Path(tempfile.gettempdir()) / "headwater-tmp")
+        )
+        root = Path(".").resolve()
+    eng = connect(eng_cfg, root)
+    try:
+        lside = read_side(
+            eng, left, label=_label(left), project=project, source=source, prefix="_hw_l"
+        )
+        rside = read_side(
+            eng, right, label=_label(right), project=project, source=source, prefix="_hw_r"
+        )
+        res = compare_sides(eng, lside, rside, opts)
+        tables = res.pop("tables")
+        res.pop("flags", None)
+        samples: dict[str, list[dict[str, Any]]] = {}
+        saved: dict[str, str] = {}
+        for kind, expr in tables.items():
+            if expr is None:
+                continue
+            if save_differences is not None:
+                folder = Path(save_differences)
+                folder.mkdir(parents=True, exist_ok=True)
+                path = folder / f"{kind}.parquet"
+                eng.write_parquet(expr, str(path))
+                saved[kind] = str(path)
+            if sample > 0:
+                rows = eng.to_pyarrow(expr.limit(sample)).to_pylist()
+                if rows:
+                    samples[kind] = rows
+        columns = {c: ColumnComparison(**v) for c, v in res.pop("columns").items()}
+        return Comparison(
+            left=lside.label,
+            right=rside.label,
+            key=keys,
+            columns=columns,
+            samples=samples,
+            saved=saved,
+            options={
+                "abs_tol": abs_tol,
+                "rel_tol": rel_tol,
+                "ignore_case": ignore_case,
+                "ignore_spaces": ignore_spaces,
+                "column_abs_tol": dict(column_abs_tol or {}),
+                "column_rel_tol": dict(column_rel_tol or {}),
+            },
+            seconds=round(time.monotonic() - t0, 3),
+            **res,
+        )
+    finally:
+        eng.close()
+
+
+def _label(obj: Any) -> str:
+    if isinstance(obj, str | Path):
+        return str(obj)
+    return f"<{type(obj).__name__} in memory>"
+
+
+__all__ = ["ColumnComparison", "Comparison", "compare"]

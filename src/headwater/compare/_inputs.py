@@ -1,0 +1,198 @@
+"""Compare inputs → typed Ibis tables with an order column (``_hw_order``).
+
+An input is a file, folder, glob or fsspec URL (read like an ingest source: same readers,
+options, cleaning and strict type inference), a project dataset version (``name@N``,
+``name@latest``), or — from Python — a pandas DataFrame or pyarrow Table. The order column
+is what pairs duplicate keys: file path then record number, a dataset's run/file/record,
+or a table's row position.
+"""
+
+from __future__ import annotations
+
+import re
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from headwater.config import DatasetConfig, SourceConfig
+from headwater.errors import CompareError, HeadwaterError, ProjectError
+
+if TYPE_CHECKING:
+    import ibis
+
+    from headwater.engines.base import Engine
+    from headwater.project import Project
+
+VERSION_REF = re.compile(r"^(?P<name>[A-Za-z0-9_][A-Za-z0-9_.-]*)@(?P<version>latest|\d+)$")
+
+
+@dataclass
+class Side:
+    """One side of a comparison, read and typed."""
+
+    label: str
+    table: ibis.Table
+    schema: dict[str, str]  # column → headwater kind
+    problems: list[str] = field(default_factory=list)
+    staged: list[str] = field(default_factory=list)
+
+
+def _kind_of(dtype: Any) -> str:
+    if dtype.is_boolean():
+        return "bool"
+    if dtype.is_integer():
+        return "int"
+    if dtype.is_floating() or dtype.is_decimal():
+        return "float"
+    if dtype.is_timestamp():
+        return "timestamp"
+    if dtype.is_date():
+        return "date"
+    return "string"
+
+
+def read_side(
+    engine: Engine,
+    obj: Any,
+    *,
+    label: str,
+    project: Project | None,
+    source: SourceConfig | None,
+    prefix: str,
+) -> Side:
+    """Resolve one input into a typed table; raise CompareError on bad input."""
+    import ibis
+    import pyarrow as pa
+
+    if isinstance(obj, pa.Table) or type(obj).__name__ == "DataFrame":
+        table = (
+            obj if isinstance(obj, pa.Table) else pa.Table.from_pandas(obj, preserve_index=False)
+        )
+        table = table.append_column("_hw_order", pa.array(range(table.num_rows), pa.int64()))
+        t = ibis.memtable(table)
+        schema = {c: _kind_of(t[c].type()) for c in t.columns if c != "_hw_order"}
+        return Side(label, t, schema)
+    if not isinstance(obj, str | Path):
+        raise CompareError(
+            f"cannot compare an object of type {type(obj).__name__!r}",
+            hint="pass a path, a URL, 'dataset@N', a pandas DataFrame or a pyarrow Table",
+        )
+    text = str(obj)
+    m = VERSION_REF.match(text)
+    if m and not Path(text).exists():
+        return _dataset_side(engine, m["name"], m["version"], label=label, project=project)
+    return _file_side(engine, text, label=label, source=source, prefix=prefix)
+
+
+def _dataset_side(
+    engine: Engine, name: str, version: str, *, label: str, project: Project | None
+) -> Side:
+    from headwater import dataset as ds_mod
+
+    if project is None:
+        raise CompareError(
+            f"{label!r} names a dataset version, but there is no project here",
+            hint="run inside a project folder or pass --project DIR",
+        )
+    if name != project.config.dataset.name:
+        raise CompareError(
+            f"project {project.config.project.name!r} has no dataset {name!r} "
+            f"(its dataset is {project.config.dataset.name!r})",
+            hint=f"use {project.config.dataset.name}@N",
+        )
+    wanted = None if version == "latest" else int(version)
+    try:
+        with project.records.read() as conn:
+            v = ds_mod._version_row(conn, name, wanted)
+            rows = ds_mod._parts(conn, name, v["line"], v["version"], "rows")
+            gone = ds_mod._parts(conn, name, v["line"], v["version"], "retractions")
+    except ProjectError as exc:
+        raise CompareError(str(exc), hint=exc.hint) from exc
+    import json
+
+    schema = dict(json.loads(v["schema"]))
+    live = ds_mod.live_rows(engine, project.config.dataset_dir, rows, gone)
+    if live is None:
+        table = engine.empty(
+            {**{c: ds_mod.IBIS_TYPES[k] for c, k in schema.items()}, "_hw_order": "int64"}
+        )
+        return Side(label, table, schema)
+    live = ds_mod.conform(live, schema)
+    import ibis
+
+    order = ibis.row_number().over(order_by=[live._hw_run, live._hw_file, live._hw_record])
+    return Side(label, live.select(*schema, _hw_order=order), schema)
+
+
+def _file_side(
+    engine: Engine, path: str, *, label: str, source: SourceConfig | None, prefix: str
+) -> Side:
+    import ibis
+
+    from headwater.ingest import _pipeline as pl
+    from headwater.ingest._read import read_text
+    from headwater.sources import hash_local, list_source, stage_remote
+
+    src = (source or SourceConfig(path=path)).model_copy(update={"path": path})
+    resolved = str(Path(path).expanduser().resolve()) if "://" not in path else path
+    try:
+        files = list_source(0, src, resolved)
+    except HeadwaterError as exc:
+        raise CompareError(f"cannot read {label!r}: {exc}", hint=exc.hint) from exc
+    files = [f for f in files if f.format is not None]
+    if not files:
+        raise CompareError(
+            f"{label!r} holds no file headwater can read",
+            hint="give a .csv, .tsv, .json, .jsonl or .parquet file (or a folder of them), "
+            "or set --input-format",
+        )
+    staging = Path(tempfile.mkdtemp(prefix="headwater-compare-"))
+    for i, sf in enumerate(files, 1):
+        sf.file_id = i
+        sf.status = "new"
+        try:
+            if sf.remote:
+                target = staging / f"{i}-{Path(sf.path).name}"
+                sf.hash = stage_remote(sf.path, target)
+                sf.local_path = str(target)
+            else:
+                sf.local_path = sf.path
+                if sf.size > 0:
+                    hash_local(sf.path)  # fails early and clearly on an unreadable file
+        except OSError as exc:
+            raise CompareError(
+                f"cannot read {sf.path!r}: {exc.strerror or exc}", hint="check the path"
+            ) from exc
+    readable = [f for f in files if f.size > 0]
+    ds = DatasetConfig()
+    table, staged = read_text(
+        engine,
+        readable,
+        [src],
+        normalize=True,
+        required=[],
+        progress=lambda *a: None,
+        readable_status=("new",),
+        prefix=prefix,
+    )
+    failed = [f for f in files if f.status != "new"]
+    if failed:
+        raise CompareError(
+            f"cannot read {failed[0].path!r} ({label}): {failed[0].reason}",
+            hint="fix or remove the file; a comparison needs every file of both sides",
+        )
+    if table is None:
+        raise CompareError(f"{label!r} has no rows to read", hint="check the input")
+    trimmed = engine.materialize(pl.trim_stage(table), f"{prefix}_trim")
+    text = engine.materialize(pl.clean_stage(trimmed, ds), f"{prefix}_text")
+    engine.drop(f"{prefix}_trim")
+    for name in staged:
+        engine.drop(name)
+    cols = [c for c in text.columns if not c.startswith("_hw_")]
+    counts = pl.infer_types(text, cols, engine.to_pyarrow)
+    decision = pl.decide_schema({}, cols, counts, ds)
+    typed = engine.materialize(pl.type_stage(text, decision.schema, []), f"{prefix}_typed")
+    engine.drop(f"{prefix}_text")
+    order = ibis.row_number().over(order_by=[typed._hw_path, typed._hw_record])
+    return Side(label, typed.select(*decision.schema, _hw_order=order), dict(decision.schema))

@@ -1,0 +1,183 @@
+"""Reading files as text: one engine read per group of like files, bad files isolated.
+
+Shared by ingest and compare. A group is the files of one source that share a format,
+read options and raw header; a group whose read fails is re-read file by file so that
+only the bad file fails. Failures and files that changed while being read are recorded on
+the :class:`~headwater.sources.SourceFile` itself (``status``, ``reason``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from headwater.config import SourceConfig
+from headwater.errors import EngineError, HeadwaterError
+from headwater.ingest._plan import FileProblem, check_names, csv_header
+from headwater.sources import SourceFile, still_same
+
+if TYPE_CHECKING:
+    import ibis
+
+    from headwater.engines.base import Engine
+
+Progress = Callable[[str, int, int, str], None]
+
+
+def read_text(
+    engine: Engine,
+    files: Sequence[SourceFile],
+    sources: Sequence[SourceConfig],
+    *,
+    normalize: bool,
+    required: Sequence[str],
+    progress: Progress,
+    readable_status: tuple[str, ...] = ("new", "changed"),
+    prefix: str = "_hw_stage",
+) -> tuple[ibis.Table | None, list[str]]:
+    """Read ``files`` as text into one table; return it and the staged table names.
+
+    The table has the normalised data columns (text) and ``_hw_record`` (1-based record
+    number in its file), ``_hw_file`` (``SourceFile.file_id``), ``_hw_source`` (source
+    index), ``_hw_path`` (the file's path or URL) and ``_hw_thousands`` (the source's
+    thousands separator or ``""``). None when no file could be read.
+    """
+    import ibis
+
+    from headwater.engines.base import ReadGroup
+
+    groups: dict[tuple[Any, ...], list[SourceFile]] = {}
+    for done, sf in enumerate(files, 1):
+        progress("header", done, len(files), sf.path)
+        source = sources[sf.source_index]
+        fmt = sf.format or "csv"
+        try:
+            if fmt in ("csv", "tsv"):
+                raw, options = csv_header(sf, source, fmt)
+            else:
+                options = {}
+                raw = engine.raw_columns(fmt, sf.local_path or sf.path, options)
+            names = check_names(raw, normalize, list(required))
+        except FileProblem as exc:
+            fail(sf, f"{exc.reason}; {exc.hint}")
+            continue
+        except Exception as exc:
+            fail(sf, engine_reason(exc, fmt))
+            continue
+        key = (sf.source_index, fmt, tuple(raw), tuple(names), json.dumps(options, sort_keys=True))
+        groups.setdefault(key, []).append(sf)
+
+    staged: list[str] = []
+    tables: list[tuple[ibis.Table, list[SourceFile]]] = []
+    for i, (key, members) in enumerate(groups.items()):
+        progress("read", i + 1, len(groups), f"{len(members)} file(s)")
+        _, fmt, raw_cols, norm_names, opts = key
+        options = json.loads(opts)
+
+        def group_of(
+            sfs: list[SourceFile],
+            fmt: str = fmt,
+            raw_cols: Any = raw_cols,
+            norm_names: Any = norm_names,
+            options: Any = options,
+        ) -> ReadGroup:
+            return ReadGroup(
+                format=fmt,
+                files=tuple(m.local_path or m.path for m in sfs),
+                columns=tuple(raw_cols),
+                names=tuple(norm_names),
+                options=options,
+            )
+
+        try:
+            name = f"{prefix}_{i}"
+            tables.append((engine.stage(group_of(members), name), members))
+            staged.append(name)
+        except Exception as exc:
+            if len(members) == 1:
+                fail(members[0], engine_reason(exc, fmt))
+                continue
+            for j, m in enumerate(members):  # isolate the bad file(s)
+                name = f"{prefix}_{i}_{j}"
+                try:
+                    tables.append((engine.stage(group_of([m]), name), [m]))
+                    staged.append(name)
+                except Exception as exc2:
+                    fail(m, engine_reason(exc2, fmt))
+
+    # a file that changed while it was read is left for the next run
+    readable: dict[str, SourceFile] = {}
+    for _, members in tables:
+        for sf in members:
+            if sf.status not in readable_status:
+                continue
+            if still_same(sf):
+                readable[sf.local_path or sf.path] = sf
+            else:
+                sf.status = "deferred"
+                sf.reason = "it changed while it was being read: left for the next run"
+    if not readable:
+        return None, staged
+    all_cols: list[str] = []
+    for t, _ in tables:
+        for c in t.columns:
+            if not c.startswith("_hw_") and c not in all_cols:
+                all_cols.append(c)
+    lookup = ibis.memtable(
+        {
+            "_hw_path": list(readable),
+            "_hw_file": [sf.file_id for sf in readable.values()],
+            "_hw_source": [sf.source_index for sf in readable.values()],
+            "_hw_sort": [sf.path for sf in readable.values()],
+            "_hw_thousands": [sources[sf.source_index].thousands or "" for sf in readable.values()],
+        }
+    )
+    parts = []
+    for t, _ in tables:
+        cols = [t[c] if c in t.columns else ibis.null("string").name(c) for c in all_cols]
+        parts.append(t.select(*cols, t._hw_path, t._hw_record.cast("int64").name("_hw_record")))
+    union = parts[0] if len(parts) == 1 else ibis.union(*parts, distinct=False)
+    joined = union.inner_join(lookup, "_hw_path")
+    table = joined.select(
+        *all_cols,
+        joined._hw_record,
+        joined._hw_file.cast("int64").name("_hw_file"),
+        joined._hw_source.cast("int64").name("_hw_source"),
+        joined._hw_sort.name("_hw_path"),
+        joined._hw_thousands,
+    )
+    return table, staged
+
+
+def fail(sf: SourceFile, reason: str) -> None:
+    sf.status = "failed"
+    sf.reason = reason
+
+
+def engine_reason(exc: Exception, fmt: str) -> str:
+    """A short, actionable reason for a file the engine could not read."""
+    text = str(exc).strip()
+    first = text.splitlines()[0] if text else type(exc).__name__
+    low = text.lower()
+    if isinstance(exc, HeadwaterError):
+        return str(exc)
+    if "expected number of columns" in low or "too many columns" in low or "ragged" in low:
+        return f"has rows with the wrong number of fields ({first}); fix the file's rows or quoting"
+    if "unterminated quote" in low or "quote" in low:
+        return (
+            f"has broken quoting ({first}); fix the quotes or set `quote`/`escape` for the source"
+        )
+    if "unicode" in low or "utf-8" in low or "encoding" in low:
+        return (
+            f"is not valid text in the configured encoding ({first}); set `encoding` for the source"
+        )
+    if fmt == "parquet" and ("parquet" in low or "magic" in low or "metadata" in low):
+        return f"is not a readable Parquet file ({first}); replace it"
+    if "json" in low:
+        return f"is not valid {fmt} ({first}); fix the file or set `format` for the source"
+    if isinstance(exc, EngineError):
+        return str(exc)
+    if isinstance(exc, OSError) or "permission" in low or "no such file" in low:
+        return f"cannot be read ({first}); check its permissions"
+    return f"could not be read as {fmt} ({first})"

@@ -1,0 +1,1 @@
+"""Renderers: results → Markdown, HTML (self-contained, no CDN) and plain data."""

@@ -1,0 +1,251 @@
+"""Comparisons: hand-checked small cases, and datacompy as an oracle on generated data."""
+
+import json
+import math
+
+import pandas as pd
+import pyarrow as pa
+import pytest
+
+from headwater import CompareError, compare
+from tests.conftest import put, run_cli
+
+
+def test_whole_rows_count_multiplicity_and_duplicates():
+    # left: a, a, b, c   right: a, b, b, d
+    left = pa.table({"x": ["a", "a", "b", "c"]})
+    right = pa.table({"x": ["a", "b", "b", "d"]})
+    c = compare(left, right)
+    assert (c.rows_left, c.rows_right, c.rows_in_both) == (4, 4, 2)
+    assert (c.rows_only_left, c.rows_only_right) == (2, 2)  # a (2nd copy), c | b (2nd), d
+    assert (c.duplicate_rows_left, c.duplicate_rows_right) == (1, 1)
+    assert not c.equal
+    assert sorted(r["x"] for r in c.samples["duplicate_rows_left"]) == ["a", "a"]
+
+
+def test_equal_tables_are_equal_regardless_of_row_order():
+    left = pa.table({"id": [1, 2, 3], "v": [0.5, None, 2.0]})
+    right = pa.table({"id": [3, 1, 2], "v": [2.0, 0.5, None]})
+    assert compare(left, right).equal
+    assert compare(left, right, key="id").equal
+
+
+def test_keyed_comparison_by_hand():
+    left = pd.DataFrame(
+        {"id": [1, 2, 3, 4], "name": ["a", "b", "c", "d"], "v": [1.0, 2.0, 3.0, None]}
+    )
+    right = pd.DataFrame(
+        {"id": [2, 3, 4, 5], "name": ["b", "C", "d", "e"], "v": [2.0, 3.5, 4.0, 5.0]}
+    )
+    c = compare(left, right, key=["id"])
+    assert (c.keys_in_both, c.keys_only_left, c.keys_only_right) == (3, 1, 1)
+    assert (c.rows_in_both, c.rows_only_left, c.rows_only_right) == (3, 1, 1)
+    assert c.rows_with_differences == 2  # id 3 (name, v) and id 4 (v null on one side)
+    assert c.columns["name"].unequal == 1
+    assert c.columns["v"].unequal == 2
+    assert c.columns["v"].null_one_side == 1
+    assert c.columns["v"].max_abs_diff == pytest.approx(0.5)
+    d = c.to_dict()
+    assert d["columns"]["v"]["unequal"] == 2 and d["columns"]["v"]["max_abs_diff"] == 0.5
+    assert c.samples["rows_only_left"] == [{"id": 1, "name": "a", "v": 1.0}]
+    # case-insensitive strings make id 3's name equal
+    assert compare(left, right, key="id", ignore_case=True).columns["name"].unequal == 0
+
+
+def test_float_tolerance_edges():
+    left = pa.table({"k": [1, 2, 3], "x": [1.0, 1.0, 100.0]})
+    right = pa.table({"k": [1, 2, 3], "x": [1.1, 1.2, 101.0]})
+    assert compare(left, right, key="k").columns["x"].unequal == 3
+    # |1.0-1.1| = 0.1 ≤ 0.1 (edge is equal); 0.2 > 0.1; 1.0 > 0.1
+    assert compare(left, right, key="k", abs_tol=0.1 + 1e-12).columns["x"].unequal == 2
+    # relative: |100-101| = 1 ≤ 0.01 × 101
+    assert compare(left, right, key="k", rel_tol=0.01).columns["x"].unequal == 2
+    per_col = compare(left, right, key="k", column_abs_tol={"x": 1.0})
+    assert per_col.columns["x"].unequal == 0
+
+
+def test_nan_null_and_empty_strings():
+    left = pa.table(
+        {"k": [1, 2, 3, 4], "f": [math.nan, math.nan, None, 1.0], "s": ["", None, "a", "a"]}
+    )
+    right = pa.table({"k": [1, 2, 3, 4], "f": [math.nan, 1.0, None, None], "s": ["", "", "a", "a"]})
+    c = compare(left, right, key="k")
+    assert c.columns["f"].unequal == 2  # NaN vs 1.0; 1.0 vs null. NaN vs NaN and null vs null equal
+    assert c.columns["f"].null_one_side == 1
+    assert c.columns["s"].unequal == 1  # null vs "" differ; "" vs "" equal
+    assert c.columns["s"].null_one_side == 1
+
+
+def test_duplicate_keys_are_reported_and_paired_in_order():
+    left = pa.table({"k": [1, 1, 2], "v": ["first", "second", "x"]})
+    right = pa.table({"k": [1, 2, 1, 1], "v": ["first", "x", "SECOND", "third"]})
+    c = compare(left, right, key="k")
+    assert (c.duplicate_keys_left, c.duplicate_keys_right) == (1, 1)
+    # pairs: (1,first)-(1,first), (1,second)-(1,SECOND), (2,x)-(2,x); right's 3rd k=1 alone
+    assert (c.rows_in_both, c.rows_only_left, c.rows_only_right) == (3, 0, 1)
+    assert c.rows_with_differences == 1
+    assert c.samples["rows_with_differences"] == [{"k": 1, "v_left": "second", "v_right": "SECOND"}]
+    assert c.samples["rows_only_right"] == [{"k": 1, "v": "third"}]
+
+
+def test_columns_only_on_one_side_and_type_differences(tmp_path):
+    put(tmp_path / "l.csv", "id,a,b\n1,5,x\n2,6,y\n")
+    put(tmp_path / "r.csv", "id,a,c\n1,5,z\n2,seven,w\n")
+    c = compare(tmp_path / "l.csv", tmp_path / "r.csv", key="id")
+    assert c.columns_only_left == ["b"] and c.columns_only_right == ["c"]
+    assert c.columns_type_differs == {"a": ["int", "string"]}
+    assert c.columns["a"].unequal == 1  # "5" == 5 by canonical text; 6 vs "seven" differ
+
+
+def test_bad_inputs_are_clear_errors(tmp_path):
+    put(tmp_path / "l.csv", "id,a\n1,2\n")
+    put(tmp_path / "r.csv", "ident,a\n1,2\n")
+    put(tmp_path / "s.csv", "id,a\nx,2\n")
+    with pytest.raises(CompareError, match="key column 'id' is missing on the right"):
+        compare(tmp_path / "l.csv", tmp_path / "r.csv", key="id")
+    with pytest.raises(CompareError, match="int on the left but string on the right"):
+        compare(tmp_path / "l.csv", tmp_path / "s.csv", key="id")
+    with pytest.raises(CompareError, match="does not exist"):
+        compare(tmp_path / "l.csv", tmp_path / "nope.csv")
+    put(tmp_path / "bad.csv", "id,a\n1,2,3\n")
+    with pytest.raises(CompareError, match="wrong number of fields"):
+        compare(tmp_path / "l.csv", tmp_path / "bad.csv")
+
+
+def test_save_differences_writes_complete_lists(tmp_path):
+    import pyarrow.parquet as pq
+
+    left = pa.table({"k": list(range(100)), "v": list(range(100))})
+    right = pa.table({"k": list(range(5, 105)), "v": [x if x % 10 else -1 for x in range(5, 105)]})
+    c = compare(left, right, key="k", sample=2, save_differences=tmp_path / "diffs")
+    assert len(c.samples["rows_with_differences"]) == 2
+    assert pq.read_table(c.saved["rows_with_differences"]).num_rows == c.rows_with_differences == 9
+    assert pq.read_table(c.saved["rows_only_left"]).num_rows == 5
+    assert pq.read_table(c.saved["rows_only_right"]).num_rows == 5
+
+
+def _frames(n: int, seed: int):
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    ids = np.arange(n)
+    left = pd.DataFrame(
+        {
+            "id": ids,
+            "price": np.round(rng.uniform(0, 100, n), 2),
+            "qty": rng.integers(0, 50, n),
+            "name": rng.choice(["a", "b", "c", "d"], n),
+        }
+    )
+    right = left.copy()
+    right = right.drop(index=rng.choice(n, n // 50, replace=False))  # 2% removed
+    extra = pd.DataFrame({"id": np.arange(n, n + n // 40), "price": 1.0, "qty": 1, "name": "z"})
+    right = pd.concat([right, extra], ignore_index=True)  # 2.5% added
+    change = rng.choice(len(right) - len(extra), n // 30, replace=False)
+    right.loc[change, "price"] = right.loc[change, "price"] + 0.5  # ~3% changed price
+    change2 = rng.choice(len(right) - len(extra), n // 60, replace=False)
+    right.loc[change2, "name"] = "q"
+    right.loc[change2[: n // 200], "qty"] = None
+    right = right.sample(frac=1.0, random_state=seed).reset_index(drop=True)
+    return left, right
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_counts_agree_with_datacompy(seed):
+    datacompy = pytest.importorskip("datacompy")
+    left, right = _frames(5000, seed)
+    oracle = datacompy.PandasCompare(left, right, join_columns="id")
+    c = compare(left, right, key="id")
+    assert c.rows_in_both == oracle.intersect_rows.shape[0]
+    assert c.rows_only_left == oracle.df1_unq_rows.shape[0]
+    assert c.rows_only_right == oracle.df2_unq_rows.shape[0]
+    assert c.rows_with_differences == oracle.intersect_rows.shape[0] - oracle.count_matching_rows()
+    assert c.rows_with_differences > 100  # the generated data has real differences
+    stats = {s["column"]: s for s in oracle.column_stats}
+    for col in ("price", "qty", "name"):
+        assert c.columns[col].unequal == stats[col]["unequal_cnt"], col
+    assert c.columns["price"].max_abs_diff == pytest.approx(stats["price"]["max_diff"])
+
+
+def test_project_versions_and_record(tmp_path, make_project):
+    p = make_project('key = ["id"]\n')
+    put(tmp_path / "incoming/a.csv", "id,v\n1,a\n2,b\n")
+    p.ingest()
+    put(tmp_path / "incoming/b.csv", "id,v\n2,B\n3,c\n")
+    p.ingest()
+    c = p.compare("d@1", "d@latest", key="id", record=True)
+    assert (c.rows_in_both, c.rows_only_left, c.rows_only_right, c.rows_with_differences) == (
+        2,
+        0,
+        1,
+        1,
+    )
+    run = p.run_record(c.options["run_id"])
+    assert run["kind"] == "compare" and run["status"] == "differences"
+    assert any("compared 'd@1' with 'd@latest'" in line for line in run["story"])
+    with pytest.raises(CompareError, match="no version 9"):
+        p.compare("d@1", "d@9")
+
+
+def test_cli_compare_exit_codes_and_formats(tmp_path):
+    put(tmp_path / "l.csv", "date,ticker,price\n2024-01-01,A,1.5\n2024-01-01,B,2\n")
+    put(tmp_path / "r.parquet", b"")
+    pq_path = tmp_path / "r.parquet"
+    import pyarrow.parquet as pq
+
+    pq.write_table(
+        pa.table({"date": ["2024-01-01", "2024-01-01"], "ticker": ["A", "B"], "price": [1.5, 2.5]}),
+        pq_path,
+    )
+    same = run_cli(
+        "compare", str(tmp_path / "l.csv"), str(tmp_path / "l.csv"), "--key", "date,ticker"
+    )
+    assert same.returncode == 0, same.stderr
+    diff = run_cli(
+        "compare", str(tmp_path / "l.csv"), str(pq_path), "--key", "date,ticker", "--format", "json"
+    )
+    assert diff.returncode == 1, diff.stderr
+    data = json.loads(diff.stdout)
+    for k in (
+        "rows_left",
+        "rows_right",
+        "rows_in_both",
+        "rows_only_left",
+        "rows_only_right",
+        "duplicate_rows_left",
+        "duplicate_rows_right",
+        "keys_in_both",
+        "keys_only_left",
+        "keys_only_right",
+        "duplicate_keys_left",
+        "duplicate_keys_right",
+        "rows_with_differences",
+        "columns_only_left",
+        "columns_only_right",
+        "columns",
+    ):
+        assert k in data, k
+    assert data["columns"]["price"] == {
+        **data["columns"]["price"],
+        "unequal": 1,
+        "max_abs_diff": 0.5,
+    }
+    html_out = tmp_path / "report.html"
+    r = run_cli(
+        "compare",
+        str(tmp_path / "l.csv"),
+        str(pq_path),
+        "--key",
+        "date,ticker",
+        "--format",
+        "html",
+        "-o",
+        str(html_out),
+    )
+    assert r.returncode == 1
+    page = html_out.read_text()
+    assert "<svg" in page and "http" not in page.replace("http://www.w3.org/2000/svg", "")
+    md = run_cli("compare", str(tmp_path / "l.csv"), str(pq_path), "--format", "markdown")
+    assert md.returncode == 1 and "| rows only left | 1 |" in md.stdout
+    bad = run_cli("compare", str(tmp_path / "l.csv"), str(pq_path), "--key", "nope")
+    assert bad.returncode == 2 and "key column 'nope'" in bad.stderr
