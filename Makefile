@@ -31,8 +31,9 @@ types: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/pytest
 
+# Benchmarks: ingestion (1M and 10M rows) then comparisons (1M and 5M rows) → benchmarks/RESULTS.md
 bench: $(STAMP)
-	$(BIN)/python benchmarks/run.py
+	cd benchmarks && ../$(BIN)/python run.py && ../$(BIN)/python compare.py
 
 clean:
 	rm -rf $(VENV) headwater-demo .pytest_cache .mypy_cache .ruff_cache

@@ -22,7 +22,6 @@ import argparse
 import datetime as dt
 import os
 import platform
-import resource
 import shutil
 import statistics
 import subprocess
@@ -79,28 +78,60 @@ def generate(root: Path, rows: int, *, start_file: int = 0, seed: int = 0) -> li
 
 
 def timed(
-    cmd: list[str] | str, *, cwd: Path | None = None, shell: bool = False
+    cmd: list[str] | str,
+    *,
+    cwd: Path | None = None,
+    shell: bool = False,
+    ok: tuple[int, ...] = (0,),
 ) -> tuple[float, int]:
-    """Wall seconds and peak RSS (KiB) of one child process."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    """Wall seconds of one child process (its exit code must be in ``ok``)."""
     t0 = time.perf_counter()
-    subprocess.run(cmd, cwd=cwd, shell=shell, check=True, stdout=subprocess.DEVNULL)
+    proc = subprocess.run(cmd, cwd=cwd, shell=shell, stdout=subprocess.DEVNULL)
     secs = time.perf_counter() - t0
-    after = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return secs, max(after, before)
+    if proc.returncode not in ok:
+        raise RuntimeError(f"{cmd!r} exited {proc.returncode}")
+    return secs, proc.returncode
 
 
-def peak_rss(cmd: list[str], cwd: Path | None = None) -> float:
-    """Peak RSS in MiB of a command, measured by GNU time if present, else a fresh python."""
-    wrapper = [
-        PY,
-        "-c",
-        "import resource,subprocess,sys;subprocess.run(sys.argv[1:],check=True,"
-        "stdout=subprocess.DEVNULL);print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)",
-        *cmd,
-    ]
-    out = subprocess.run(wrapper, cwd=cwd, check=True, capture_output=True, text=True)
-    return int(out.stdout.strip().splitlines()[-1]) / 1024
+_RSS = (
+    "import resource,subprocess,sys;"
+    "rc=subprocess.run(sys.argv[1:],stdout=subprocess.DEVNULL).returncode;"
+    "print(rc, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
+)
+
+
+def peak_rss(cmd: list[str], cwd: Path | None = None, ok: tuple[int, ...] = (0,)) -> float:
+    """Peak RSS in MiB of a command, measured in a fresh parent process."""
+    out = subprocess.run(
+        [PY, "-c", _RSS, *cmd], cwd=cwd, check=True, capture_output=True, text=True
+    )
+    rc, kib = out.stdout.strip().splitlines()[-1].split()
+    if int(rc) not in ok:
+        raise RuntimeError(f"{cmd!r} exited {rc}")
+    return int(kib) / 1024
+
+
+def replace_section(path: Path, name: str, title: str, body: str) -> None:
+    """Rewrite one section of RESULTS.md (between markers), keeping the others."""
+    start, end = f"<!-- {name} -->", f"<!-- /{name} -->"
+    block = f"{start}\n## {title}\n\n{body.rstrip()}\n{end}"
+    text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmark results\n"
+    if start in text and end in text:
+        before, rest = text.split(start, 1)
+        after = rest.split(end, 1)[1]
+        text = before + block + after
+    else:
+        text = text.rstrip() + "\n\n" + block + "\n"
+    path.write_text(text, encoding="utf-8")
+    print(f"wrote the {name!r} section of {path}")
+
+
+def versions_line() -> str:
+    return (
+        f"Run {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC on {platform.node()} "
+        f"({os.cpu_count()} cores, {platform.machine()}, Python {platform.python_version()}); "
+        f"{versions()}."
+    )
 
 
 DUCKDB_SCRIPT = textwrap.dedent(
@@ -245,11 +276,7 @@ def write_results(
     path: Path, results: list[dict[str, float]], loop: list[tuple[int, float]], repeat: int
 ) -> None:
     lines = [
-        "# Ingestion benchmarks",
-        "",
-        f"Run {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC on {platform.node()} "
-        f"({os.cpu_count()} cores, {platform.machine()}, Python {platform.python_version()}); "
-        f"{versions()}.",
+        versions_line(),
         f"Command: `python benchmarks/run.py` (medians of {repeat} runs; "
         "whole processes, wall time).",
         "Data: CSV, 10,000 rows per file over 3 folders, ~5% duplicate rows, 7 columns.",
@@ -287,8 +314,7 @@ def write_results(
         "the loop at 1M; 2nd run < 1 s; +1% < 10% of the first run; peak ≤ 1.5 GiB at 10M.",
         "",
     ]
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    print(f"wrote {path}")
+    replace_section(path, "ingest", "Ingestion benchmarks", "\n".join(lines))
 
 
 if __name__ == "__main__":

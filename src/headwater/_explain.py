@@ -73,6 +73,23 @@ def story(run: dict[str, Any]) -> list[str]:
             f"{s.get('rows_only_right')} only right"
             + (f", {s.get('rows_with_differences')} with differences." if s.get("key") else ".")
         )
+    if run["kind"] in ("train", "deploy") and s.get("model_version") is not None:
+        if run["kind"] == "train":
+            lines.append(
+                f"It trained model v{s['model_version']} on dataset version "
+                f"{s.get('dataset_version')} ({s.get('train_rows')} rows): {s.get('metric')} = "
+                f"{s.get('score')} on {s.get('test_rows')} test rows."
+            )
+        if "reason" in s:
+            lines.append(
+                f"The gate {'promoted' if s.get('promoted') else 'refused'} v{s['model_version']}: "
+                f"{s['reason']}. Production is now v{s.get('production_version')}."
+            )
+    if run["kind"] == "rollback" and s:
+        lines.append(
+            f"It rolled production back from v{s.get('from_version')} to "
+            f"v{s.get('production_version')}."
+        )
     if run["kind"] == "ingest" and s:
         files = run.get("files", [])
         lines.append(

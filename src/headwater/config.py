@@ -147,6 +147,43 @@ class EngineConfig(_Section):
         return value.strip()
 
 
+Metric = Literal["f1", "accuracy", "precision", "recall", "roc_auc", "rmse", "mae", "r2"]
+
+
+class ModelConfig(_Section):
+    """``[model]``: what to learn, with which estimator, scored how."""
+
+    target: str
+    features: list[str] | None = None
+    exclude: list[str] = Field(default_factory=list)
+    estimator: str = "sklearn.linear_model.LogisticRegression"
+    params: dict[str, Any] = Field(default_factory=dict)
+    metric: Metric | None = None
+    test_data: str | None = None
+    test_fraction: float = Field(default=0.2, gt=0, lt=1)
+    max_rows: int | None = Field(default=None, ge=1)
+    scale: bool = False
+    one_hot: bool = True
+    impute: Literal["none", "mean", "median", "most_frequent"] = "none"
+    path: str = "models"
+
+    @field_validator("estimator")
+    @classmethod
+    def _import_path(cls, value: str) -> str:
+        if not re.fullmatch(r"[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)+", value):
+            raise ValueError(
+                "must be an import path such as 'sklearn.linear_model.LogisticRegression'"
+            )
+        return value
+
+
+class DeployConfig(_Section):
+    """``[deploy]``: when a candidate may replace production."""
+
+    tolerance: float = Field(default=0.0, ge=0)
+    min_score: float | None = None
+
+
 class RecordsConfig(_Section):
     """``[records]``: where the record store lives (SQLite in the project by default)."""
 
@@ -161,6 +198,8 @@ class Config(_Section):
     dataset: DatasetConfig = Field(default_factory=DatasetConfig)
     engine: EngineConfig = Field(default_factory=EngineConfig)
     records: RecordsConfig = Field(default_factory=RecordsConfig)
+    model: ModelConfig | None = None
+    deploy: DeployConfig = Field(default_factory=DeployConfig)
 
     root: Path = Field(default=Path("."), exclude=True)
 
@@ -175,6 +214,11 @@ class Config(_Section):
     def state_dir(self) -> Path:
         """``<project>/.headwater``: records, lock, staging and scratch space."""
         return self.root / ".headwater"
+
+    @property
+    def models_dir(self) -> str:
+        """Where model versions are stored (a local path or an fsspec URL)."""
+        return self.resolve(self.model.path if self.model else "models")
 
     @property
     def dataset_dir(self) -> str:
@@ -199,6 +243,8 @@ _SECTION_KEYS: dict[str, type[BaseModel]] = {
     "engine": EngineConfig,
     "records": RecordsConfig,
     "columns": ColumnConfig,
+    "model": ModelConfig,
+    "deploy": DeployConfig,
 }
 
 
@@ -246,7 +292,7 @@ def _apply_env(data: dict[str, Any], env: Mapping[str, str]) -> dict[str, Any]:
         if not name.startswith(ENV_PREFIX) or "__" not in name[len(ENV_PREFIX) :]:
             continue
         parts = [p.lower() for p in name[len(ENV_PREFIX) :].split("__")]
-        if parts[0] not in ("project", "dataset", "engine", "records"):
+        if parts[0] not in ("project", "dataset", "engine", "records", "model", "deploy"):
             continue  # sources are a list: configure them in the file
         node = data
         for part in parts[:-1]:
@@ -398,4 +444,23 @@ memory_limit = "1GB"
 
 # [records]
 # url = "sqlite:///.headwater/records.db"   # the default
+
+# The model trained on the dataset (headwater train / deploy / predict).
+# [model]
+# target = "exited"
+# features = ["lastmonth_activity", "lastyear_activity"]   # default: all but target and exclude
+# exclude = []
+# estimator = "sklearn.linear_model.LogisticRegression"    # any import path
+# params = {{ solver = "liblinear", random_state = 0 }}
+# metric = "f1"            # f1 accuracy precision recall roc_auc | rmse mae r2
+# test_data = "testdata"   # a file/folder/glob; omit for a stable hold-out split
+# test_fraction = 0.2
+# scale = false            # standardise numeric features
+# one_hot = true           # one-hot encode string features
+# impute = "none"          # none | mean | median | most_frequent
+# max_rows = 1000000       # train on a stable sample when the data is larger
+
+# [deploy]
+# tolerance = 0.0          # promote when no worse than production by more than this
+# min_score = 0.5          # required of the first model when nothing is in production
 """

@@ -79,6 +79,19 @@ allowed = [0, 1]
 [engine]
 name = "duckdb"
 memory_limit = "1GB"
+
+# The model: does the stock go up the next day?
+[model]
+target = "up_next_day"
+features = ["peratio", "price", "volume", "eps"]
+estimator = "sklearn.linear_model.LogisticRegression"
+params = { max_iter = 1000, random_state = 0 }
+metric = "f1"
+scale = true
+impute = "median"
+
+[deploy]
+tolerance = 0.0
 """
 
 
@@ -92,18 +105,22 @@ def _rows(
         momentum = 0.0
         for d in range(days):
             day = start + dt.timedelta(days=d)
-            # the label depends on momentum and valuation; drift flips the valuation effect
             shock = rng.gauss(0, 0.02)
             peratio = price / eps
-            signal = 0.8 * momentum - (0.02 - 0.04 * drift) * (peratio - 15) + shock * 10
-            up = 1 if signal + rng.gauss(0, 0.3) > 0 else 0
+            volume = int(abs(rng.gauss(1_000_000, 300_000)))
+            # cheap stocks on heavy volume tend to go up; ``drift`` turns the valuation
+            # effect around (at drift = 1 expensive stocks go up), so a model trained before
+            # the drift gets worse after it
+            valuation = (peratio - 30.0) / 8.0
+            signal = (1.0 - 2.0 * drift) * -valuation + (volume - 1_000_000) / 300_000
+            up = 1 if signal + rng.gauss(0, 0.8) + 20 * momentum > 0 else 0
             rows.append(
                 {
                     "date": day.isoformat(),
                     "ticker": ticker,
                     "peratio": round(peratio, 3),
                     "price": round(price, 2),
-                    "volume": int(abs(rng.gauss(1_000_000, 300_000))),
+                    "volume": volume,
                     "eps": round(eps, 3),
                     "up_next_day": up,
                 }
@@ -249,6 +266,19 @@ def run_demo(
     out.append(f"landed one more batch: {len(second['files'])} files")
     r2 = project.ingest()
     out.append(_describe(2, r2))
+    t = project.train(deploy=True)
+    out.append(
+        f"trained model v{t['model_version']} on dataset version {t['dataset_version']} "
+        f"({t['train_rows']:,} rows): {t['metric']} = {t['score']:.3f} on "
+        f"{t['test_rows']:,} held-out rows → "
+        + ("deployed to production" if t["promoted"] else f"not deployed ({t['reason']})")
+    )
+    out.append(f"confusion matrix: {t['report']}")
+    info = project.models()
+    out.append(
+        f"models: {len(info['models'])}, in production: v{info['production_version']} "
+        f"since {info['production_since']}"
+    )
     out += [
         "",
         "try next:",
@@ -256,6 +286,11 @@ def run_demo(
         f"  headwater -p {root} show {r2.run_id}",
         f"  headwater -p {root} rejects {r1.run_id}",
         f"  headwater -p {root} export -o {root}/prices.csv",
+        f"  headwater -p {root} models",
+        f"  headwater -p {root} score",
+        f"  headwater -p {root} predict --data {root}/brokers/broker_a -o {root}/predictions.csv",
+        f"  headwater -p {root} diagnostics",
+        f"  headwater -p {root} compare prices@1 prices@latest --key date,ticker",
     ]
     project.close()
     return out

@@ -313,6 +313,59 @@ class Project:
             )
         result.options["run_id"] = run_id
 
+    # -- models ------------------------------------------------------------------------
+
+    def train(
+        self, *, deploy: bool = False, force: bool = False, wait: bool = False
+    ) -> dict[str, Any]:
+        """Fit a candidate on the current dataset version and score it on the test data.
+
+        With ``deploy``, the candidate then goes through the gate (see :meth:`deploy`).
+        """
+        from headwater import models
+
+        return models.train(self, deploy=deploy, force=force, wait=wait)
+
+    def deploy(
+        self, version: int | None = None, *, force: bool = False, wait: bool = False
+    ) -> dict[str, Any]:
+        """Promote ``version`` (default: the newest candidate) if it is at least as good as
+        production on the same test data, within ``[deploy] tolerance``; ``force`` overrides
+        (and is recorded)."""
+        from headwater import models
+
+        return models.deploy(self, version, force=force, wait=wait)
+
+    def rollback(self, *, wait: bool = False) -> dict[str, Any]:
+        """Put the previous production version back, in one recorded step."""
+        from headwater import models
+
+        return models.rollback(self, wait=wait)
+
+    def models(self) -> dict[str, Any]:
+        """Model versions, scores, data versions, production and its history."""
+        from headwater import models
+
+        return models.models_overview(self)
+
+    def score(self, data: str | None = None) -> dict[str, Any]:
+        """Score production on the test data (or on ``data``); changes nothing."""
+        from headwater import models
+
+        return models.score_production(self, data)
+
+    def predict(self, data: str, output: str | os.PathLike[str]) -> dict[str, Any]:
+        """Predict with the production model on ``data``; write a CSV to ``output``."""
+        from headwater import models
+
+        return models.predict(self, data, output)
+
+    def diagnostics(self) -> dict[str, Any]:
+        """Dataset statistics, missing values, run timings and dependency versions."""
+        from headwater import models
+
+        return models.diagnostics(self)
+
     def rejects(self, run_id: int, limit: int | None = None) -> list[dict[str, Any]]:
         """The rows a run refused, with file, record, column, value and reason."""
         from headwater import _explain

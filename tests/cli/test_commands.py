@@ -115,7 +115,11 @@ def test_demo_runs_and_tells_what_to_try(tmp_path):
     assert out.returncode == 0, out.stderr
     assert "ingest 1" in out.stdout and "ingest 2" in out.stdout and "try next" in out.stdout
     hist = json.loads(run_cli("history", "--format", "json", "-p", str(tmp_path / "demo")).stdout)
-    assert [r["status"] for r in hist] == ["partial", "partial"]  # the demo data has rejects
+    # two ingests (the demo data has rejects, hence partial), then training with deployment
+    assert [(r["kind"], r["status"]) for r in hist] == [
+        ("train", "ok"), ("ingest", "partial"), ("ingest", "partial"),
+    ]
+    assert "deployed to production" in out.stdout and "confusion matrix:" in out.stdout
 
 
 def test_init_example_stocks_does_not_run(tmp_path):

@@ -34,6 +34,12 @@ def main(argv: list[str] | None = None) -> int:
     except HeadwaterError as exc:
         output.error(exc, debug=state.debug)
         return _exit(exc.exit_code)
+    except Exception as exc:  # a bug: say so plainly, keep the traceback for --debug
+        if state.debug:
+            raise
+        output.error_line(f"unexpected error: {type(exc).__name__}: {exc}")
+        output.warn("this is a bug in headwater; run again with --debug and report the traceback")
+        return _exit(1)
     if rv == 130:
         output.error_line("interrupted")
     return _exit(rv if isinstance(rv, int) else 0)

@@ -436,3 +436,128 @@ def compare(
     else:
         output.raw(text)
     return 0 if result.equal else 1
+
+
+@app.command()
+def train(
+    project: ProjectOpt = None,
+    deploy: Annotated[
+        bool, typer.Option("--deploy", help="Deploy the candidate if it passes the gate.")
+    ] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="With --deploy: promote even if the gate refuses.")
+    ] = False,
+    wait: Annotated[
+        bool, typer.Option("--wait", help="Wait for another writer instead of skipping.")
+    ] = False,
+    format: FormatOpt = Fmt.text,
+) -> int:
+    """Fit a candidate on the latest dataset version; score it on the test data."""
+    result = _open(project).train(deploy=deploy, force=force, wait=wait)
+    if format is Fmt.json:
+        output.emit_json(result)
+    else:
+        output.model_result("trained", result)
+    return 1 if deploy and not result["promoted"] else 0
+
+
+@app.command()
+def deploy(
+    version: Annotated[
+        int | None, typer.Argument(help="Model version (default: the newest candidate).")
+    ] = None,
+    project: ProjectOpt = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Promote even if the gate refuses (recorded).")
+    ] = False,
+    wait: Annotated[
+        bool, typer.Option("--wait", help="Wait for another writer instead of skipping.")
+    ] = False,
+    format: FormatOpt = Fmt.text,
+) -> int:
+    """Promote a model to production if it is at least as good as production."""
+    result = _open(project).deploy(version, force=force, wait=wait)
+    if format is Fmt.json:
+        output.emit_json(result)
+    else:
+        output.model_result("deploy", result)
+    return 0 if result["promoted"] else 1
+
+
+@app.command()
+def models(project: ProjectOpt = None, format: FormatOpt = Fmt.text) -> int:
+    """Model versions, scores, data versions, and which one is in production since when."""
+    info = _open(project).models()
+    if format is Fmt.json:
+        output.emit_json(info)
+    else:
+        output.models(info)
+    return 0
+
+
+@app.command()
+def rollback(
+    project: ProjectOpt = None,
+    wait: Annotated[
+        bool, typer.Option("--wait", help="Wait for another writer instead of skipping.")
+    ] = False,
+    format: FormatOpt = Fmt.text,
+) -> int:
+    """Put the previous production version back, in one step."""
+    result = _open(project).rollback(wait=wait)
+    if format is Fmt.json:
+        output.emit_json(result)
+    else:
+        output.line(
+            f"production is back to v{result['production_version']} (was v{result['from_version']})"
+        )
+    return 0
+
+
+@app.command()
+def score(
+    project: ProjectOpt = None,
+    data: Annotated[
+        str | None, typer.Option(help="Score on this file/folder instead of the test data.")
+    ] = None,
+    format: FormatOpt = Fmt.text,
+) -> int:
+    """Score the production model on the test data (or --data); changes nothing."""
+    result = _open(project).score(data)
+    if format is Fmt.json:
+        output.emit_json(result)
+    else:
+        output.model_result("score", result)
+    return 0
+
+
+@app.command()
+def predict(
+    data: Annotated[str, typer.Option(help="File, folder or glob with the model's features.")],
+    out: Annotated[Path, typer.Option("--output", "-o", help="CSV file to write.")] = Path(
+        "predictions.csv"
+    ),
+    project: ProjectOpt = None,
+    format: FormatOpt = Fmt.text,
+) -> int:
+    """Predict with the production model; write the rows with their predictions as CSV."""
+    result = _open(project).predict(data, out)
+    if format is Fmt.json:
+        output.emit_json(result)
+    else:
+        output.line(
+            f"wrote {result['rows']:,} predictions of model v{result['model_version']} "
+            f"to {result['output']}"
+        )
+    return 0
+
+
+@app.command()
+def diagnostics(project: ProjectOpt = None, format: FormatOpt = Fmt.text) -> int:
+    """Summary statistics, missing values, run timings and dependency versions."""
+    info = _open(project).diagnostics()
+    if format is Fmt.json:
+        output.emit_json(info)
+    else:
+        output.diagnostics(info)
+    return 0

@@ -255,3 +255,109 @@ def comparison(c: Any) -> None:
         console.print(t)
     for kind, path in c.saved.items():
         line(f"all {kind.replace('_', ' ')}: {path}")
+
+
+def model_result(what: str, r: dict[str, Any]) -> None:
+    score = f"{r['score']:.4f}" if r.get("score") is not None else "-"
+    if what == "trained":
+        line(
+            f"trained model v{r['model_version']} on dataset version {r['dataset_version']} "
+            f"({r['train_rows']:,} rows): {r['metric']} = {score} on {r['test_rows']:,} test rows"
+        )
+        line(f"report: {r['report']}")
+        if "reason" in r:
+            what = "deploy"
+        else:
+            line(
+                f"production: {r['production_version'] or 'none'} — deploy it with "
+                f"`headwater deploy {r['model_version']}`"
+            )
+            return
+    if what == "deploy":
+        verdict = "[green]promoted[/]" if r["promoted"] else "[red]not promoted[/]"
+        console.print(f"model v{r['model_version']}: {verdict} — {r['reason']}")
+        line(
+            f"production: v{r['production_version']}"
+            if r["production_version"]
+            else "production: none"
+        )
+        return
+    line(
+        f"production model v{r['model_version']}: {r['metric']} = {score} "
+        f"on {r['test_rows']:,} rows "
+        f"of {r['data']}"
+    )
+    line(f"report: {r['report']}")
+
+
+def models(info: dict[str, Any]) -> None:
+    if not info["models"]:
+        line("no models yet — run `headwater train`")
+        return
+    table = Table(title="models", title_justify="left")
+    for col in ("version", "created", "data version", "metric", "score", "test rows", "status", ""):
+        table.add_column(col)
+    for m in info["models"]:
+        table.add_row(
+            str(m["version"]),
+            m["created"][:19].replace("T", " "),
+            str(m["dataset_version"]),
+            m["metric"],
+            f"{m['score']:.4f}" if m["score"] is not None else "-",
+            f"{m['test_rows']:,}",
+            m["status"],
+            "[green]production[/]" if m["in_production"] else "",
+        )
+    console.print(table)
+    if info["production_version"] is not None:
+        line(f"in production: v{info['production_version']} since {info['production_since']}")
+    if info["history"]:
+        hist = Table(title="production history", title_justify="left")
+        for col in ("when", "action", "from", "to", "forced", "by", "why"):
+            hist.add_column(col, overflow="fold")
+        for h in info["history"][:20]:
+            hist.add_row(
+                h["at"][:19].replace("T", " "),
+                h["action"],
+                str(h["from_version"]),
+                str(h["to_version"]),
+                "yes" if h["forced"] else "",
+                f"{h['user']}@{h['host']}",
+                h["reason"],
+            )
+        console.print(hist)
+    if info.get("score_history"):
+        line(f"score history: {info['score_history']}")
+
+
+def diagnostics(info: dict[str, Any]) -> None:
+    line(f"dataset {info['dataset']!r}: version {info['dataset_version']}, {info['rows']:,} rows")
+    if info["columns"]:
+        table = Table(title="columns", title_justify="left")
+        for col in ("column", "type", "missing", "mean", "median", "std"):
+            table.add_column(col)
+        for name, c in info["columns"].items():
+
+            def num(v: Any) -> str:
+                return "" if v is None else f"{v:.4g}"
+
+            table.add_row(
+                name,
+                c["type"],
+                f"{c['missing_share']:.1%}",
+                num(c.get("mean")),
+                num(c.get("median")),
+                num(c.get("std")),
+            )
+        console.print(table)
+    for kind in ("ingest", "train"):
+        last = info.get(f"last_{kind}")
+        line(
+            f"last {kind}: "
+            + (
+                f"run {last['run_id']}, {last['seconds']:.2f}s, finished {last['finished']}"
+                if last
+                else "none"
+            )
+        )
+    line("libraries: " + ", ".join(f"{k} {v}" for k, v in info["libraries"].items()))

@@ -28,17 +28,15 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from headwater import dataset as ds_mod
-from headwater.errors import EngineError, HeadwaterError, ValidationError
+from headwater.errors import ValidationError
 from headwater.ingest._plan import (
-    FileProblem,
     Plan,
-    check_names,
-    csv_header,
     known_files,
     make_plan,
 )
+from headwater.ingest._read import read_text
 from headwater.records import schema as rs
-from headwater.sources import SourceFile, clear_staging, still_same
+from headwater.sources import SourceFile, clear_staging
 
 if TYPE_CHECKING:
     from headwater.engines.base import Engine
@@ -192,6 +190,7 @@ class _IngestJob:
         self.engine: Engine | None = None
         self.started = time.monotonic()
         self.schema: dict[str, str] = {}
+        self.staged: list[str] = []
 
     def cleanup(self) -> None:
         if self.engine is not None:
@@ -257,6 +256,8 @@ class _IngestJob:
                 new_cols = [c for c in data_cols if c not in pinned]
                 self.progress("clean", 0, 1, "cleaning")
                 trimmed = engine.materialize(pl.trim_stage(batch), "_hw_trimmed")
+                for name in self.staged:  # the raw text is no longer needed
+                    engine.drop(name)
                 text = engine.materialize(pl.clean_stage(trimmed, ds), "_hw_text")
                 engine.drop("_hw_trimmed")
                 self.progress("types", 0, 1, "inferring types")
@@ -491,125 +492,23 @@ class _IngestJob:
 
     def _read(self, engine: Engine, files: list[SourceFile]) -> Any:
         """Read files as text into one table; failures are recorded against their file."""
-        import ibis
-
-        from headwater.engines.base import ReadGroup
-
-        groups: dict[tuple[Any, ...], list[tuple[SourceFile, list[str], dict[str, Any]]]] = {}
-        required = list(
-            dict.fromkeys(
-                [
-                    *self.ds.key,
-                    *([self.ds.order_by] if self.ds.order_by else []),
-                    *[c for c, r in self.ds.columns.items() if r.not_null],
-                ]
-            )
+        required = [
+            *self.ds.key,
+            *([self.ds.order_by] if self.ds.order_by else []),
+            *[c for c, r in self.ds.columns.items() if r.not_null],
+        ]
+        table, self.staged = read_text(
+            engine,
+            files,
+            self.cfg.sources,
+            normalize=self.ds.normalize_headers,
+            required=list(dict.fromkeys(required)),
+            progress=self.progress,
         )
-        for done, sf in enumerate(files, 1):
-            self.progress("header", done, len(files), sf.path)
-            source = self.cfg.sources[sf.source_index]
-            fmt = sf.format or "csv"
-            try:
-                if fmt in ("csv", "tsv"):
-                    raw, options = csv_header(sf, source, fmt)
-                else:
-                    options = {}
-                    raw = engine.raw_columns(fmt, sf.local_path or sf.path, options)
-                names = check_names(raw, self.ds.normalize_headers, required)
-            except FileProblem as exc:
-                self._fail(sf, f"{exc.reason}; {exc.hint}")
-                continue
-            except Exception as exc:
-                self._fail(sf, _engine_reason(exc, fmt))
-                continue
-            options["thousands"] = source.thousands
-            key = (
-                sf.source_index,
-                fmt,
-                tuple(raw),
-                tuple(names),
-                json.dumps(options, sort_keys=True),
-            )
-            groups.setdefault(key, []).append((sf, names, options))
-
-        tables = []
-        for i, (key, members) in enumerate(groups.items()):
-            self.progress("read", i + 1, len(groups), f"{len(members)} file(s)")
-            _, fmt, raw_cols, norm_names, _ = key
-            options = members[0][2]
-            group = ReadGroup(
-                format=fmt,
-                files=tuple(m[0].local_path or m[0].path for m in members),
-                columns=tuple(raw_cols),
-                names=tuple(norm_names),
-                options=options,
-            )
-            try:
-                tables.append((engine.stage(group, f"_hw_stage_{i}"), members, options))
-            except Exception as exc:
-                if len(members) == 1:
-                    self._fail(members[0][0], _engine_reason(exc, fmt))
-                    continue
-                for j, m in enumerate(members):  # isolate the bad file(s)
-                    single = ReadGroup(
-                        fmt,
-                        (m[0].local_path or m[0].path,),
-                        tuple(raw_cols),
-                        tuple(norm_names),
-                        options,
-                    )
-                    try:
-                        tables.append((engine.stage(single, f"_hw_stage_{i}_{j}"), [m], options))
-                    except Exception as exc2:
-                        self._fail(m[0], _engine_reason(exc2, fmt))
-        # a file that changed while it was read is left for the next run
-        readable: dict[str, SourceFile] = {}
-        for _, members, _ in tables:
-            for sf, _, _ in members:
-                if sf.status not in ("new", "changed"):
-                    continue
-                if still_same(sf):
-                    readable[sf.local_path or sf.path] = sf
-                else:
-                    sf.status = "deferred"
-                    sf.reason = "it changed while it was being read: left for the next run"
-        if not readable:
-            return None
-        all_cols: list[str] = []
-        for t, _, _ in tables:
-            for c in t.columns:
-                if not c.startswith("_hw_") and c not in all_cols:
-                    all_cols.append(c)
-        lookup = ibis.memtable(
-            {
-                "_hw_path": list(readable),
-                "_hw_file": [sf.file_id for sf in readable.values()],
-                "_hw_source": [sf.source_index for sf in readable.values()],
-                "_hw_sort": [sf.path for sf in readable.values()],
-                "_hw_thousands": [
-                    self.cfg.sources[sf.source_index].thousands or "" for sf in readable.values()
-                ],
-            }
-        )
-        parts = []
-        for t, _, _ in tables:
-            cols = [t[c] if c in t.columns else ibis.null("string").name(c) for c in all_cols]
-            parts.append(t.select(*cols, t._hw_path, t._hw_record.cast("int64").name("_hw_record")))
-        union = parts[0] if len(parts) == 1 else ibis.union(*parts, distinct=False)
-        joined = union.inner_join(lookup, "_hw_path")
-        return joined.select(
-            *all_cols,
-            joined._hw_record,
-            joined._hw_file.cast("int64").name("_hw_file"),
-            joined._hw_source.cast("int64").name("_hw_source"),
-            joined._hw_sort.name("_hw_path"),
-            joined._hw_thousands,
-        )
-
-    def _fail(self, sf: SourceFile, reason: str) -> None:
-        sf.status = "failed"
-        sf.reason = reason
-        log.warning("file %s failed: %s", sf.path, reason)
+        for sf in files:
+            if sf.status == "failed":
+                log.warning("file %s failed: %s", sf.path, sf.reason)
+        return table
 
     def _existing(self, engine: Engine, schema: dict[str, str], retract_files: list[int]) -> Any:
         """Live rows of the parent version that the batch is compared against."""
@@ -794,33 +693,6 @@ def _summary(result: IngestResult) -> dict[str, Any]:
     out = result.to_dict()
     out["files"] = out["files"][:200]  # the per-file rows live in source_files
     return out
-
-
-def _engine_reason(exc: Exception, fmt: str) -> str:
-    text = str(exc).strip()
-    first = text.splitlines()[0] if text else type(exc).__name__
-    low = text.lower()
-    if isinstance(exc, HeadwaterError):
-        return str(exc)
-    if "expected number of columns" in low or "too many columns" in low or "ragged" in low:
-        return f"has rows with the wrong number of fields ({first}); fix the file's rows or quoting"
-    if "unterminated quote" in low or "quote" in low:
-        return (
-            f"has broken quoting ({first}); fix the quotes or set `quote`/`escape` for the source"
-        )
-    if "unicode" in low or "utf-8" in low or "encoding" in low:
-        return (
-            f"is not valid text in the configured encoding ({first}); set `encoding` for the source"
-        )
-    if fmt == "parquet" and ("parquet" in low or "magic" in low or "metadata" in low):
-        return f"is not a readable Parquet file ({first}); replace it"
-    if "json" in low:
-        return f"is not valid {fmt} ({first}); fix the file or set `format` for the source"
-    if isinstance(exc, EngineError):
-        return str(exc)
-    if isinstance(exc, OSError) or "permission" in low or "no such file" in low:
-        return f"cannot be read ({first}); check its permissions"
-    return f"could not be read as {fmt} ({first})"
 
 
 __all__ = ["IngestResult", "ProgressCallback", "ingest"]

@@ -148,3 +148,53 @@ comparisons = sa.Table(
     sa.Column("result", sa.Text, nullable=False),  # JSON: Comparison.to_dict()
     sa.Index("ix_comparisons_run", "run_id"),
 )
+
+# Added by migration 0003: the model registry.
+models = sa.Table(
+    "models",
+    metadata,
+    sa.Column("version", sa.Integer, primary_key=True),
+    sa.Column("run_id", sa.Integer, sa.ForeignKey("runs.id"), nullable=False),
+    sa.Column("created", sa.String(32), nullable=False),
+    sa.Column("dataset", sa.String(255), nullable=False),
+    sa.Column("dataset_version", sa.Integer),
+    sa.Column("estimator", sa.Text, nullable=False),
+    sa.Column("params", sa.Text, nullable=False),  # JSON
+    sa.Column("features", sa.Text, nullable=False),  # JSON
+    sa.Column("target", sa.String(255), nullable=False),
+    sa.Column("metric", sa.String(32), nullable=False),
+    sa.Column("score", sa.Float),
+    sa.Column("test_rows", sa.Integer, nullable=False),
+    sa.Column("train_rows", sa.Integer, nullable=False),
+    sa.Column("seconds", sa.Float, nullable=False),
+    sa.Column("location", sa.Text, nullable=False),
+    sa.Column("file_hash", sa.String(80), nullable=False),
+    sa.Column("trusted_types", sa.Text, nullable=False),  # JSON list
+    sa.Column("card", sa.Text, nullable=False),  # JSON
+    sa.Column("status", sa.String(16), nullable=False),  # candidate | rejected | promoted
+)
+
+production = sa.Table(
+    "production",
+    metadata,
+    sa.Column("name", sa.String(64), primary_key=True),  # "default"
+    sa.Column("version", sa.Integer),
+    sa.Column("since", sa.String(32), nullable=False),
+)
+
+promotions = sa.Table(
+    "promotions",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("at", sa.String(32), nullable=False),
+    sa.Column("action", sa.String(16), nullable=False),  # promote | rollback | refuse
+    sa.Column("from_version", sa.Integer),
+    sa.Column("to_version", sa.Integer),
+    sa.Column("run_id", sa.Integer, sa.ForeignKey("runs.id")),
+    sa.Column("user", sa.String(255)),
+    sa.Column("host", sa.String(255)),
+    sa.Column("forced", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("candidate_score", sa.Float),
+    sa.Column("production_score", sa.Float),
+)

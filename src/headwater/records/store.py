@@ -24,7 +24,7 @@ from headwater.records import schema
 
 log = logging.getLogger(__name__)
 
-HEAD_REVISION = "0002"
+HEAD_REVISION = "0003"
 BUSY_TIMEOUT_MS = 30_000
 
 

@@ -1,0 +1,475 @@
+"""Model operations on a project: train, deploy, rollback, score, predict, diagnostics.
+
+Each writer (train, deploy, rollback) runs under the project lock as a recorded run. A
+failure at any step leaves production untouched: the pointer only moves in the final
+transaction, after the candidate was saved, reloaded from disk and scored.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+
+from headwater.errors import ConfigError, RegistryError, TrainError
+from headwater.records import now_iso
+from headwater.records import schema as rs
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from headwater.config import ModelConfig
+    from headwater.project import Project, Run
+
+
+def require_spec(project: Project) -> ModelConfig:
+    if project.config.model is None:
+        raise ConfigError(
+            "headwater.toml has no [model] section",
+            hint='add [model] with at least target = "<column>" (see `headwater init` template)',
+            key="model",
+        )
+    return project.config.model
+
+
+def _user() -> str:
+    from headwater.project import _user as user
+
+    return user()
+
+
+def _write_bytes(folder: str, name: str, data: bytes) -> str:
+    import fsspec
+
+    fs, path = fsspec.core.url_to_fs(folder)
+    fs.makedirs(path, exist_ok=True)
+    target = f"{folder.rstrip('/')}/{name}"
+    with fsspec.open(target, "wb") as fh:
+        fh.write(data)
+    return target
+
+
+def _report_plot(
+    project: Project,
+    version: int,
+    model: Any,
+    frame: pd.DataFrame,
+    spec: ModelConfig,
+    features: list[str],
+    label: str,
+) -> str:
+    from headwater import registry
+    from headwater.reports import plots
+    from headwater.train import is_classifier
+
+    data = frame[frame[spec.target].notna()]
+    pred = model.predict(data[features])
+    folder = registry.version_dir(project, version)
+    if is_classifier(model):
+        labels = sorted(set(data[spec.target].tolist()) | set(pred.tolist()))
+        png = plots.confusion_matrix_png(
+            data[spec.target], pred, labels, f"model v{version} on {label}"
+        )
+        return _write_bytes(folder, f"confusion_matrix_{label}.png", png)
+    png = plots.residuals_png(
+        data[spec.target].tolist(), pred.tolist(), f"model v{version} on {label}"
+    )
+    return _write_bytes(folder, f"residuals_{label}.png", png)
+
+
+def _library_versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {}
+    for name in (
+        "headwater",
+        "scikit-learn",
+        "skops",
+        "numpy",
+        "pandas",
+        "pyarrow",
+        "duckdb",
+        "ibis-framework",
+        "sqlalchemy",
+        "matplotlib",
+    ):
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
+
+def train(
+    project: Project, *, deploy: bool = False, force: bool = False, wait: bool = False
+) -> dict[str, Any]:
+    """Fit a candidate on the current dataset version; optionally deploy it."""
+    from headwater import registry
+    from headwater.train import fit, load_training_data, profile
+
+    spec = require_spec(project)
+    with project.writer("train", wait=wait, options={"deploy": deploy, "force": force}) as run:
+        data = load_training_data(project, spec)
+        fitted = fit(spec, data)
+        with project.records.read() as conn:
+            version = registry.next_version(conn)
+            production, _ = registry.production_version(conn)
+        card = {
+            "model_version": version,
+            "created": now_iso(),
+            "run_id": run.id,
+            "dataset": project.config.dataset.name,
+            "dataset_version": data.dataset_version,
+            "estimator": spec.estimator,
+            "params": spec.params,
+            "preprocessing": {"scale": spec.scale, "one_hot": spec.one_hot, "impute": spec.impute},
+            "features": data.features,
+            "target": spec.target,
+            "classes": fitted.classes,
+            "metric": fitted.metric,
+            "score": fitted.score,
+            "test_data": data.test_source,
+            "train_rows": fitted.train_rows,
+            "test_rows": fitted.test_rows,
+            "seconds": fitted.seconds,
+            "libraries": _library_versions(),
+            "profile": profile(data.train, data.features, spec.target),
+        }
+        saved = registry.save_model(project, version, fitted.model, card)
+        report = _report_plot(
+            project, version, fitted.model, data.test, spec, data.features, "test"
+        )
+        result = {
+            "model_version": version,
+            "metric": fitted.metric,
+            "score": fitted.score,
+            "test_rows": fitted.test_rows,
+            "train_rows": fitted.train_rows,
+            "dataset_version": data.dataset_version,
+            "promoted": False,
+            "production_version": production,
+            "location": saved["location"],
+            "report": report,
+            "seconds": fitted.seconds,
+        }
+        with project.records.write() as conn:
+            conn.execute(
+                sa.insert(rs.models).values(
+                    version=version,
+                    run_id=run.id,
+                    created=card["created"],
+                    dataset=project.config.dataset.name,
+                    dataset_version=data.dataset_version,
+                    estimator=spec.estimator,
+                    params=json.dumps(spec.params, default=str),
+                    features=json.dumps(data.features),
+                    target=spec.target,
+                    metric=fitted.metric,
+                    score=fitted.score,
+                    test_rows=fitted.test_rows,
+                    train_rows=fitted.train_rows,
+                    seconds=fitted.seconds,
+                    location=saved["location"],
+                    file_hash=saved["file_hash"],
+                    trusted_types=json.dumps(saved["trusted_types"]),
+                    card=json.dumps(card, default=str),
+                    status="candidate",
+                )
+            )
+            if not deploy:
+                run.finish_in(project.records, conn, "ok", result)
+        if deploy:
+            result.update(_gate(project, run, version, data.test, force=force))
+            run.summary = result
+    return result
+
+
+def deploy(
+    project: Project, version: int | None = None, *, force: bool = False, wait: bool = False
+) -> dict[str, Any]:
+    """Promote ``version`` (default: the newest candidate) if it passes the gate."""
+    from headwater.train import load_training_data
+
+    spec = require_spec(project)
+    with project.writer("deploy", wait=wait, options={"version": version, "force": force}) as run:
+        if version is None:
+            with project.records.read() as conn:
+                version = conn.execute(
+                    sa.select(sa.func.max(rs.models.c.version)).where(
+                        rs.models.c.status == "candidate"
+                    )
+                ).scalar()
+            if version is None:
+                raise RegistryError(
+                    "there is no candidate model to deploy",
+                    hint="run `headwater train` first, or name a version: `headwater deploy 3`",
+                )
+        data = load_training_data(project, spec)
+        result = _gate(project, run, int(version), data.test, force=force)
+        run.summary = result
+    return result
+
+
+def _gate(
+    project: Project, run: Run, version: int, test: pd.DataFrame, *, force: bool
+) -> dict[str, Any]:
+    """Score candidate and production on the same test data; move the pointer if it passes."""
+    from headwater import registry
+    from headwater.train import better_or_equal, meets, score
+
+    spec = require_spec(project)
+    row = registry.model_row(project, version)
+    features = json.loads(row["features"])
+    metric = row["metric"]
+    candidate = registry.load_model(project, version)
+    cand_score = score(candidate, test, features, spec.target, metric)
+    with project.records.read() as conn:
+        current, _ = registry.production_version(conn)
+    tol = project.config.deploy.tolerance
+    prod_score = None
+    if current == version:
+        raise RegistryError(f"model v{version} is already in production", hint="nothing to do")
+    if current is None:
+        minimum = project.config.deploy.min_score
+        passed = minimum is None or meets(metric, cand_score, minimum)
+        why = f"nothing in production; {metric} {cand_score:.4f}" + (
+            "" if minimum is None else f" {'meets' if passed else 'misses'} min_score {minimum}"
+        )
+    else:
+        prod_row = registry.model_row(project, current)
+        prod_model = registry.load_model(project, current)
+        prod_score = score(prod_model, test, json.loads(prod_row["features"]), spec.target, metric)
+        passed = better_or_equal(metric, cand_score, prod_score, tol)
+        why = (
+            f"{metric} {cand_score:.4f} vs production v{current} {prod_score:.4f} on the same "
+            f"{len(test)} test rows (tolerance {tol}): " + ("no worse" if passed else "worse")
+        )
+    promote = passed or force
+    move = registry.Move(
+        action="promote" if promote else "refuse",
+        from_version=current,
+        to_version=version,
+        reason=why + ("; forced" if force and not passed else ""),
+        forced=force and not passed,
+        candidate_score=cand_score,
+        production_score=prod_score,
+    )
+    result = {
+        "model_version": version,
+        "metric": metric,
+        "score": cand_score,
+        "test_rows": int(test[spec.target].notna().sum()),
+        "promoted": promote,
+        "forced": move.forced,
+        "production_score": prod_score,
+        "previous_production_version": current,
+        "production_version": version if promote else current,
+        "reason": move.reason,
+    }
+    with project.records.write() as conn:
+        registry.move_pointer(conn, move, run_id=run.id, user=_user(), host=socket.gethostname())
+        run.finish_in(project.records, conn, "ok" if promote else "refused", result)
+    return result
+
+
+def rollback(project: Project, *, wait: bool = False) -> dict[str, Any]:
+    """Move production back to the version before the current one, in one step."""
+    from headwater import registry
+
+    with project.writer("rollback", wait=wait) as run:
+        with project.records.read() as conn:
+            current, target = registry.rollback_target(conn)
+        registry.load_model(project, target)  # refuse to roll back onto a broken file
+        move = registry.Move(
+            action="rollback",
+            from_version=current,
+            to_version=target,
+            reason=f"rollback from v{current} to v{target}",
+        )
+        result = {"from_version": current, "production_version": target, "model_version": target}
+        with project.records.write() as conn:
+            registry.move_pointer(
+                conn, move, run_id=run.id, user=_user(), host=socket.gethostname()
+            )
+            run.finish_in(project.records, conn, "ok", result)
+    return result
+
+
+def _production(project: Project) -> tuple[int, Any, dict[str, Any]]:
+    from headwater import registry
+
+    with project.records.read() as conn:
+        current, _ = registry.production_version(conn)
+    if current is None:
+        raise RegistryError("no model is in production", hint="run `headwater train --deploy`")
+    return current, registry.load_model(project, current), registry.model_row(project, current)
+
+
+def score_production(project: Project, data: str | None = None) -> dict[str, Any]:
+    """Score the production model on the test data (or ``data``); change nothing."""
+    from headwater.train import load_training_data, read_frame, score
+
+    spec = require_spec(project)
+    version, model, row = _production(project)
+    features = json.loads(row["features"])
+    if data:
+        frame = read_frame(project, data, [*features, spec.target])
+        label = Path(data).stem or "data"
+    else:
+        frame = load_training_data(project, spec).test
+        label = "test"
+    value = score(model, frame, features, spec.target, row["metric"])
+    report = _report_plot(project, version, model, frame, spec, features, label)
+    return {
+        "model_version": version,
+        "production_version": version,
+        "metric": row["metric"],
+        "score": value,
+        "test_rows": int(frame[spec.target].notna().sum()),
+        "data": data or "test data",
+        "report": report,
+    }
+
+
+def predict(project: Project, data: str, output: str | os.PathLike[str]) -> dict[str, Any]:
+    """Predict with the production model; write the input rows plus predictions as CSV."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    from headwater.train import is_classifier, read_frame
+
+    version, model, row = _production(project)
+    features = json.loads(row["features"])
+    frame = read_frame(project, data, features)
+    try:
+        pred = model.predict(frame[features])
+    except ValueError as exc:
+        raise TrainError(
+            f"the production model v{version} cannot predict on {data!r}: {exc}",
+            hint="the data must have the model's features with the same types",
+        ) from exc
+    out = frame.copy()
+    out["prediction"] = pred
+    if is_classifier(model) and hasattr(model, "predict_proba"):
+        proba = model.predict_proba(frame[features])
+        for i, cls in enumerate(model.classes_):
+            out[f"probability_{cls}"] = proba[:, i]
+    target = Path(output)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
+    try:
+        pacsv.write_csv(pa.Table.from_pandas(out, preserve_index=False), tmp)
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return {
+        "model_version": version,
+        "production_version": version,
+        "rows": len(out),
+        "output": str(target),
+    }
+
+
+def models_overview(project: Project) -> dict[str, Any]:
+    """Every model version, the production pointer and its history; the score history plot."""
+    from headwater import registry
+    from headwater.reports import plots
+
+    info = registry.list_models(project)
+    rows = sorted(info["models"], key=lambda r: r["version"])
+    if rows:
+        newest = rows[-1]
+        info.update(
+            model_version=newest["version"],
+            metric=newest["metric"],
+            score=newest["score"],
+            test_rows=newest["test_rows"],
+        )
+        scored = [r for r in rows if r["score"] is not None]
+        if scored:
+            png = plots.score_history_png(
+                [r["version"] for r in scored],
+                [r["score"] for r in scored],
+                scored[-1]["metric"],
+                info["production_version"],
+            )
+            info["score_history"] = _write_bytes(
+                project.config.models_dir, "score_history.png", png
+            )
+    else:
+        info.update(model_version=None, metric=None, score=None, test_rows=0)
+    return info
+
+
+def diagnostics(project: Project) -> dict[str, Any]:
+    """Summary statistics and missing values of the dataset, run timings from the records,
+    and the installed versions of the key dependencies. Nothing is re-run."""
+    from headwater import dataset as ds_mod
+    from headwater.engines import connect
+
+    name = project.config.dataset.name
+    out: dict[str, Any] = {"dataset": name, "libraries": _library_versions(), "columns": {}}
+    with project.records.read() as conn:
+        try:
+            v = ds_mod._version_row(conn, name, None)
+        except Exception:
+            v = None
+        if v is not None:
+            row_parts = ds_mod._parts(conn, name, v["line"], v["version"], "rows")
+            gone = ds_mod._parts(conn, name, v["line"], v["version"], "retractions")
+    for kind in ("ingest", "train"):
+        runs = [
+            r
+            for r in project.history(limit=200, kind=kind)
+            if r["status"] in ("ok", "partial") and r["finished"]
+        ]
+        if runs:
+            import datetime as dt
+
+            last = runs[0]
+            took = (
+                dt.datetime.fromisoformat(last["finished"])
+                - dt.datetime.fromisoformat(last["started"])
+            ).total_seconds()
+            out[f"last_{kind}"] = {
+                "run_id": last["id"],
+                "finished": last["finished"],
+                "seconds": round(took, 3),
+            }
+        else:
+            out[f"last_{kind}"] = None
+    if v is None:
+        out["dataset_version"] = None
+        out["rows"] = 0
+        return out
+    schema: dict[str, str] = dict(json.loads(v["schema"]))
+    out["dataset_version"] = v["version"]
+    out["rows"] = v["rows"]
+    engine = connect(project.config.engine, project.root)
+    try:
+        live = ds_mod.live_rows(engine, project.config.dataset_dir, row_parts, gone)
+        if live is None:
+            return out
+        live = ds_mod.conform(live, schema)
+        aggs: dict[str, Any] = {"_n": live.count()}
+        for i, (c, kind) in enumerate(schema.items()):
+            aggs[f"miss{i}"] = live[c].isnull().sum()
+            if kind in ("int", "float"):
+                col = live[c].cast("float64")
+                aggs[f"mean{i}"] = col.mean()
+                aggs[f"median{i}"] = col.median()
+                aggs[f"std{i}"] = col.std()
+        row = engine.to_pyarrow(live.aggregate(**aggs)).to_pylist()[0]
+    finally:
+        engine.close()
+    n = row["_n"] or 0
+    for i, (c, kind) in enumerate(schema.items()):
+        entry: dict[str, Any] = {"type": kind, "missing_share": (row[f"miss{i}"] / n) if n else 0.0}
+        if kind in ("int", "float"):
+            entry.update(mean=row[f"mean{i}"], median=row[f"median{i}"], std=row[f"std{i}"])
+        out["columns"][c] = entry
+    return out

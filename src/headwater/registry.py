@@ -1,0 +1,234 @@
+"""Registry: model versions, the production pointer, its history, and rollback.
+
+Models are saved with skops (no arbitrary code runs on load) under the project's models
+folder (a local path or an fsspec URL): ``v0001/model.skops`` with ``card.json`` and the
+report plots beside it. The types skops must trust are recorded at save time and exactly
+those are trusted at load; the file's SHA-256 is recorded and checked before loading, so a
+tampered or corrupt model is refused. The production pointer moves in one record-store
+transaction that compares-and-swaps it; every move (promote, rollback, refusal) is a row
+in ``promotions`` with who, where, when, why and whether it was forced.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+
+from headwater.errors import RegistryError
+from headwater.records import now_iso
+from headwater.records import schema as rs
+
+if TYPE_CHECKING:
+    from headwater.project import Project
+
+MODEL_FILE = "model.skops"
+CARD_FILE = "card.json"
+
+
+def _join(base: str, *parts: str) -> str:
+    return "/".join([base.rstrip("/"), *parts])
+
+
+def version_dir(project: Project, version: int) -> str:
+    return _join(project.config.models_dir, f"v{version:04d}")
+
+
+def save_model(project: Project, version: int, model: Any, card: dict[str, Any]) -> dict[str, Any]:
+    """Write the model and its card; return location, hash and the types skops must trust."""
+    import fsspec
+    import skops.io as sio
+
+    data = sio.dumps(model)
+    trusted = sorted(sio.get_untrusted_types(data=data))
+    digest = f"sha256:{hashlib.sha256(data).hexdigest()}"
+    folder = version_dir(project, version)
+    fs, path = fsspec.core.url_to_fs(folder)
+    fs.makedirs(path, exist_ok=True)
+    with fs.open(_join(path, MODEL_FILE), "wb") as fh:
+        fh.write(data)
+    with fs.open(_join(path, CARD_FILE), "w") as fh:
+        fh.write(
+            json.dumps(
+                {**card, "file_hash": digest, "trusted_types": trusted}, indent=2, default=str
+            )
+        )
+    return {"location": folder, "file_hash": digest, "trusted_types": trusted}
+
+
+def load_model(project: Project, version: int) -> Any:
+    """Load a model version after checking its hash; trust only the recorded types."""
+    import fsspec
+    import skops.io as sio
+
+    row = model_row(project, version)
+    location = row["location"]
+    try:
+        with fsspec.open(_join(location, MODEL_FILE), "rb") as fh:
+            data = fh.read()
+    except (OSError, FileNotFoundError) as exc:
+        raise RegistryError(
+            f"model v{version} cannot be read from {location!r}: {exc}",
+            hint="restore the models folder from a backup, or train and deploy a new model",
+            version=version,
+        ) from exc
+    digest = f"sha256:{hashlib.sha256(data).hexdigest()}"
+    if digest != row["file_hash"]:
+        raise RegistryError(
+            f"model v{version} at {location!r} does not match its record (hash {digest[:19]}… "
+            f"≠ {row['file_hash'][:19]}…): it was modified or is corrupt; refusing to load it",
+            hint="roll back (`headwater rollback`) or retrain; do not load files of unknown origin",
+            version=version,
+        )
+    trusted = json.loads(row["trusted_types"])
+    try:
+        return sio.load(io.BytesIO(data), trusted=trusted)
+    except Exception as exc:
+        raise RegistryError(
+            f"model v{version} cannot be loaded safely: {exc}",
+            hint="retrain the model with this version of headwater and its libraries",
+            version=version,
+        ) from exc
+
+
+def model_row(project: Project, version: int) -> dict[str, Any]:
+    with project.records.read() as conn:
+        row = conn.execute(sa.select(rs.models).where(rs.models.c.version == version)).first()
+    if row is None:
+        raise RegistryError(
+            f"there is no model v{version}", hint="`headwater models` lists them", version=version
+        )
+    return dict(row._mapping)
+
+
+def production_version(conn: sa.Connection) -> tuple[int | None, str | None]:
+    row = conn.execute(sa.select(rs.production).where(rs.production.c.name == "default")).first()
+    return (row._mapping["version"], row._mapping["since"]) if row else (None, None)
+
+
+def next_version(conn: sa.Connection) -> int:
+    latest = conn.execute(sa.select(sa.func.max(rs.models.c.version))).scalar()
+    return int(latest or 0) + 1
+
+
+@dataclass
+class Move:
+    action: str
+    from_version: int | None
+    to_version: int | None
+    reason: str
+    forced: bool = False
+    candidate_score: float | None = None
+    production_score: float | None = None
+
+
+def move_pointer(
+    conn: sa.Connection, move: Move, *, run_id: int | None, user: str, host: str
+) -> None:
+    """Move production from ``move.from_version`` to ``move.to_version`` (compare-and-swap)."""
+    now = now_iso()
+    current, _ = production_version(conn)
+    if move.action in ("promote", "rollback"):
+        if current != move.from_version:
+            raise RegistryError(
+                f"production moved from v{move.from_version} to v{current} meanwhile; "
+                "nothing was changed",
+                hint="run the command again",
+            )
+        exists = conn.execute(
+            sa.select(rs.production.c.name).where(rs.production.c.name == "default")
+        ).first()
+        if exists:
+            conn.execute(
+                sa.update(rs.production)
+                .where(rs.production.c.name == "default")
+                .values(version=move.to_version, since=now)
+            )
+        else:
+            conn.execute(
+                sa.insert(rs.production).values(name="default", version=move.to_version, since=now)
+            )
+        if move.action == "promote" and move.to_version is not None:
+            conn.execute(
+                sa.update(rs.models)
+                .where(rs.models.c.version == move.to_version)
+                .values(status="promoted")
+            )
+    elif move.action == "refuse" and move.to_version is not None:
+        conn.execute(
+            sa.update(rs.models)
+            .where(rs.models.c.version == move.to_version, rs.models.c.status == "candidate")
+            .values(status="rejected")
+        )
+    conn.execute(
+        sa.insert(rs.promotions).values(
+            at=now,
+            action=move.action,
+            from_version=move.from_version,
+            to_version=move.to_version,
+            run_id=run_id,
+            user=user,
+            host=host,
+            forced=move.forced,
+            reason=move.reason,
+            candidate_score=move.candidate_score,
+            production_score=move.production_score,
+        )
+    )
+
+
+def rollback_target(conn: sa.Connection) -> tuple[int | None, int]:
+    """(current, target): the version that was in production before the current one."""
+    current, _ = production_version(conn)
+    if current is None:
+        raise RegistryError("nothing is in production", hint="deploy a model first")
+    chain = [
+        r[0]
+        for r in conn.execute(
+            sa.select(rs.promotions.c.to_version)
+            .where(rs.promotions.c.action == "promote")
+            .order_by(rs.promotions.c.id)
+        )
+    ]
+    positions = [i for i, v in enumerate(chain) if v == current]
+    if not positions or positions[-1] == 0:
+        raise RegistryError(
+            f"v{current} is the first model ever promoted: there is nothing to roll back to",
+            hint="deploy another version with `headwater deploy VERSION`",
+        )
+    idx = positions[-1] - 1
+    while idx >= 0 and chain[idx] == current:
+        idx -= 1
+    if idx < 0:
+        raise RegistryError("there is no earlier production version", hint="deploy another version")
+    return current, chain[idx]
+
+
+def list_models(project: Project) -> dict[str, Any]:
+    with project.records.read() as conn:
+        current, since = production_version(conn)
+        rows = [
+            dict(r._mapping)
+            for r in conn.execute(sa.select(rs.models).order_by(rs.models.c.version.desc()))
+        ]
+        history = [
+            dict(r._mapping)
+            for r in conn.execute(sa.select(rs.promotions).order_by(rs.promotions.c.id.desc()))
+        ]
+    for r in rows:
+        r["params"] = json.loads(r["params"])
+        r["features"] = json.loads(r["features"])
+        r.pop("card")
+        r.pop("trusted_types")
+        r["model_version"] = r["version"]
+        r["in_production"] = r["version"] == current
+    return {
+        "production_version": current,
+        "production_since": since,
+        "models": rows,
+        "history": history,
+    }

@@ -1,0 +1,396 @@
+"""Train: fit a candidate model on a dataset version and score it on the test data.
+
+Stage of the flow after ingest (and, later, monitor). The estimator is any import path
+with params from ``[model]``, wrapped in a scikit-learn Pipeline with optional imputing,
+scaling and one-hot encoding. The test data is a path read like a source, or a hold-out
+split that is stable across dataset versions: a row is in the test set when the md5 of its
+key (or, without a key, its row fingerprint) falls below ``test_fraction`` — so a row that
+production trained on never moves into a later test set.
+"""
+
+from __future__ import annotations
+
+import importlib
+import math
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from headwater.errors import TrainError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from headwater.config import ModelConfig
+    from headwater.project import Project
+
+LOWER_IS_BETTER = {"rmse", "mae"}
+CLASSIFICATION = {"f1", "accuracy", "precision", "recall", "roc_auc"}
+
+
+def better_or_equal(metric: str, candidate: float, production: float, tolerance: float) -> bool:
+    """True if ``candidate`` is no worse than ``production`` by more than ``tolerance``."""
+    if metric in LOWER_IS_BETTER:
+        return candidate <= production + tolerance
+    return candidate >= production - tolerance
+
+
+def meets(metric: str, score: float, minimum: float) -> bool:
+    """``min_score`` for lower-is-better metrics is a ceiling."""
+    return score <= minimum if metric in LOWER_IS_BETTER else score >= minimum
+
+
+@dataclass
+class TrainingData:
+    """Features and target for training and testing, and where they came from."""
+
+    train: pd.DataFrame
+    test: pd.DataFrame
+    features: list[str]
+    dataset_version: int | None
+    test_source: str
+
+
+def _threshold(fraction: float) -> str:
+    """Hex prefix bound: md5 hex strings sort like the numbers they spell."""
+    return format(min(int(fraction * 16**8), 16**8 - 1), "08x")
+
+
+def load_training_data(project: Project, spec: ModelConfig) -> TrainingData:
+    """Read the current dataset version (and the test data) as pandas frames."""
+    import ibis
+
+    from headwater import dataset as ds_mod
+    from headwater.engines import connect
+    from headwater.ingest._fingerprint import fingerprint
+
+    name = project.config.dataset.name
+    with project.records.read() as conn:
+        try:
+            v = ds_mod._version_row(conn, name, None)
+        except Exception as exc:
+            raise TrainError(
+                f"dataset {name!r} has no version to train on",
+                hint="run `headwater ingest` first",
+            ) from exc
+        row_parts = ds_mod._parts(conn, name, v["line"], v["version"], "rows")
+        gone = ds_mod._parts(conn, name, v["line"], v["version"], "retractions")
+    import json
+
+    schema: dict[str, str] = dict(json.loads(v["schema"]))
+    if spec.target not in schema:
+        raise TrainError(
+            f"target column {spec.target!r} is not in dataset {name!r} "
+            f"(columns: {', '.join(schema)})",
+            hint="fix [model] target in headwater.toml",
+        )
+    features = spec.features or [c for c in schema if c != spec.target and c not in spec.exclude]
+    missing = [f for f in features if f not in schema]
+    if missing:
+        raise TrainError(
+            f"feature(s) {', '.join(map(repr, missing))} are not in dataset {name!r} "
+            f"(columns: {', '.join(schema)})",
+            hint="fix [model] features in headwater.toml",
+        )
+    engine = connect(project.config.engine, project.root)
+    try:
+        live = ds_mod.live_rows(engine, project.config.dataset_dir, row_parts, gone)
+        if live is None:
+            raise TrainError(f"dataset {name!r} is empty", hint="ingest some rows first")
+        live = ds_mod.conform(live, schema)
+        key = list(project.config.dataset.key)
+        split_fp = fingerprint(live, {k: schema[k] for k in key}) if key else live._hw_fp
+        live = live.mutate(_hw_split=split_fp.substr(0, 8), _hw_sample=live._hw_fp.substr(8, 8))
+        cols = [*features, spec.target]
+        order = ["_hw_run", "_hw_file", "_hw_record"]
+        if spec.test_data:
+            train_expr = live
+            test_source = spec.test_data
+        else:
+            cut = _threshold(spec.test_fraction)
+            train_expr = live.filter(live._hw_split >= cut)
+            test_expr = live.filter(live._hw_split < cut)
+            test_source = f"hold-out: {spec.test_fraction:.0%} of rows by hash of " + (
+                f"key {key}" if key else "row fingerprint"
+            )
+        if spec.max_rows:
+            n = engine.to_pyarrow(train_expr.aggregate(n=train_expr.count())).to_pylist()[0]["n"]
+            if n > spec.max_rows:
+                frac = spec.max_rows / n
+                train_expr = train_expr.filter(train_expr._hw_sample < _threshold(frac))
+        train = engine.to_pyarrow(train_expr.order_by(order).select(*cols)).to_pandas()
+        # the test rows keep every column: the gate scores production on them too, and
+        # production may use other features than the candidate
+        if spec.test_data:
+            test = _read_path_frame(project, spec.test_data, cols, keep_all=True)
+        else:
+            test = engine.to_pyarrow(test_expr.order_by(order).select(*schema)).to_pandas()
+        del ibis
+    finally:
+        engine.close()
+    return TrainingData(train, test, features, v["version"], test_source)
+
+
+def _read_path_frame(
+    project: Project, path: str, cols: list[str], *, keep_all: bool = False
+) -> pd.DataFrame:
+    """Read a file/folder/glob like a source, typed by inference, as pandas."""
+    from headwater.compare._inputs import read_side
+    from headwater.engines import connect
+    from headwater.errors import CompareError
+
+    engine = connect(project.config.engine, project.root)
+    try:
+        try:
+            side = read_side(
+                engine,
+                project.config.resolve(path),
+                label=path,
+                project=None,
+                source=None,
+                prefix="_hw_data",
+            )
+        except CompareError as exc:
+            raise TrainError(f"cannot read {path!r}: {exc}", hint=exc.hint) from exc
+        lacking = [c for c in cols if c not in side.schema]
+        if lacking:
+            raise TrainError(
+                f"{path!r} lacks column(s) {', '.join(map(repr, lacking))} "
+                f"(it has {', '.join(side.schema)})",
+                hint="give data with the model's features (and target, to score)",
+            )
+        t = side.table.order_by("_hw_order").select(*(side.schema if keep_all else cols))
+        return engine.to_pyarrow(t).to_pandas()
+    finally:
+        engine.close()
+
+
+def read_frame(project: Project, path: str, cols: list[str]) -> pd.DataFrame:
+    """Public form of the path reader (used by score and predict)."""
+    return _read_path_frame(project, path, cols)
+
+
+def build_pipeline(spec: ModelConfig, frame: pd.DataFrame, features: list[str]) -> Any:
+    """The estimator from its import path, inside a Pipeline with the preprocessing."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.impute import SimpleImputer
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    module_name, _, cls_name = spec.estimator.rpartition(".")
+    try:
+        module = importlib.import_module(module_name)
+        cls = getattr(module, cls_name)
+    except (ImportError, AttributeError) as exc:
+        raise TrainError(
+            f"estimator {spec.estimator!r} cannot be imported ({exc})",
+            hint="give an import path such as 'sklearn.ensemble.RandomForestClassifier'",
+        ) from exc
+    try:
+        estimator = cls(**spec.params)
+    except TypeError as exc:
+        raise TrainError(
+            f"estimator {spec.estimator!r} rejects params {spec.params!r}: {exc}",
+            hint="fix [model] params in headwater.toml",
+        ) from exc
+    categorical = [
+        f
+        for f in features
+        if frame[f].dtype == object or str(frame[f].dtype) in ("string", "str", "category")
+    ]
+    numeric = [f for f in features if f not in categorical]
+    steps = []
+    transformers = []
+    num_steps: list[tuple[str, Any]] = []
+    if spec.impute != "none":
+        num_steps.append(("impute", SimpleImputer(strategy=spec.impute)))
+    if spec.scale:
+        num_steps.append(("scale", StandardScaler()))
+    if numeric:
+        transformers.append(
+            ("numeric", Pipeline(num_steps) if num_steps else "passthrough", numeric)
+        )
+    if categorical:
+        if spec.one_hot:
+            cat: Any = OneHotEncoder(handle_unknown="ignore")
+            if spec.impute != "none":
+                cat = Pipeline(
+                    [("impute", SimpleImputer(strategy="most_frequent")), ("onehot", cat)]
+                )
+            transformers.append(("categorical", cat, categorical))
+        else:
+            transformers.append(("categorical", "passthrough", categorical))
+    steps.append(("prepare", ColumnTransformer(transformers, verbose_feature_names_out=False)))
+    steps.append(("estimator", estimator))
+    return Pipeline(steps)
+
+
+def is_classifier(model: Any) -> bool:
+    from sklearn.base import is_classifier as _is
+
+    return bool(_is(model))
+
+
+def default_metric(model: Any) -> str:
+    return "f1" if is_classifier(model) else "rmse"
+
+
+def score(model: Any, frame: pd.DataFrame, features: list[str], target: str, metric: str) -> float:
+    """The model's ``metric`` on ``frame`` (rows with a missing target are left out)."""
+    from sklearn import metrics as m
+
+    data = frame[frame[target].notna()]
+    if data.empty:
+        raise TrainError("the test data has no rows with a target value", hint="check test_data")
+    y = data[target]
+    X = data[features]
+    try:
+        if metric == "roc_auc":
+            if hasattr(model, "predict_proba"):
+                proba = model.predict_proba(X)
+                value = (
+                    m.roc_auc_score(y, proba[:, 1])
+                    if proba.shape[1] == 2
+                    else m.roc_auc_score(y, proba, multi_class="ovr")
+                )
+            else:
+                value = m.roc_auc_score(y, model.decision_function(X))
+            return float(value)
+        pred = model.predict(X)
+    except ValueError as exc:
+        raise TrainError(f"the model cannot score this data: {exc}", hint=_value_hint(exc)) from exc
+    if metric in CLASSIFICATION:
+        binary = len(set(y.tolist()) | set(pred.tolist())) <= 2
+        avg = "binary" if binary else "macro"
+        if metric == "accuracy":
+            return float(m.accuracy_score(y, pred))
+        fn = {"f1": m.f1_score, "precision": m.precision_score, "recall": m.recall_score}[metric]
+        pos = sorted(set(y.tolist()))[-1] if binary else None
+        kwargs: dict[str, Any] = {"average": avg, "zero_division": 0}
+        if binary:
+            kwargs["pos_label"] = pos
+        return float(fn(y, pred, **kwargs))
+    if metric == "rmse":
+        return float(math.sqrt(m.mean_squared_error(y, pred)))
+    if metric == "mae":
+        return float(m.mean_absolute_error(y, pred))
+    return float(m.r2_score(y, pred))
+
+
+def _value_hint(exc: Exception) -> str:
+    text = str(exc).lower()
+    if "could not convert string to float" in text or "dtype" in text:
+        return "a feature holds text: set [model] one_hot = true or drop it from features"
+    if "nan" in text or "missing" in text:
+        return 'features have missing values: set [model] impute = "median" (or another strategy)'
+    return "check the features and the estimator's requirements"
+
+
+@dataclass
+class Fitted:
+    model: Any
+    metric: str
+    score: float
+    train_rows: int
+    test_rows: int
+    seconds: float
+    classes: list[Any] | None
+
+
+def fit(spec: ModelConfig, data: TrainingData) -> Fitted:
+    """Fit the pipeline on the training rows and score it on the test rows."""
+    t0 = time.monotonic()
+    train = data.train[data.train[spec.target].notna()]
+    if train.empty:
+        raise TrainError(
+            "there are no training rows (the dataset is empty or all targets are missing)",
+            hint="ingest data with target values",
+        )
+    if data.test.empty:
+        raise TrainError(
+            f"the test data is empty ({data.test_source})",
+            hint="give [model] test_data, or more rows, or a larger test_fraction",
+        )
+    model = build_pipeline(spec, train, data.features)
+    classifier = is_classifier(model)
+    if classifier and train[spec.target].nunique() < 2:
+        raise TrainError(
+            f"target {spec.target!r} has a single class ({train[spec.target].iloc[0]!r}) in the "
+            "training data: a classifier cannot learn from it",
+            hint="ingest data with both outcomes, or check the target column",
+        )
+    metric = spec.metric or default_metric(model)
+    if classifier != (metric in CLASSIFICATION):
+        raise TrainError(
+            f"metric {metric!r} does not suit estimator {spec.estimator!r} "
+            f"({'a classifier' if classifier else 'a regressor'})",
+            hint="use f1, accuracy, precision, recall or roc_auc for classifiers; "
+            "rmse, mae or r2 for regressors",
+        )
+    try:
+        model.fit(train[data.features], train[spec.target])
+    except (ValueError, TypeError) as exc:
+        text = [f for f in data.features if train[f].dtype.kind not in "iufb"]
+        which = (
+            f" (text feature(s): {', '.join(map(repr, text))}; one_hot is "
+            f"{'on' if spec.one_hot else 'off'})"
+            if text and "string" in str(exc)
+            else ""
+        )
+        raise TrainError(
+            f"fitting {spec.estimator} failed: {exc}{which}", hint=_value_hint(exc)
+        ) from exc
+    value = score(model, data.test, data.features, spec.target, metric)
+    classes = [
+        c.item() if hasattr(c, "item") else c for c in getattr(model, "classes_", [])
+    ] or None
+    return Fitted(
+        model=model,
+        metric=metric,
+        score=value,
+        train_rows=len(train),
+        test_rows=int(data.test[spec.target].notna().sum()),
+        seconds=round(time.monotonic() - t0, 3),
+        classes=classes,
+    )
+
+
+def profile(frame: pd.DataFrame, features: list[str], target: str) -> dict[str, Any]:
+    """A reference profile of the training data, for the drift checks of a later stage."""
+    import numpy as np
+
+    out: dict[str, Any] = {"rows": len(frame), "features": {}}
+    for f in features:
+        col = frame[f]
+        entry: dict[str, Any] = {"missing_share": float(col.isna().mean()) if len(col) else 0.0}
+        if col.dtype.kind in "iufb":
+            values = col.dropna().astype(float).to_numpy()
+            if len(values):
+                qs = np.quantile(values, [0, 0.05, 0.25, 0.5, 0.75, 0.95, 1])
+                counts, edges = np.histogram(values, bins=10)
+                entry.update(
+                    kind="numeric",
+                    mean=float(values.mean()),
+                    std=float(values.std()),
+                    quantiles=dict(
+                        zip(
+                            ["min", "p05", "p25", "p50", "p75", "p95", "max"],
+                            map(float, qs),
+                            strict=True,
+                        )
+                    ),
+                    histogram={
+                        "edges": [float(e) for e in edges],
+                        "counts": [int(c) for c in counts],
+                    },
+                )
+        else:
+            top = col.astype("string").value_counts().head(20)
+            entry.update(kind="categorical", top={str(k): int(v) for k, v in top.items()})
+        out["features"][f] = entry
+    t = frame[target].dropna()
+    if t.dtype.kind in "iub" or t.dtype == object:
+        out["target_balance"] = {str(k): int(v) for k, v in t.value_counts().items()}
+    else:
+        out["target_summary"] = {"mean": float(t.mean()), "std": float(t.std())} if len(t) else {}
+    return out
