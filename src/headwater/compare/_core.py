@@ -83,15 +83,33 @@ def column_flags(
     return unequal, one_null, diff
 
 
+def _comparable(value: ir.Value, kind: str, other: str) -> ir.Value:
+    """A value cast so that it can be matched against the other side's column."""
+    from headwater.ingest._fingerprint import canonical_text
+
+    if kind == other:
+        return value
+    if kind in NUMERIC and other in NUMERIC:
+        return value.cast("float64")
+    return canonical_text(value, kind)
+
+
+def _duplicate_rows(engine: Any, side: Side) -> tuple[int, int]:
+    """(rows, extra copies of whole rows) of one side, by grouping on every column."""
+    t = side.table
+    g = t.group_by(list(side.schema)).aggregate(_n=t.count())
+    row = engine.to_pyarrow(g.aggregate(rows=g._n.sum(), dups=(g._n - 1).sum())).to_pylist()[0]
+    return int(row["rows"] or 0), int(row["dups"] or 0)
+
+
 def compare_sides(engine: Any, left: Side, right: Side, opts: Options) -> dict[str, Any]:
-    """Run the comparison; return the numbers and the materialized difference tables."""
+    """Run the comparison; return the numbers and expressions for the differences."""
     import ibis
 
     from headwater.errors import CompareError
-    from headwater.ingest._fingerprint import fingerprint
 
-    lcols = [c for c in left.schema]
-    rcols = [c for c in right.schema]
+    lcols = list(left.schema)
+    rcols = list(right.schema)
     common = [c for c in lcols if c in right.schema]
     out: dict[str, Any] = {
         "columns_only_left": [c for c in lcols if c not in right.schema],
@@ -103,7 +121,6 @@ def compare_sides(engine: Any, left: Side, right: Side, opts: Options) -> dict[s
             and not (left.schema[c] in NUMERIC and right.schema[c] in NUMERIC)
         },
     }
-    L, R = left.table, right.table
     key = list(opts.key)
     for k in key:
         for side, name in ((left, "left"), (right, "right")):
@@ -122,117 +139,84 @@ def compare_sides(engine: Any, left: Side, right: Side, opts: Options) -> dict[s
                 hint="compare files whose key columns have the same type, or choose another key",
                 column=k,
             )
-
-    lschema = {c: left.schema[c] for c in common}
-    rschema = {c: right.schema[c] for c in common}
-    Lf = L.mutate(_hw_fp=fingerprint(L, lschema))
-    Rf = R.mutate(_hw_fp=fingerprint(R, rschema))
-
-    # whole-row multiplicity (both modes report duplicate rows)
-    lc = Lf.group_by("_hw_fp").aggregate(n=Lf.count())
-    rc = Rf.group_by("_hw_fp").aggregate(n=Rf.count())
-    dup_l = lc.aggregate(rows=lc.n.sum(), dups=(lc.n - 1).sum(), distinct_dup=(lc.n > 1).sum())
-    dup_r = rc.aggregate(rows=rc.n.sum(), dups=(rc.n - 1).sum(), distinct_dup=(rc.n > 1).sum())
-    dl = engine.to_pyarrow(dup_l).to_pylist()[0]
-    dr = engine.to_pyarrow(dup_r).to_pylist()[0]
-    out["rows_left"] = int(dl["rows"] or 0)
-    out["rows_right"] = int(dr["rows"] or 0)
-    out["duplicate_rows_left"] = int(dl["dups"] or 0)
-    out["duplicate_rows_right"] = int(dr["dups"] or 0)
-
+    L, R = left.table, right.table
     if not key:
-        j = lc.outer_join(rc, lc._hw_fp == rc._hw_fp)
-        j = j.select(nl=j.n.fill_null(0), nr=j.n_right.fill_null(0))
-        agg = j.aggregate(
-            both=ibis.least(j.nl, j.nr).sum(),
-            only_l=(j.nl - ibis.least(j.nl, j.nr)).sum(),
-            only_r=(j.nr - ibis.least(j.nl, j.nr)).sum(),
-        )
-        a = engine.to_pyarrow(agg).to_pylist()[0]
-        out["rows_in_both"] = int(a["both"] or 0)
-        out["rows_only_left"] = int(a["only_l"] or 0)
-        out["rows_only_right"] = int(a["only_r"] or 0)
-        # samples: rows whose fingerprint has more copies on one side
-        extra_l = Lf.filter(~Lf._hw_fp.isin(rc._hw_fp)).order_by("_hw_order")
-        extra_r = Rf.filter(~Rf._hw_fp.isin(lc._hw_fp)).order_by("_hw_order")
-        dup_rows_l = Lf.filter(Lf._hw_fp.isin(lc.filter(lc.n > 1)._hw_fp)).order_by("_hw_order")
-        dup_rows_r = Rf.filter(Rf._hw_fp.isin(rc.filter(rc.n > 1)._hw_fp)).order_by("_hw_order")
-        out["tables"] = {
-            "rows_only_left": extra_l.select(*lcols),
-            "rows_only_right": extra_r.select(*rcols),
-            "duplicate_rows_left": dup_rows_l.select(*lcols),
-            "duplicate_rows_right": dup_rows_r.select(*rcols),
-        }
-        out["columns"] = {}
-        return out
+        out["rows_left"], out["duplicate_rows_left"] = _duplicate_rows(engine, left)
+        out["rows_right"], out["duplicate_rows_right"] = _duplicate_rows(engine, right)
+        return _compare_rows(engine, left, right, common, out)
 
-    # keyed: pair duplicates in order of appearance
     lkc = L.group_by(key).aggregate(n=L.count())
     rkc = R.group_by(key).aggregate(n=R.count())
-    kl = engine.to_pyarrow(lkc.aggregate(keys=lkc.count(), dup=(lkc.n > 1).sum())).to_pylist()[0]
-    kr = engine.to_pyarrow(rkc.aggregate(keys=rkc.count(), dup=(rkc.n > 1).sum())).to_pylist()[0]
+    kl = engine.to_pyarrow(lkc.aggregate(rows=lkc.n.sum(), dup=(lkc.n > 1).sum())).to_pylist()[0]
+    kr = engine.to_pyarrow(rkc.aggregate(rows=rkc.n.sum(), dup=(rkc.n > 1).sum())).to_pylist()[0]
     out["duplicate_keys_left"] = int(kl["dup"] or 0)
     out["duplicate_keys_right"] = int(kr["dup"] or 0)
-    if out["duplicate_keys_left"] or out["duplicate_keys_right"]:
+    out["rows_left"], out["rows_right"] = int(kl["rows"] or 0), int(kr["rows"] or 0)
+    # a whole-row duplicate has a duplicate key: only sides with duplicate keys need a look
+    out["duplicate_rows_left"] = (
+        _duplicate_rows(engine, left)[1] if out["duplicate_keys_left"] else 0
+    )
+    out["duplicate_rows_right"] = (
+        _duplicate_rows(engine, right)[1] if out["duplicate_keys_right"] else 0
+    )
+    has_dups = bool(out["duplicate_keys_left"] or out["duplicate_keys_right"])
+    if has_dups:  # pair the k-th row of a key on the left with the k-th on the right
         L = L.mutate(_hw_k=ibis.row_number().over(group_by=key, order_by="_hw_order"))
         R = R.mutate(_hw_k=ibis.row_number().over(group_by=key, order_by="_hw_order"))
     else:
         L = L.mutate(_hw_k=ibis.literal(0, "int64"))
         R = R.mutate(_hw_k=ibis.literal(0, "int64"))
-    lsel = L.select(
-        *[L[c].name(f"l_{i}") for i, c in enumerate(lcols)],
-        _hw_k=L._hw_k,
-        _l=ibis.literal(True),
-        _lo=L._hw_order,
-    )
-    rsel = R.select(
-        *[R[c].name(f"r_{i}") for i, c in enumerate(rcols)],
-        _hw_kr=R._hw_k,
-        _r=ibis.literal(True),
-        _ro=R._hw_order,
-    )
     li = {c: f"l_{i}" for i, c in enumerate(lcols)}
     ri = {c: f"r_{i}" for i, c in enumerate(rcols)}
+    lsel = L.select(
+        *[L[c].name(li[c]) for c in lcols], _hw_k=L._hw_k, _l=ibis.literal(True), _lo=L._hw_order
+    )
+    rsel = R.select(
+        *[R[c].name(ri[c]) for c in rcols], _hw_kr=R._hw_k, _r=ibis.literal(True), _ro=R._hw_order
+    )
     preds = [lsel[li[k]] == rsel[ri[k]] for k in key] + [lsel._hw_k == rsel._hw_kr]
     j = lsel.outer_join(rsel, preds)
     in_l, in_r = j._l.notnull(), j._r.notnull()
     matched = in_l & in_r
+    compared = [c for c in common if c not in key]
     aggs: dict[str, Any] = {
         "both": matched.sum(),
         "only_l": (in_l & ~in_r).sum(),
         "only_r": (in_r & ~in_l).sum(),
     }
-    flags = {}
-    compared = [c for c in common if c not in key]
     any_diff: Any = ibis.literal(False)
     for i, c in enumerate(compared):
         unequal, one_null, diff = column_flags(
             j[li[c]], j[ri[c]], left.schema[c], right.schema[c], opts, c
         )
-        flags[c] = unequal
         aggs[f"u{i}"] = (matched & unequal).sum()
         aggs[f"n{i}"] = (matched & one_null).sum()
         if diff is not None:
             aggs[f"d{i}"] = ibis.ifelse(matched, diff, ibis.null("float64")).max()
         any_diff = any_diff | unequal
     aggs["diff_rows"] = (matched & any_diff).sum()
+    # one pass: every count; a second: only the rows that differ, kept for samples and saves
     a = engine.to_pyarrow(j.aggregate(**aggs)).to_pylist()[0]
     out["rows_in_both"] = int(a["both"] or 0)
     out["rows_only_left"] = int(a["only_l"] or 0)
     out["rows_only_right"] = int(a["only_r"] or 0)
     out["rows_with_differences"] = int(a["diff_rows"] or 0)
-    # keys: distinct keys present on both sides / one side
-    kj = lkc.outer_join(rkc, [lkc[k] == rkc[k] for k in key])
-    ka = engine.to_pyarrow(
-        kj.aggregate(
-            both=(kj.n.notnull() & kj.n_right.notnull()).sum(),
-            only_l=(kj.n.notnull() & kj.n_right.isnull()).sum(),
-            only_r=(kj.n.isnull() & kj.n_right.notnull()).sum(),
-        )
-    ).to_pylist()[0]
-    out["keys_in_both"] = int(ka["both"] or 0)
-    out["keys_only_left"] = int(ka["only_l"] or 0)
-    out["keys_only_right"] = int(ka["only_r"] or 0)
+    if has_dups:
+        kj = lkc.outer_join(rkc, [lkc[k] == rkc[k] for k in key])
+        ka = engine.to_pyarrow(
+            kj.aggregate(
+                both=(kj.n.notnull() & kj.n_right.notnull()).sum(),
+                only_l=(kj.n.notnull() & kj.n_right.isnull()).sum(),
+                only_r=(kj.n.isnull() & kj.n_right.notnull()).sum(),
+            )
+        ).to_pylist()[0]
+        out["keys_in_both"] = int(ka["both"] or 0)
+        out["keys_only_left"] = int(ka["only_l"] or 0)
+        out["keys_only_right"] = int(ka["only_r"] or 0)
+    else:  # every key is one row: key counts are row counts
+        out["keys_in_both"] = out["rows_in_both"]
+        out["keys_only_left"] = out["rows_only_left"]
+        out["keys_only_right"] = out["rows_only_right"]
     out["columns"] = {
         c: {
             "unequal": int(a[f"u{i}"] or 0),
@@ -244,27 +228,112 @@ def compare_sides(engine: Any, left: Side, right: Side, opts: Options) -> dict[s
         }
         for i, c in enumerate(compared)
     }
-    # tables of differences (materialized lazily by the caller)
-    diffs = j.filter(matched & any_diff)
-    diff_cols = []
-    for k in key:
-        diff_cols.append(diffs[li[k]].name(k))
-    for c in compared:
-        diff_cols += [diffs[li[c]].name(f"{c}_left"), diffs[ri[c]].name(f"{c}_right")]
-    only_l = j.filter(in_l & ~in_r).order_by("_lo")
-    only_r = j.filter(in_r & ~in_l).order_by("_ro")
-    dup_l = L.filter(L._hw_k > 0) if out["duplicate_keys_left"] else None
-    dup_r = R.filter(R._hw_k > 0) if out["duplicate_keys_right"] else None
+    differing = out["rows_only_left"] + out["rows_only_right"] + out["rows_with_differences"]
+    tables: dict[str, Any] = {}
+    if differing:
+        d = engine.materialize(j.filter(~matched | any_diff), "_hw_cmp_diffs")
+        d_in_l, d_in_r = d._l.notnull(), d._r.notnull()
+        diffs = d.filter(d_in_l & d_in_r)
+        cols = [diffs[li[k]].name(k) for k in key]
+        for c in compared:
+            cols += [diffs[li[c]].name(f"{c}_left"), diffs[ri[c]].name(f"{c}_right")]
+        only_l = d.filter(d_in_l & ~d_in_r)
+        only_r = d.filter(d_in_r & ~d_in_l)
+        tables["rows_with_differences"] = diffs.order_by("_lo").select(*cols)
+        tables["rows_only_left"] = only_l.order_by("_lo").select(
+            *[only_l[li[c]].name(c) for c in lcols]
+        )
+        tables["rows_only_right"] = only_r.order_by("_ro").select(
+            *[only_r[ri[c]].name(c) for c in rcols]
+        )
+    if out["duplicate_keys_left"]:
+        tables["duplicate_keys_left"] = L.filter(L._hw_k > 0).order_by("_hw_order").select(*lcols)
+    if out["duplicate_keys_right"]:
+        tables["duplicate_keys_right"] = R.filter(R._hw_k > 0).order_by("_hw_order").select(*rcols)
+    out["tables"] = tables
+    return out
+
+
+def _compare_rows(
+    engine: Any, left: Side, right: Side, common: list[str], out: dict[str, Any]
+) -> dict[str, Any]:
+    """Whole rows over the common columns, counting multiplicity (no key)."""
+    import ibis
+
+    L, R = left.table, right.table
+    lg = L.group_by(
+        [
+            _comparable(L[c], left.schema[c], right.schema[c]).name(f"c{i}")
+            for i, c in enumerate(common)
+        ]
+    ).aggregate(nl=L.count())
+    rg = R.group_by(
+        [
+            _comparable(R[c], right.schema[c], left.schema[c]).name(f"c{i}")
+            for i, c in enumerate(common)
+        ]
+    ).aggregate(nr=R.count())
+    preds = [lg[f"c{i}"].identical_to(rg[f"c{i}"]) for i in range(len(common))]
+    j = lg.outer_join(rg, preds) if preds else lg.cross_join(rg)
+    nl, nr = j.nl.fill_null(0), j.nr.fill_null(0)
+    both = ibis.least(nl, nr)
+    a = engine.to_pyarrow(
+        j.aggregate(both=both.sum(), only_l=(nl - both).sum(), only_r=(nr - both).sum())
+    ).to_pylist()[0]
+    out["rows_in_both"] = int(a["both"] or 0)
+    out["rows_only_left"] = int(a["only_l"] or 0)
+    out["rows_only_right"] = int(a["only_r"] or 0)
+    # samples: rows of the groups with more copies on one side than on the other
+    extra_l = j.filter(j.nl.fill_null(0) > j.nr.fill_null(0)).select(
+        *[f"c{i}" for i in range(len(common))]
+    )
+    extra_r = j.filter(j.nr.fill_null(0) > j.nl.fill_null(0)).select(
+        *[
+            j[f"c{i}_right"].name(f"c{i}") if f"c{i}_right" in j.columns else j[f"c{i}"]
+            for i in range(len(common))
+        ]
+    )
+    lk = L.select(
+        *[
+            _comparable(L[c], left.schema[c], right.schema[c]).name(f"c{i}")
+            for i, c in enumerate(common)
+        ],
+        _hw_order=L._hw_order,
+        **{f"_o{i}": L[c] for i, c in enumerate(left.schema)},
+    )
+    rk = R.select(
+        *[
+            _comparable(R[c], right.schema[c], left.schema[c]).name(f"c{i}")
+            for i, c in enumerate(common)
+        ],
+        _hw_order=R._hw_order,
+        **{f"_o{i}": R[c] for i, c in enumerate(right.schema)},
+    )
+
+    def rows_of(side_rows: Any, groups: Any, schema: dict[str, str]) -> Any:
+        hit = side_rows.semi_join(
+            groups, [side_rows[f"c{i}"].identical_to(groups[f"c{i}"]) for i in range(len(common))]
+        )
+        return hit.order_by("_hw_order").select(
+            *[hit[f"_o{i}"].name(c) for i, c in enumerate(schema)]
+        )
+
+    lg_dup = L.group_by(list(left.schema)).aggregate(_n=L.count()).filter(lambda t: t._n > 1)
+    rg_dup = R.group_by(list(right.schema)).aggregate(_n=R.count()).filter(lambda t: t._n > 1)
+
+    def dup_rows(t: Any, groups: Any, schema: dict[str, str]) -> Any:
+        hit = t.semi_join(groups, [t[c].identical_to(groups[c]) for c in schema])
+        return hit.order_by("_hw_order").select(*schema)
+
     out["tables"] = {
-        "rows_with_differences": diffs.order_by("_lo").select(*diff_cols),
-        "rows_only_left": only_l.select(*[only_l[li[c]].name(c) for c in lcols]),
-        "rows_only_right": only_r.select(*[only_r[ri[c]].name(c) for c in rcols]),
-        "duplicate_keys_left": dup_l.order_by("_hw_order").select(*lcols)
-        if dup_l is not None
+        "rows_only_left": rows_of(lk, extra_l, left.schema) if out["rows_only_left"] else None,
+        "rows_only_right": rows_of(rk, extra_r, right.schema) if out["rows_only_right"] else None,
+        "duplicate_rows_left": dup_rows(L, lg_dup, left.schema)
+        if out["duplicate_rows_left"]
         else None,
-        "duplicate_keys_right": dup_r.order_by("_hw_order").select(*rcols)
-        if dup_r is not None
+        "duplicate_rows_right": dup_rows(R, rg_dup, right.schema)
+        if out["duplicate_rows_right"]
         else None,
     }
-    out["flags"] = flags
+    out["columns"] = {}
     return out

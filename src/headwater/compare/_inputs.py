@@ -24,6 +24,8 @@ if TYPE_CHECKING:
     from headwater.engines.base import Engine
     from headwater.project import Project
 
+ORDER_STRIDE = 2**40  # order = file number × stride + record number: no sort needed
+
 VERSION_REF = re.compile(r"^(?P<name>[A-Za-z0-9_][A-Za-z0-9_.-]*)@(?P<version>latest|\d+)$")
 
 
@@ -119,9 +121,9 @@ def _dataset_side(
         )
         return Side(label, table, schema)
     live = ds_mod.conform(live, schema)
-    import ibis
 
-    order = ibis.row_number().over(order_by=[live._hw_run, live._hw_file, live._hw_record])
+    # file ids grow with runs, so (file, record) orders rows as they were ingested
+    order = live._hw_file * ORDER_STRIDE + live._hw_record
     return Side(label, live.select(*schema, _hw_order=order), schema)
 
 
@@ -165,6 +167,8 @@ def _file_side(
                 f"cannot read {sf.path!r}: {exc.strerror or exc}", hint="check the path"
             ) from exc
     readable = [f for f in files if f.size > 0]
+    if readable and all(f.format == "parquet" for f in readable):
+        return _parquet_side(engine, readable, label=label, prefix=prefix)
     ds = DatasetConfig()
     table, staged = read_text(
         engine,
@@ -194,5 +198,88 @@ def _file_side(
     decision = pl.decide_schema({}, cols, counts, ds)
     typed = engine.materialize(pl.type_stage(text, decision.schema, []), f"{prefix}_typed")
     engine.drop(f"{prefix}_text")
-    order = ibis.row_number().over(order_by=[typed._hw_path, typed._hw_record])
-    return Side(label, typed.select(*decision.schema, _hw_order=order), dict(decision.schema))
+    # file ids follow the sorted listing, so (file, record) is path-then-record order
+    order = typed._hw_file * ORDER_STRIDE + typed._hw_record
+    side = Side(label, typed.select(*decision.schema, _hw_order=order), dict(decision.schema))
+    del ibis
+    return side
+
+
+def _parquet_side(engine: Engine, files: list[Any], *, label: str, prefix: str) -> Side:
+    """Parquet keeps its own types: read natively (no text round trip), names normalised."""
+    import ibis
+
+    from headwater.ingest._plan import FileProblem, check_names
+    from headwater.ingest._read import engine_reason
+
+    paths = [f.local_path or f.path for f in files]
+    try:
+        raw_cols = engine.raw_columns("parquet", paths[0], {})
+        names = check_names(raw_cols, True, [])
+        table = engine.read_parquet_typed(paths, f"{prefix}_pq")
+    except FileProblem as exc:
+        raise CompareError(f"cannot read {label!r}: {exc.reason}", hint=exc.hint) from exc
+    except Exception as exc:
+        raise CompareError(
+            f"cannot read {label!r}: it {engine_reason(exc, 'parquet')}",
+            hint="fix or remove the file; a comparison needs every file of both sides",
+        ) from exc
+    data = [c for c in table.columns if not c.startswith("_hw_")]
+    mapping = dict(zip(raw_cols, names, strict=True))
+    renamed = {mapping.get(c, c): c for c in data}
+    schema = {new: _kind_of(table[old].type()) for new, old in renamed.items()}
+    order = table._hw_file * ORDER_STRIDE + table._hw_record
+    t = table.select(*[table[old].name(new) for new, old in renamed.items()], _hw_order=order)
+    # text columns are cleaned and typed as ingest would (dates kept as strings become dates)
+    from headwater.ingest import _pipeline as pl
+
+    text_cols = [c for c, k in schema.items() if k == "string"]
+    if text_cols:
+        na = list(DatasetConfig().na_values)
+        t = t.mutate(**{c: pl.clean_text(t[c], na) for c in text_cols})
+        t, schema = _type_text_columns(engine, t, schema, text_cols, prefix)
+    else:
+        t = engine.materialize(t, f"{prefix}_typed")
+    del ibis
+    return Side(label, t, schema)
+
+
+def _type_text_columns(
+    engine: Engine, t: ibis.Table, schema: dict[str, str], text_cols: list[str], prefix: str
+) -> tuple[ibis.Table, dict[str, str]]:
+    """Type text columns by inference, in one materializing pass.
+
+    A sample proposes each column's type; the typed value is materialized beside the text,
+    and a column where any value failed to fit falls back to its text (then no row is lost
+    and no value silently becomes null).
+    """
+    from headwater.ingest import _pipeline as pl
+
+    sample = t.limit(20_000)
+    every = dict.fromkeys(text_cols, pl.INFER_ORDER)
+    row = engine.to_pyarrow(sample.aggregate(**pl._fit_counts(sample, every))).to_pylist()[0]
+    head = pl._collect(row, every)
+    kinds = {c: pl.infer_kind(head[c]) for c in text_cols}
+    typed_cols = [c for c in text_cols if kinds[c] != "string"]
+    if not typed_cols:
+        return engine.materialize(t, f"{prefix}_typed"), schema
+    m = engine.materialize(
+        t.mutate(**{f"_hw_x{i}": pl.typed_value(t[c], kinds[c]) for i, c in enumerate(typed_cols)}),
+        f"{prefix}_typed",
+    )
+    fails = engine.to_pyarrow(
+        m.aggregate(
+            **{
+                f"f{i}": (m[c].notnull() & m[f"_hw_x{i}"].isnull()).sum()
+                for i, c in enumerate(typed_cols)
+            }
+        )
+    ).to_pylist()[0]
+    schema = dict(schema)
+    replace = {}
+    for i, c in enumerate(typed_cols):
+        if not fails[f"f{i}"]:
+            replace[c] = m[f"_hw_x{i}"]
+            schema[c] = kinds[c]
+    out = m.select(*[replace[c].name(c) if c in replace else m[c] for c in schema], "_hw_order")
+    return out, schema

@@ -147,6 +147,18 @@ class DuckDBEngine:
         )
         return self.con.table(name)
 
+    def read_parquet_typed(self, paths: list[str], name: str) -> ibis.Table:
+        """Parquet files with their own types, plus ``_hw_file`` (1-based position in
+        ``paths``) and ``_hw_record`` (1-based row number in its file); a view, not a copy."""
+        files = ", ".join(f"({i}, {_lit(p)})" for i, p in enumerate(paths, 1))
+        self.raw.execute(
+            f"CREATE OR REPLACE TEMP VIEW {_q(name)} AS SELECT p.* EXCLUDE (filename, "
+            f"file_row_number), f.i AS _hw_file, p.file_row_number + 1 AS _hw_record "
+            f"FROM read_parquet({_list(paths)}, union_by_name = true, filename = true, "
+            f"file_row_number = true) p JOIN (VALUES {files}) f(i, path) ON p.filename = f.path"
+        )
+        return self.con.table(name)
+
     def empty(self, schema: dict[str, str]) -> ibis.Table:
         return ibis.memtable(
             pa.table({k: pa.array([], type=ibis.dtype(v).to_pyarrow()) for k, v in schema.items()})

@@ -43,6 +43,10 @@ class Engine(Protocol):
         """Read Parquet parts (union by name) as one table."""
         ...
 
+    def read_parquet_typed(self, paths: list[str], name: str) -> ibis.Table:
+        """Parquet files with their own types, ``_hw_file`` and ``_hw_record``."""
+        ...
+
     def empty(self, schema: dict[str, str]) -> ibis.Table:
         """An empty table with the given Ibis schema."""
         ...

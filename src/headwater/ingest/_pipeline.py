@@ -234,6 +234,11 @@ def decide_schema(
     return SchemaDecision(schema, added, widened, frozen_out)
 
 
+def infer_kind(stats: dict[str, int]) -> str:
+    """The narrowest type every non-null value fits (counts from :func:`infer_types`)."""
+    return _infer(stats)
+
+
 def _infer(stats: dict[str, int]) -> str:
     n = stats.get("n", 0)
     if n == 0:
