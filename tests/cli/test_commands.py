@@ -117,7 +117,9 @@ def test_demo_runs_and_tells_what_to_try(tmp_path):
     hist = json.loads(run_cli("history", "--format", "json", "-p", str(tmp_path / "demo")).stdout)
     # two ingests (the demo data has rejects, hence partial), then training with deployment
     assert [(r["kind"], r["status"]) for r in hist] == [
-        ("train", "ok"), ("ingest", "partial"), ("ingest", "partial"),
+        ("train", "ok"),
+        ("ingest", "partial"),
+        ("ingest", "partial"),
     ]
     assert "deployed to production" in out.stdout and "confusion matrix:" in out.stdout
 
