@@ -174,3 +174,14 @@ def test_headers_that_normalise_to_the_same_name_fail_the_file(make_project, tmp
 def test_key_order_by_mismatch_is_a_config_error(make_project):
     with pytest.raises(ConfigError):
         make_project('order_by = "d"\n')
+
+
+def test_types_are_inferred_from_all_rows_not_just_a_sample(make_project, tmp_path):
+    # the first 20,000 rows look like ints and dates; later rows do not
+    n = 25_000
+    lines = ["n,d"] + [f"{i},2024-01-01" for i in range(n - 2)] + ["1.5,2024-01-02", "7,soon"]
+    put(tmp_path / "incoming/a.csv", "\n".join(lines) + "\n")
+    p = make_project()
+    r = p.ingest()
+    assert r.rows_rejected == 0 and r.rows_added == n
+    assert r.schema_changes == {"pinned": {"n": "float", "d": "string"}}

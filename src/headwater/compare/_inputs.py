@@ -194,9 +194,14 @@ def _file_side(
     for name in staged:
         engine.drop(name)
     cols = [c for c in text.columns if not c.startswith("_hw_")]
-    counts = pl.infer_types(text, cols, engine.to_pyarrow)
+    counts = pl.sample_types(text, cols, engine.to_pyarrow)
     decision = pl.decide_schema({}, cols, counts, ds)
     typed = engine.materialize(pl.type_stage(text, decision.schema, []), f"{prefix}_typed")
+    misfits = pl.type_failures(typed, decision.schema, cols, engine.to_pyarrow)
+    if misfits:  # the sample misled: count every type on every row for those columns
+        counts.update(pl.infer_types(text, misfits, engine.to_pyarrow))
+        decision = pl.decide_schema({}, cols, counts, ds)
+        typed = engine.materialize(pl.type_stage(text, decision.schema, []), f"{prefix}_typed")
     engine.drop(f"{prefix}_text")
     # file ids follow the sorted listing, so (file, record) is path-then-record order
     order = typed._hw_file * ORDER_STRIDE + typed._hw_record

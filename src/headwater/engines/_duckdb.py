@@ -114,18 +114,19 @@ class DuckDBEngine:
             return self.con.table(name)
         # CSV and JSON readers have no row-number column. The scan preserves insertion
         # order (file by file, line by line), so a table's rowid gives each record's ordinal.
+        # A view over the stored text computes the record numbers when the next stage
+        # reads it, so the text is stored once.
         raw_name = f"{name}__raw"
         self.raw.execute(
             f"CREATE OR REPLACE TEMP TABLE {_q(raw_name)} AS SELECT {select}"
             f"filename AS _hw_path FROM {reader}"
         )
         self.raw.execute(
-            f"CREATE OR REPLACE TEMP TABLE {_q(name)} AS "
+            f"CREATE OR REPLACE TEMP VIEW {_q(name)} AS "
             f"SELECT r.* , CAST(r.rowid - f.first + 1 AS BIGINT) AS _hw_record "
             f"FROM {_q(raw_name)} r JOIN (SELECT _hw_path, min(rowid) AS first "
             f"FROM {_q(raw_name)} GROUP BY _hw_path) f USING (_hw_path)"
         )
-        self.raw.execute(f"DROP TABLE {_q(raw_name)}")
         return self.con.table(name)
 
     @staticmethod
@@ -185,7 +186,13 @@ class DuckDBEngine:
         return rows[0][0] if rows else None
 
     def drop(self, name: str) -> None:
-        self.raw.execute(f"DROP TABLE IF EXISTS {_q(name)}")
+        kinds = self.raw.execute(
+            "SELECT table_name, table_type FROM information_schema.tables "
+            f"WHERE table_name IN ({_lit(name)}, {_lit(name + '__raw')})"
+        ).fetchall()
+        for table, kind in sorted(kinds, key=lambda r: r[1] != "VIEW"):  # views first
+            what = "VIEW" if kind == "VIEW" else "TABLE"
+            self.raw.execute(f"DROP {what} IF EXISTS {_q(table)}")
 
     def close(self) -> None:
         self.con.disconnect()

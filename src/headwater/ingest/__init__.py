@@ -261,17 +261,37 @@ class _IngestJob:
                 text = engine.materialize(pl.clean_stage(trimmed, ds), "_hw_text")
                 engine.drop("_hw_trimmed")
                 self.progress("types", 0, 1, "inferring types")
-                widen = [c for c in data_cols if pinned.get(c) == "int"]
-                counts = pl.infer_types(
-                    text, new_cols + widen, engine.to_pyarrow, widen=tuple(widen)
-                )
+                # types proposed by a sample, then checked by the typing pass itself: only
+                # a column where some value did not fit costs a full inference pass
+                counts = pl.sample_types(text, new_cols, engine.to_pyarrow)
                 decision = pl.decide_schema(pinned, data_cols, counts, ds)
-                schema = decision.schema
-                self.schema = schema
                 self.progress("type", 0, 1, "typing and validating")
                 typed_text = engine.materialize(
-                    pl.type_stage(text, schema, decision.frozen_out), "_hw_typed_text"
+                    pl.type_stage(text, decision.schema, decision.frozen_out), "_hw_typed_text"
                 )
+                inferred = [c for c in decision.added if c not in ds.columns]
+                widen = [
+                    c
+                    for c in data_cols
+                    if pinned.get(c) == "int" and c not in ds.columns and ds.schema_mode == "evolve"
+                ]
+                failed = pl.type_failures(
+                    typed_text, decision.schema, inferred + widen, engine.to_pyarrow
+                )
+                if failed:
+                    full = pl.infer_types(
+                        text,
+                        failed,
+                        engine.to_pyarrow,
+                        widen=tuple(c for c in failed if c in widen),
+                    )
+                    decision = pl.decide_schema(pinned, data_cols, {**counts, **full}, ds)
+                    typed_text = engine.materialize(
+                        pl.type_stage(text, decision.schema, decision.frozen_out),
+                        "_hw_typed_text",
+                    )
+                schema = decision.schema
+                self.schema = schema
                 engine.drop("_hw_text")
                 typed = engine.materialize(
                     pl.check_stage(typed_text, schema, decision.frozen_out, ds), "_hw_typed"

@@ -152,6 +152,33 @@ def _collect(
     return out
 
 
+def sample_types(
+    text: ir.Table, columns: list[str], execute: Any, *, sample: int = 20_000
+) -> dict[str, dict[str, int]]:
+    """Fit counts of every type on the first ``sample`` rows only (a proposal)."""
+    if not columns:
+        return {}
+    every = dict.fromkeys(columns, INFER_ORDER)
+    head = text.limit(sample)
+    return _collect(execute(head.aggregate(**_fit_counts(head, every))).to_pylist()[0], every)
+
+
+def type_failures(
+    typed_text: ir.Table, schema: dict[str, str], columns: list[str], execute: Any
+) -> list[str]:
+    """Columns of a :func:`type_stage` table where some non-null text did not fit its type."""
+    index = {c: i for i, c in enumerate(schema)}
+    checks = {
+        f"f{j}": (typed_text[f"_hw_t{index[c]}"].notnull() & typed_text[c].isnull()).sum()
+        for j, c in enumerate(columns)
+        if c in index and schema[c] != "string"
+    }
+    if not checks:
+        return []
+    row = execute(typed_text.aggregate(**checks)).to_pylist()[0]
+    return [c for j, c in enumerate(columns) if row.get(f"f{j}")]
+
+
 def infer_types(
     text: ir.Table,
     columns: list[str],
