@@ -179,27 +179,44 @@ def compare_sides(engine: Any, left: Side, right: Side, opts: Options) -> dict[s
     in_l, in_r = j._l.notnull(), j._r.notnull()
     matched = in_l & in_r
     compared = [c for c in common if c not in key]
-    aggs: dict[str, Any] = {
-        "both": matched.sum(),
-        "only_l": (in_l & ~in_r).sum(),
-        "only_r": (in_r & ~in_l).sum(),
-    }
+    # One pass over the join keeps only the rows that are unmatched, unequal, or differ
+    # by any amount (within tolerance too, for max_abs_diff), with their flags; every
+    # count is then taken from that small table: matched-and-equal rows are never stored.
+    flags: dict[str, Any] = {}
     any_diff: Any = ibis.literal(False)
+    any_delta: Any = ibis.literal(False)
+    numeric = []
     for i, c in enumerate(compared):
         unequal, one_null, diff = column_flags(
             j[li[c]], j[ri[c]], left.schema[c], right.schema[c], opts, c
         )
-        aggs[f"u{i}"] = (matched & unequal).sum()
-        aggs[f"n{i}"] = (matched & one_null).sum()
+        flags[f"_u{i}"] = unequal
+        flags[f"_n{i}"] = one_null
         if diff is not None:
-            aggs[f"d{i}"] = ibis.ifelse(matched, diff, ibis.null("float64")).max()
+            flags[f"_x{i}"] = diff
+            any_delta = any_delta | (diff > 0).fill_null(False)
+            numeric.append(i)
         any_diff = any_diff | unequal
-    aggs["diff_rows"] = (matched & any_diff).sum()
-    # one pass: every count; a second: only the rows that differ, kept for samples and saves
-    a = engine.to_pyarrow(j.aggregate(**aggs)).to_pylist()[0]
-    out["rows_in_both"] = int(a["both"] or 0)
+    flags["_any"] = any_diff
+    d = engine.materialize(
+        j.filter(~matched | any_diff | any_delta).mutate(**flags), "_hw_cmp_diffs"
+    )
+    d_in_l, d_in_r = d._l.notnull(), d._r.notnull()
+    d_matched = d_in_l & d_in_r
+    aggs: dict[str, Any] = {
+        "only_l": (d_in_l & ~d_in_r).sum(),
+        "only_r": (d_in_r & ~d_in_l).sum(),
+        "diff_rows": (d_matched & d._any).sum(),
+    }
+    for i, _ in enumerate(compared):
+        aggs[f"u{i}"] = (d_matched & d[f"_u{i}"]).sum()
+        aggs[f"n{i}"] = (d_matched & d[f"_n{i}"]).sum()
+        if i in numeric:
+            aggs[f"d{i}"] = ibis.ifelse(d_matched, d[f"_x{i}"], ibis.null("float64")).max()
+    a = engine.to_pyarrow(d.aggregate(**aggs)).to_pylist()[0]
     out["rows_only_left"] = int(a["only_l"] or 0)
     out["rows_only_right"] = int(a["only_r"] or 0)
+    out["rows_in_both"] = out["rows_left"] - out["rows_only_left"]
     out["rows_with_differences"] = int(a["diff_rows"] or 0)
     if has_dups:
         kj = lkc.outer_join(rkc, [lkc[k] == rkc[k] for k in key])
@@ -217,23 +234,28 @@ def compare_sides(engine: Any, left: Side, right: Side, opts: Options) -> dict[s
         out["keys_in_both"] = out["rows_in_both"]
         out["keys_only_left"] = out["rows_only_left"]
         out["keys_only_right"] = out["rows_only_right"]
+
+    def max_diff(i: int) -> float | None:
+        if i not in numeric:
+            return None
+        value = a.get(f"d{i}")
+        # rows that matched exactly were not kept: their difference is 0
+        return float(value) if value is not None else (0.0 if out["rows_in_both"] else None)
+
     out["columns"] = {
         c: {
             "unequal": int(a[f"u{i}"] or 0),
             "equal": out["rows_in_both"] - int(a[f"u{i}"] or 0),
             "null_one_side": int(a[f"n{i}"] or 0),
-            "max_abs_diff": (float(a[f"d{i}"]) if a.get(f"d{i}") is not None else None),
+            "max_abs_diff": max_diff(i),
             "left_type": left.schema[c],
             "right_type": right.schema[c],
         }
         for i, c in enumerate(compared)
     }
-    differing = out["rows_only_left"] + out["rows_only_right"] + out["rows_with_differences"]
     tables: dict[str, Any] = {}
-    if differing:
-        d = engine.materialize(j.filter(~matched | any_diff), "_hw_cmp_diffs")
-        d_in_l, d_in_r = d._l.notnull(), d._r.notnull()
-        diffs = d.filter(d_in_l & d_in_r)
+    if out["rows_only_left"] + out["rows_only_right"] + out["rows_with_differences"]:
+        diffs = d.filter(d_matched & d._any)
         cols = [diffs[li[k]].name(k) for k in key]
         for c in compared:
             cols += [diffs[li[c]].name(f"{c}_left"), diffs[ri[c]].name(f"{c}_right")]
