@@ -16,7 +16,7 @@ import sys
 import textwrap
 from pathlib import Path
 
-from run import DATA, PY, peak_rss, replace_section, timed, versions_line
+from run import DATA, PY, _speed, peak_rss, replace_section, timed, versions_line
 
 HERE = Path(__file__).resolve().parent
 
@@ -139,7 +139,7 @@ def main() -> int:
         lines.append(
             f"| {r['rows']:,} | {r['format']} | {r['duckdb']:.2f}s | {r['headwater']:.2f}s | "
             f"{r['headwater'] / r['duckdb']:.2f}× | {f'{dc:.2f}s' if dc else 'not run'} | "
-            + (f"{dc / r['headwater']:.1f}× faster" if dc else "-")
+            + (_speed(dc, r["headwater"]) if dc else "-")
             + f" | {r['hw_mem']:.0f} MiB | "
             + (f"{r['dc_mem']:.0f} MiB |" if dc else "- |")
         )

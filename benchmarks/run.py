@@ -126,6 +126,11 @@ def replace_section(path: Path, name: str, title: str, body: str) -> None:
     print(f"wrote the {name!r} section of {path}")
 
 
+def _speed(baseline: float, ours: float) -> str:
+    """'N× faster' or 'N× slower' than the baseline."""
+    return f"{baseline / ours:.1f}× faster" if ours <= baseline else f"{ours / baseline:.1f}× slower"
+
+
 def versions_line() -> str:
     return (
         f"Run {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC on {platform.node()} "
@@ -290,7 +295,7 @@ def write_results(
     for r in results:
         loop_s = r.get("pandas_loop")
         loop_txt = f"{loop_s:.1f}s" if loop_s else "not run"
-        vs_loop = f"{loop_s / r['hw_first']:.1f}× faster" if loop_s else "-"
+        vs_loop = _speed(loop_s, r["hw_first"]) if loop_s else "-"
         lines.append(
             f"| {int(r['rows']):,} | {int(r['files'])} | {r['cat']:.2f}s | {r['duckdb']:.2f}s | "
             f"{r['hw_first']:.2f}s | {r['hw_first'] / r['duckdb']:.2f}× | {loop_txt} | {vs_loop} | "

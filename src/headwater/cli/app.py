@@ -236,12 +236,16 @@ def export(
         typer.Option("--format", "-f", help="csv or parquet (default: from the file name)."),
     ] = None,
     provenance: Annotated[bool, typer.Option(help="Include the _hw_* provenance columns.")] = False,
+    json_output: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> int:
     """Write a dataset version to one CSV or Parquet file."""
     info = _open(project).export(
         out, format=format.value if format else None, version=version, provenance=provenance
     )
-    output.line(f"wrote {info['rows']:,} rows of version {info['version']} to {info['output']}")
+    if json_output:
+        output.emit_json(info)
+    else:
+        output.line(f"wrote {info['rows']:,} rows of version {info['version']} to {info['output']}")
     return 0
 
 

@@ -49,7 +49,10 @@ class DuckDBEngine:
         self.raw.execute(f"SET memory_limit = {_lit(config.memory_limit)}")
         self.raw.execute(f"SET temp_directory = {_lit(str(temp))}")
         self.raw.execute("SET TimeZone = 'UTC'")
-        self.raw.execute("SET preserve_insertion_order = true")
+        # Order matters only while staging (record numbers come from the scan order, see
+        # stage); everywhere else results are ordered explicitly, and keeping insertion
+        # order would cost parallelism and memory.
+        self.raw.execute("SET preserve_insertion_order = false")
         self.raw.execute("SET enable_progress_bar = false")
         if config.threads:
             self.raw.execute(f"SET threads = {int(config.threads)}")
@@ -106,26 +109,43 @@ class DuckDBEngine:
             for raw, new in zip(group.columns, group.names, strict=True)
         )
         select = f"{casts}, " if casts else ""
+        ids = group.file_ids or tuple(range(1, len(group.files) + 1))
+        values = ", ".join(f"({_lit(p)}, {int(i)})" for p, i in zip(group.files, ids, strict=True))
         if group.format == "parquet":
             self.raw.execute(
                 f"CREATE OR REPLACE TEMP TABLE {_q(name)} AS SELECT {select}"
-                f"filename AS _hw_path, file_row_number + 1 AS _hw_record FROM {reader}"
+                f"CAST(v._hw_vid AS BIGINT) AS _hw_file, "
+                f"CAST(p.file_row_number + 1 AS BIGINT) AS _hw_record FROM {reader} p "
+                f"JOIN (VALUES {values}) v(_hw_vpath, _hw_vid) ON p.filename = v._hw_vpath"
             )
             return self.con.table(name)
         # CSV and JSON readers have no row-number column. The scan preserves insertion
-        # order (file by file, line by line), so a table's rowid gives each record's ordinal.
-        # A view over the stored text computes the record numbers when the next stage
-        # reads it, so the text is stored once.
-        raw_name = f"{name}__raw"
-        self.raw.execute(
-            f"CREATE OR REPLACE TEMP TABLE {_q(raw_name)} AS SELECT {select}"
-            f"filename AS _hw_path FROM {reader}"
-        )
+        # order (file by file, line by line), so a table's rowid gives each record's
+        # number; a view over the stored text turns (filename, rowid) into (file id,
+        # record number) when the next stage reads it, so no path is stored per row twice.
+        raw_name, enum = f"{name}__raw", f"{name}__files"
+        paths = ", ".join(_lit(p) for p in dict.fromkeys(group.files))
+        codes = ", ".join(f"({i}, {int(fid)})" for i, fid in enumerate(ids))
+        self.raw.execute(f"DROP TYPE IF EXISTS {_q(enum)}")
+        # the file name is stored as an ENUM (its position in group.files), not as text
+        self.raw.execute(f"CREATE TYPE {_q(enum)} AS ENUM ({paths})")
+        self.raw.execute("SET preserve_insertion_order = true")
+        try:
+            self.raw.execute(
+                f"CREATE OR REPLACE TEMP TABLE {_q(raw_name)} AS SELECT {select}"
+                f"CAST(filename AS {_q(enum)}) AS _hw_fname FROM {reader}"
+            )
+        finally:
+            self.raw.execute("SET preserve_insertion_order = false")
         self.raw.execute(
             f"CREATE OR REPLACE TEMP VIEW {_q(name)} AS "
-            f"SELECT r.* , CAST(r.rowid - f.first + 1 AS BIGINT) AS _hw_record "
-            f"FROM {_q(raw_name)} r JOIN (SELECT _hw_path, min(rowid) AS first "
-            f"FROM {_q(raw_name)} GROUP BY _hw_path) f USING (_hw_path)"
+            f"SELECT r.* EXCLUDE (_hw_fname), CAST(f._hw_vid AS BIGINT) AS _hw_file, "
+            f"CAST(r.rowid - f._hw_first + 1 AS BIGINT) AS _hw_record "
+            f"FROM {_q(raw_name)} r JOIN (SELECT m._hw_code, m._hw_first, v._hw_vid FROM "
+            f"(SELECT enum_code(_hw_fname) AS _hw_code, min(rowid) AS _hw_first "
+            f"FROM {_q(raw_name)} GROUP BY 1) m "
+            f"JOIN (VALUES {codes}) v(_hw_vcode, _hw_vid) ON m._hw_code = v._hw_vcode) f "
+            f"ON enum_code(r._hw_fname) = f._hw_code"
         )
         return self.con.table(name)
 
@@ -193,6 +213,7 @@ class DuckDBEngine:
         for table, kind in sorted(kinds, key=lambda r: r[1] != "VIEW"):  # views first
             what = "VIEW" if kind == "VIEW" else "TABLE"
             self.raw.execute(f"DROP {what} IF EXISTS {_q(table)}")
+        self.raw.execute(f"DROP TYPE IF EXISTS {_q(name + '__files')}")
 
     def close(self) -> None:
         self.con.disconnect()

@@ -23,6 +23,7 @@ class ReadGroup:
     columns: tuple[str, ...]
     names: tuple[str, ...]
     options: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
+    file_ids: tuple[int, ...] = ()  # one per file: the id its rows carry as ``_hw_file``
 
 
 class Engine(Protocol):
@@ -36,7 +37,7 @@ class Engine(Protocol):
         ...
 
     def stage(self, group: ReadGroup, name: str) -> ibis.Table:
-        """Read a group as text into table ``name`` with ``_hw_path`` and ``_hw_record``."""
+        """Read a group as text into table ``name`` with ``_hw_file`` and ``_hw_record``."""
         ...
 
     def read_parquet(self, paths: list[str], columns: list[str] | None = None) -> ibis.Table:

@@ -255,20 +255,24 @@ class _IngestJob:
                 data_cols = [c for c in batch.columns if not c.startswith("_hw_")]
                 new_cols = [c for c in data_cols if c not in pinned]
                 self.progress("clean", 0, 1, "cleaning")
-                trimmed = engine.materialize(pl.trim_stage(batch), "_hw_trimmed")
-                for name in self.staged:  # the raw text is no longer needed
-                    engine.drop(name)
-                text = engine.materialize(pl.clean_stage(trimmed, ds), "_hw_text")
-                engine.drop("_hw_trimmed")
+                # each stage is a subquery of the next (so nothing is computed twice); the
+                # cleaned text is not stored: a sample of it proposes the types, and the
+                # typing pass reads it once, straight from the staged text
+                text = pl.clean_stage(pl.trim_stage(batch), ds)
                 self.progress("types", 0, 1, "inferring types")
                 # types proposed by a sample, then checked by the typing pass itself: only
                 # a column where some value did not fit costs a full inference pass
                 counts = pl.sample_types(text, new_cols, engine.to_pyarrow)
                 decision = pl.decide_schema(pinned, data_cols, counts, ds)
                 self.progress("type", 0, 1, "typing and validating")
-                typed_text = engine.materialize(
-                    pl.type_stage(text, decision.schema, decision.frozen_out), "_hw_typed_text"
-                )
+
+                def typed_as(d: Any) -> Any:
+                    stage = pl.type_stage(text, d.schema, d.frozen_out)
+                    return engine.materialize(
+                        pl.check_stage(stage, d.schema, d.frozen_out, ds), "_hw_typed"
+                    )
+
+                typed = typed_as(decision)
                 inferred = [c for c in decision.added if c not in ds.columns]
                 widen = [
                     c
@@ -276,7 +280,7 @@ class _IngestJob:
                     if pinned.get(c) == "int" and c not in ds.columns and ds.schema_mode == "evolve"
                 ]
                 failed = pl.type_failures(
-                    typed_text, decision.schema, inferred + widen, engine.to_pyarrow
+                    typed, decision.schema, inferred + widen, engine.to_pyarrow
                 )
                 if failed:
                     full = pl.infer_types(
@@ -286,17 +290,11 @@ class _IngestJob:
                         widen=tuple(c for c in failed if c in widen),
                     )
                     decision = pl.decide_schema(pinned, data_cols, {**counts, **full}, ds)
-                    typed_text = engine.materialize(
-                        pl.type_stage(text, decision.schema, decision.frozen_out),
-                        "_hw_typed_text",
-                    )
+                    typed = typed_as(decision)
                 schema = decision.schema
                 self.schema = schema
-                engine.drop("_hw_text")
-                typed = engine.materialize(
-                    pl.check_stage(typed_text, schema, decision.frozen_out, ds), "_hw_typed"
-                )
-                engine.drop("_hw_typed_text")
+                for name in self.staged:  # the raw text is no longer needed
+                    engine.drop(name)
                 existing = self._existing(engine, schema, retract_files)
                 self.progress("dedup", 0, 1, "de-duplicating")
                 outcomes = engine.materialize(
@@ -322,7 +320,7 @@ class _IngestJob:
                     _hw_record=added._hw_record,
                     _hw_run=ibis_literal_int(self.run.id),
                     _hw_fp=added._hw_fp,
-                ).order_by(["_hw_file", "_hw_record"])
+                )  # not sorted: readers order by provenance, and a sort costs a pass
                 if ds.key:
                     replaced = outcomes.filter(outcomes._hw_old_file.notnull())
                     retractions_expr = replaced.select(

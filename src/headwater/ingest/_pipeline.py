@@ -96,37 +96,36 @@ class SchemaDecision:
 
 
 def trim_stage(batch: ir.Table) -> ir.Table:
-    """Stage 1a: every data column trimmed, with the raw length kept to count the fixes.
+    """Stage 1a: every data column trimmed, and how many cells of the row needed it.
 
     Each stage is materialized by the caller: later stages then refer to plain columns
     instead of re-computing (DuckDB does not share a repeated TRIM within a projection).
+    A cell needs trimming exactly when its first or last character is whitespace.
     """
     data = [c for c in batch.columns if not c.startswith("_hw_")]
     keep = [c for c in batch.columns if c.startswith("_hw_")]
-    return batch.select(
-        *[strip_text(batch[c]).name(c) for c in data],
-        *[batch[c].length().name(f"_hw_l{i}") for i, c in enumerate(data)],
-        *keep,
-    )
+    space = [" ", *_OTHER_SPACE]
+    n_trimmed: ir.IntegerValue = ibis.literal(0)
+    for c in data:
+        raw = batch[c]
+        edge = raw.left(1).isin(space) | raw.right(1).isin(space)
+        n_trimmed = n_trimmed + edge.fill_null(False).cast("int64")
+    return batch.select(*[strip_text(batch[c]).name(c) for c in data], *keep, _hw_trimmed=n_trimmed)
 
 
 def clean_stage(trimmed: ir.Table, ds: DatasetConfig) -> ir.Table:
     """Stage 1b: NA tokens → null; per-row counts of cells trimmed and NA tokens mapped."""
     na = list(ds.na_values)
     data = [c for c in trimmed.columns if not c.startswith("_hw_")]
-    n_trimmed: ir.IntegerValue = ibis.literal(0)
     n_na: ir.IntegerValue = ibis.literal(0)
     cleaned = {}
-    for i, c in enumerate(data):
+    for c in data:
         t = trimmed[c]
         is_na = t.isin(na)
         cleaned[c] = ibis.ifelse(is_na, ibis.null("string"), t)
-        n_trimmed = n_trimmed + (t.length() != trimmed[f"_hw_l{i}"]).fill_null(False).cast("int64")
         n_na = n_na + is_na.fill_null(False).cast("int64")
-    keep = [c for c in trimmed.columns if c.startswith("_hw_") and not c.startswith("_hw_l")]
-    return trimmed.select(
-        *[cleaned[c].name(c) for c in data], *keep, _hw_trimmed=n_trimmed, _hw_na=n_na
-    )
+    keep = [c for c in trimmed.columns if c.startswith("_hw_")]
+    return trimmed.select(*[cleaned[c].name(c) for c in data], *keep, _hw_na=n_na)
 
 
 def _fit_counts(text: ir.Table, kinds: Mapping[str, tuple[str, ...]]) -> dict[str, Any]:
@@ -168,10 +167,15 @@ def type_failures(
 ) -> list[str]:
     """Columns of a :func:`type_stage` table where some non-null text did not fit its type."""
     index = {c: i for i, c in enumerate(schema)}
+
+    def bad(c: str) -> Any:
+        flag = f"_hw_bad{index[c]}"
+        if flag in typed_text.columns:  # a check_stage table carries the flags
+            return typed_text[flag]
+        return typed_text[f"_hw_t{index[c]}"].notnull() & typed_text[c].isnull()
+
     checks = {
-        f"f{j}": (typed_text[f"_hw_t{index[c]}"].notnull() & typed_text[c].isnull()).sum()
-        for j, c in enumerate(columns)
-        if c in index and schema[c] != "string"
+        f"f{j}": bad(c).sum() for j, c in enumerate(columns) if c in index and schema[c] != "string"
     }
     if not checks:
         return []
@@ -351,7 +355,7 @@ def check_stage(
         rule = column = value_expr = none
     return typed.select(
         *schema,
-        *[c for c in ("_hw_file", "_hw_record", "_hw_source", "_hw_path") if c in typed.columns],
+        *[c for c in ("_hw_file", "_hw_record", "_hw_source") if c in typed.columns],
         "_hw_trimmed",
         "_hw_na",
         "_hw_cast",
@@ -360,6 +364,11 @@ def check_stage(
         _hw_reject_column=column,
         _hw_reject_value=value_expr,
         _hw_fp=fingerprint(typed, schema),
+        **{
+            f"_hw_bad{index[c]}": typed[f"_hw_t{index[c]}"].notnull() & typed[c].isnull()
+            for c, kind in schema.items()
+            if kind != "string"
+        },
     )
 
 
@@ -378,9 +387,7 @@ def resolve_outcomes(
     """
     good = typed.filter(typed._hw_reject_rule.isnull())
     bad = typed.filter(typed._hw_reject_rule.notnull())
-    first_w = ibis.window(
-        group_by=good._hw_fp, order_by=[good._hw_source, good._hw_path, good._hw_record]
-    )
+    first_w = ibis.window(group_by=good._hw_fp, order_by=[good._hw_file, good._hw_record])
     ranked = good.mutate(_hw_dup=ibis.row_number().over(first_w))
     dup_in_run = ranked.filter(ranked._hw_dup > 0)
     firsts = ranked.filter(ranked._hw_dup == 0)
@@ -411,11 +418,8 @@ def resolve_outcomes(
     newest: list[Any] = []
     if ob:  # non-null order values first (False sorts before True), newest first
         newest += [firsts[ob].isnull(), ibis.desc(firsts[ob])]
-    newest += [
-        ibis.desc(firsts._hw_source),
-        ibis.desc(firsts._hw_path),
-        ibis.desc(firsts._hw_record),
-    ]
+    # file ids follow (source, path) order within a run: the later file, then record, wins
+    newest += [ibis.desc(firsts._hw_file), ibis.desc(firsts._hw_record)]
     kw = ibis.window(group_by=[firsts[k] for k in key], order_by=newest)
     ranked_k = firsts.mutate(_hw_krank=ibis.row_number().over(kw))
     losers = ranked_k.filter(ranked_k._hw_krank > 0).drop("_hw_krank")

@@ -40,8 +40,9 @@ def read_text(
 
     The table has the normalised data columns (text) and ``_hw_record`` (1-based record
     number in its file), ``_hw_file`` (``SourceFile.file_id``), ``_hw_source`` (source
-    index), ``_hw_path`` (the file's path or URL) and ``_hw_thousands`` (the source's
-    thousands separator or ``""``). None when no file could be read.
+    index) and ``_hw_thousands`` (the source's thousands separator or ``""``). None when no
+    file could be read. File ids must follow (source, path) order: ordering by
+    (``_hw_file``, ``_hw_record``) is then source, path and record order.
     """
     import ibis
 
@@ -88,6 +89,7 @@ def read_text(
                 columns=tuple(raw_cols),
                 names=tuple(norm_names),
                 options=options,
+                file_ids=tuple(int(m.file_id or 0) for m in sfs),
             )
 
         try:
@@ -107,13 +109,13 @@ def read_text(
                     fail(m, engine_reason(exc2, fmt))
 
     # a file that changed while it was read is left for the next run
-    readable: dict[str, SourceFile] = {}
+    readable: dict[int, SourceFile] = {}
     for _, members in tables:
         for sf in members:
             if sf.status not in readable_status:
                 continue
             if still_same(sf):
-                readable[sf.local_path or sf.path] = sf
+                readable[int(sf.file_id or 0)] = sf
             else:
                 sf.status = "deferred"
                 sf.reason = "it changed while it was being read: left for the next run"
@@ -126,25 +128,22 @@ def read_text(
                 all_cols.append(c)
     lookup = ibis.memtable(
         {
-            "_hw_path": list(readable),
-            "_hw_file": [sf.file_id for sf in readable.values()],
+            "_hw_file": [int(i) for i in readable],
             "_hw_source": [sf.source_index for sf in readable.values()],
-            "_hw_sort": [sf.path for sf in readable.values()],
             "_hw_thousands": [sources[sf.source_index].thousands or "" for sf in readable.values()],
         }
     )
     parts = []
     for t, _ in tables:
         cols = [t[c] if c in t.columns else ibis.null("string").name(c) for c in all_cols]
-        parts.append(t.select(*cols, t._hw_path, t._hw_record.cast("int64").name("_hw_record")))
+        parts.append(t.select(*cols, t._hw_file.cast("int64"), t._hw_record.cast("int64")))
     union = parts[0] if len(parts) == 1 else ibis.union(*parts, distinct=False)
-    joined = union.inner_join(lookup, "_hw_path")
+    joined = union.inner_join(lookup, "_hw_file")  # also drops files that changed meanwhile
     table = joined.select(
         *all_cols,
         joined._hw_record,
-        joined._hw_file.cast("int64").name("_hw_file"),
+        joined._hw_file,
         joined._hw_source.cast("int64").name("_hw_source"),
-        joined._hw_sort.name("_hw_path"),
         joined._hw_thousands,
     )
     return table, staged
