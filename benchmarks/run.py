@@ -128,7 +128,9 @@ def replace_section(path: Path, name: str, title: str, body: str) -> None:
 
 def _speed(baseline: float, ours: float) -> str:
     """'N× faster' or 'N× slower' than the baseline."""
-    return f"{baseline / ours:.1f}× faster" if ours <= baseline else f"{ours / baseline:.1f}× slower"
+    if ours <= baseline:
+        return f"{baseline / ours:.1f}× faster"
+    return f"{ours / baseline:.1f}× slower"
 
 
 def versions_line() -> str:
