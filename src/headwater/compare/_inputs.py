@@ -188,26 +188,37 @@ def _file_side(
         )
     if table is None:
         raise CompareError(f"{label!r} has no rows to read", hint="check the input")
-    trimmed = engine.materialize(pl.trim_stage(table), f"{prefix}_trim")
-    text = engine.materialize(pl.clean_stage(trimmed, ds), f"{prefix}_text")
-    engine.drop(f"{prefix}_trim")
-    for name in staged:
-        engine.drop(name)
+    # as in ingest: cleaned text is a subquery of the typing pass, not stored
+    text = pl.clean_stage(pl.trim_stage(table), ds)
     cols = [c for c in text.columns if not c.startswith("_hw_")]
     counts = pl.sample_types(text, cols, engine.to_pyarrow)
     decision = pl.decide_schema({}, cols, counts, ds)
-    typed = engine.materialize(pl.type_stage(text, decision.schema, []), f"{prefix}_typed")
+    typed = engine.materialize(_typed(text, decision.schema), f"{prefix}_typed")
     misfits = pl.type_failures(typed, decision.schema, cols, engine.to_pyarrow)
     if misfits:  # the sample misled: count every type on every row for those columns
         counts.update(pl.infer_types(text, misfits, engine.to_pyarrow))
         decision = pl.decide_schema({}, cols, counts, ds)
-        typed = engine.materialize(pl.type_stage(text, decision.schema, []), f"{prefix}_typed")
-    engine.drop(f"{prefix}_text")
+        typed = engine.materialize(_typed(text, decision.schema), f"{prefix}_typed")
+    for name in staged:  # the raw text is no longer needed
+        engine.drop(name)
     # file ids follow the sorted listing, so (file, record) is path-then-record order
     order = typed._hw_file * ORDER_STRIDE + typed._hw_record
     side = Side(label, typed.select(*decision.schema, _hw_order=order), dict(decision.schema))
     del ibis
     return side
+
+
+def _typed(text: ibis.Table, schema: dict[str, str]) -> ibis.Table:
+    """Typed columns, provenance and a did-not-fit flag per typed column (no text copies)."""
+    from headwater.ingest import _pipeline as pl
+
+    t = pl.type_stage(text, schema, [])
+    flags = {
+        f"_hw_bad{i}": t[f"_hw_t{i}"].notnull() & t[c].isnull()
+        for i, (c, kind) in enumerate(schema.items())
+        if kind != "string"
+    }
+    return t.select(*schema, "_hw_file", "_hw_record", **flags)
 
 
 def _parquet_side(engine: Engine, files: list[Any], *, label: str, prefix: str) -> Side:
