@@ -240,9 +240,14 @@ def _set_thousands(root: Path) -> None:
 
 
 def run_demo(
-    directory: str | os.PathLike[str], *, rows: int = 20_000, force: bool = False
+    directory: str | os.PathLike[str],
+    *,
+    rows: int = 20_000,
+    force: bool = False,
+    prog: str = "headwater",
 ) -> list[str]:
-    """Create the stock project, ingest, land one more batch, ingest again; return the story."""
+    """Create the stock project, ingest, land one more batch, ingest again, train and
+    deploy a model; return the story. ``prog`` is how the suggested commands call headwater."""
     from headwater.project import Project
 
     root = Path(directory)
@@ -282,15 +287,15 @@ def run_demo(
     out += [
         "",
         "try next:",
-        f"  headwater -p {root} history",
-        f"  headwater -p {root} show {r2.run_id}",
-        f"  headwater -p {root} rejects {r1.run_id}",
-        f"  headwater -p {root} export -o {root}/prices.csv",
-        f"  headwater -p {root} models",
-        f"  headwater -p {root} score",
-        f"  headwater -p {root} predict --data {root}/brokers/broker_a -o {root}/predictions.csv",
-        f"  headwater -p {root} diagnostics",
-        f"  headwater -p {root} compare prices@1 prices@latest --key date,ticker",
+        f"  {prog} -p {root} history",
+        f"  {prog} -p {root} show {r2.run_id}",
+        f"  {prog} -p {root} rejects {r1.run_id}",
+        f"  {prog} -p {root} export -o {root}/prices.csv",
+        f"  {prog} -p {root} models",
+        f"  {prog} -p {root} score",
+        f"  {prog} -p {root} predict --data {root}/brokers/broker_b -o {root}/predictions.csv",
+        f"  {prog} -p {root} diagnostics",
+        f"  {prog} -p {root} compare prices@1 prices@latest --key date,ticker",
     ]
     project.close()
     return out

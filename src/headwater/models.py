@@ -344,7 +344,7 @@ def predict(project: Project, data: str, output: str | os.PathLike[str]) -> dict
 
     version, model, row = _production(project)
     features = json.loads(row["features"])
-    frame = read_frame(project, data, features)
+    frame = read_frame(project, data, features, keep_all=True)  # output keeps every column
     try:
         pred = model.predict(frame[features])
     except ValueError as exc:

@@ -134,11 +134,27 @@ def load_training_data(project: Project, spec: ModelConfig) -> TrainingData:
 def _read_path_frame(
     project: Project, path: str, cols: list[str], *, keep_all: bool = False
 ) -> pd.DataFrame:
-    """Read a file/folder/glob like a source, typed by inference, as pandas."""
+    """Read a file/folder/glob like a source, as pandas, with the dataset's column types.
+
+    Columns the dataset has are given its types (strictly: a value that does not fit
+    becomes missing, as it cannot be scored or predicted on), so data read here looks to a
+    model exactly like the data it was trained on.
+    """
+    import json
+
+    from headwater import dataset as ds_mod
     from headwater.compare._inputs import read_side
     from headwater.engines import connect
     from headwater.errors import CompareError
+    from headwater.ingest import _pipeline as pl
 
+    kinds: dict[str, str] = {}
+    with project.records.read() as conn:
+        try:
+            v = ds_mod._version_row(conn, project.config.dataset.name, None)
+            kinds = dict(json.loads(v["schema"]))
+        except Exception:  # no dataset version yet: keep the inferred types
+            kinds = {}
     engine = connect(project.config.engine, project.root)
     try:
         try:
@@ -151,7 +167,7 @@ def _read_path_frame(
                 prefix="_hw_data",
             )
         except CompareError as exc:
-            raise TrainError(f"cannot read {path!r}: {exc}", hint=exc.hint) from exc
+            raise TrainError(str(exc), hint="check the path of the data") from exc
         lacking = [c for c in cols if c not in side.schema]
         if lacking:
             raise TrainError(
@@ -159,15 +175,29 @@ def _read_path_frame(
                 f"(it has {', '.join(side.schema)})",
                 hint="give data with the model's features (and target, to score)",
             )
-        t = side.table.order_by("_hw_order").select(*(side.schema if keep_all else cols))
+        t = side.table
+        conversions = {}
+        for c, want in kinds.items():
+            have = side.schema.get(c)
+            if have is None or have == want:
+                continue
+            if have == "string":
+                conversions[c] = pl.typed_value(t[c], want)
+            elif want in ("int", "float") and have in ("int", "float", "bool"):
+                conversions[c] = t[c].cast(ds_mod.IBIS_TYPES[want])
+        if conversions:
+            t = t.mutate(**conversions)
+        t = t.order_by("_hw_order").select(*(side.schema if keep_all else cols))
         return engine.to_pyarrow(t).to_pandas()
     finally:
         engine.close()
 
 
-def read_frame(project: Project, path: str, cols: list[str]) -> pd.DataFrame:
+def read_frame(
+    project: Project, path: str, cols: list[str], *, keep_all: bool = False
+) -> pd.DataFrame:
     """Public form of the path reader (used by score and predict)."""
-    return _read_path_frame(project, path, cols)
+    return _read_path_frame(project, path, cols, keep_all=keep_all)
 
 
 def build_pipeline(spec: ModelConfig, frame: pd.DataFrame, features: list[str]) -> Any:

@@ -44,6 +44,25 @@ ProjectOpt = Annotated[
 FormatOpt = Annotated[Fmt, typer.Option("--format", "-f", help="Output format.")]
 
 
+def _prog() -> str:
+    """How the user can run headwater again: its name if it is on PATH, else its path."""
+    import shutil
+    import sys
+
+    argv0 = sys.argv[0]
+    if argv0.endswith("__main__.py") or not argv0:
+        return f"{sys.executable} -m headwater"
+    found = shutil.which("headwater")
+    if found and os.path.exists(argv0) and os.path.samefile(found, argv0):
+        return "headwater"
+    return os.path.relpath(argv0) if os.path.exists(argv0) else "headwater"
+
+
+def _here(path: str) -> str:
+    """A path given on the command line is relative to the current folder (URLs as they are)."""
+    return path if "://" in path else str(Path(path).expanduser().resolve())
+
+
 def _open(project: Path | None) -> Any:
     from headwater.project import Project
 
@@ -296,7 +315,7 @@ def demo(
     """Create a sample stock-data project and run it: ingest, land more data, ingest again."""
     from headwater import examples
 
-    for text in examples.run_demo(directory, rows=rows, force=force):
+    for text in examples.run_demo(directory, rows=rows, force=force, prog=_prog()):
         output.line(text)
     return 0
 
@@ -527,7 +546,7 @@ def score(
     format: FormatOpt = Fmt.text,
 ) -> int:
     """Score the production model on the test data (or --data); changes nothing."""
-    result = _open(project).score(data)
+    result = _open(project).score(_here(data) if data else None)
     if format is Fmt.json:
         output.emit_json(result)
     else:
@@ -545,7 +564,7 @@ def predict(
     format: FormatOpt = Fmt.text,
 ) -> int:
     """Predict with the production model; write the rows with their predictions as CSV."""
-    result = _open(project).predict(data, out)
+    result = _open(project).predict(_here(data), out)
     if format is Fmt.json:
         output.emit_json(result)
     else:

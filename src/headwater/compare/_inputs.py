@@ -141,7 +141,7 @@ def _file_side(
     try:
         files = list_source(0, src, resolved)
     except HeadwaterError as exc:
-        raise CompareError(f"cannot read {label!r}: {exc}", hint=exc.hint) from exc
+        raise CompareError(str(exc).replace("source path", "path"), hint="check the path") from exc
     files = [f for f in files if f.format is not None]
     if not files:
         raise CompareError(
