@@ -40,6 +40,21 @@ def test_history_and_versions_do_not_import_heavy_libraries(tmp_path):
         assert lines.get("HEAVY") == "", f"{cmd} imported {lines.get('HEAVY')}"
 
 
+def test_history_reads_the_records_without_sqlalchemy(tmp_path):
+    # history is the command people run most: it reads SQLite with the standard library
+    project = Project.init(tmp_path / "p")
+    with project.writer("ingest"):
+        pass
+    script = SCRIPT.format(root=str(tmp_path / "p"), cmd="history", heavy=(*HEAVY, "sqlalchemy"))
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=False
+    )
+    lines = dict(line.split("=", 1) for line in out.stdout.splitlines() if "=" in line)
+    assert lines.get("CODE") == "0", out.stderr
+    assert lines.get("HEAVY") == "", lines.get("HEAVY")
+    assert "ingest" in out.stdout
+
+
 def test_importing_headwater_is_light():
     out = subprocess.run(
         [

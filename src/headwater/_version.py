@@ -1,10 +1,3 @@
-"""The installed version of headwater, read once from package metadata."""
+"""The version of headwater (pyproject.toml reads it from here: one place to change)."""
 
-from __future__ import annotations
-
-from importlib.metadata import PackageNotFoundError, version
-
-try:
-    __version__ = version("headwater")
-except PackageNotFoundError:  # running from a source tree that was never installed
-    __version__ = "0+unknown"
+__version__ = "0.1.0"

@@ -22,7 +22,7 @@ from headwater._lock import ProjectLock
 from headwater._version import __version__
 from headwater.config import CONFIG_FILE, TEMPLATE, Config, find_project, load_config
 from headwater.errors import HeadwaterError, LockError, ProjectError
-from headwater.records import RecordStore, now_iso
+from headwater.records import now_iso
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 
     from headwater.compare import Comparison
     from headwater.ingest import IngestResult, ProgressCallback
+    from headwater.records.store import RecordStore
 
 log = logging.getLogger(__name__)
 
@@ -123,6 +124,8 @@ class Project:
     def records(self) -> RecordStore:
         """The record store (created and migrated on first use)."""
         if self._records is None:
+            from headwater.records.store import RecordStore
+
             url = self.config.records.url
             if url:
                 if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
@@ -213,6 +216,12 @@ class Project:
 
     def history(self, limit: int | None = 50, kind: str | None = None) -> list[dict[str, Any]]:
         """The most recent runs, newest first."""
+        if self._records is None and self.config.records.url is None:
+            from headwater.records import _fast
+
+            fast = _fast.runs(self.config.state_dir / "records.db", limit, kind)
+            if fast is not None:
+                return fast
         return self.records.runs(limit=limit, kind=kind)
 
     def run_record(self, run_id: int) -> dict[str, Any]:

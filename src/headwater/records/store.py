@@ -8,7 +8,6 @@ never imports Alembic.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import logging
 from collections.abc import Iterator
@@ -20,17 +19,13 @@ import sqlalchemy as sa
 from sqlalchemy import event
 
 from headwater.errors import ProjectError, RecordsError
-from headwater.records import schema
+from headwater.records import HEAD_REVISION, now_iso, schema
 
 log = logging.getLogger(__name__)
 
-HEAD_REVISION = "0003"
 BUSY_TIMEOUT_MS = 30_000
 
-
-def now_iso() -> str:
-    """Current UTC time as ISO 8601 with microseconds (sorts as text)."""
-    return dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
+__all__ = ["HEAD_REVISION", "RecordStore", "now_iso"]
 
 
 class RecordStore:

@@ -1,0 +1,50 @@
+"""Read-only queries with the standard library's sqlite3, for commands that only read.
+
+``headwater history`` must start fast; SQLAlchemy alone takes a third of that budget.
+Used only for the default SQLite store at the current schema revision; anything else goes
+through :class:`~headwater.records.store.RecordStore`.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+from headwater.records import HEAD_REVISION
+
+
+def runs(db: Path, limit: int | None, kind: str | None) -> list[dict[str, Any]] | None:
+    """The newest runs, or None when this fast path cannot answer (no file, old schema)."""
+    if not db.is_file():
+        return None
+    try:
+        con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30)
+    except sqlite3.Error:
+        return None
+    try:
+        con.row_factory = sqlite3.Row
+        revision = con.execute("SELECT version_num FROM alembic_version").fetchone()
+        if revision is None or revision[0] != HEAD_REVISION:
+            return None
+        sql = "SELECT * FROM runs"
+        args: list[Any] = []
+        if kind:
+            sql += " WHERE kind = ?"
+            args.append(kind)
+        sql += " ORDER BY id DESC"
+        if limit:
+            sql += " LIMIT ?"
+            args.append(limit)
+        out = []
+        for row in con.execute(sql, args):
+            d = dict(row)
+            for name in ("summary", "options"):
+                d[name] = json.loads(d[name]) if d.get(name) else {}
+            out.append(d)
+        return out
+    except sqlite3.Error:
+        return None
+    finally:
+        con.close()
