@@ -58,8 +58,6 @@ def _threshold(fraction: float) -> str:
 
 def load_training_data(project: Project, spec: ModelConfig) -> TrainingData:
     """Read the current dataset version (and the test data) as pandas frames."""
-    import ibis
-
     from headwater import dataset as ds_mod
     from headwater.engines import connect
     from headwater.ingest._fingerprint import fingerprint
@@ -125,7 +123,6 @@ def load_training_data(project: Project, spec: ModelConfig) -> TrainingData:
             test = _read_path_frame(project, spec.test_data, cols, keep_all=True)
         else:
             test = engine.to_pyarrow(test_expr.order_by(order).select(*schema)).to_pandas()
-        del ibis
     finally:
         engine.close()
     return TrainingData(train, test, features, v["version"], test_source)

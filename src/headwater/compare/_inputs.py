@@ -130,8 +130,7 @@ def _dataset_side(
 def _file_side(
     engine: Engine, path: str, *, label: str, source: SourceConfig | None, prefix: str
 ) -> Side:
-    import ibis
-
+    """A file, folder, glob or URL, read as an ingest source would be."""
     from headwater.ingest import _pipeline as pl
     from headwater.ingest._read import read_text
     from headwater.sources import hash_local, list_source, stage_remote
@@ -204,7 +203,6 @@ def _file_side(
     # file ids follow the sorted listing, so (file, record) is path-then-record order
     order = typed._hw_file * ORDER_STRIDE + typed._hw_record
     side = Side(label, typed.select(*decision.schema, _hw_order=order), dict(decision.schema))
-    del ibis
     return side
 
 
@@ -223,8 +221,6 @@ def _typed(text: ibis.Table, schema: dict[str, str]) -> ibis.Table:
 
 def _parquet_side(engine: Engine, files: list[Any], *, label: str, prefix: str) -> Side:
     """Parquet keeps its own types: read natively (no text round trip), names normalised."""
-    import ibis
-
     from headwater.ingest._plan import FileProblem, check_names
     from headwater.ingest._read import engine_reason
 
@@ -256,7 +252,6 @@ def _parquet_side(engine: Engine, files: list[Any], *, label: str, prefix: str) 
         t, schema = _type_text_columns(engine, t, schema, text_cols, prefix)
     else:
         t = engine.materialize(t, f"{prefix}_typed")
-    del ibis
     return Side(label, t, schema)
 
 
