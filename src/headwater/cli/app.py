@@ -42,6 +42,17 @@ ProjectOpt = Annotated[
     typer.Option("--project", "-p", help="Project folder (default: here, or a parent)."),
 ]
 FormatOpt = Annotated[Fmt, typer.Option("--format", "-f", help="Output format.")]
+WaitOpt = Annotated[
+    bool, typer.Option("--wait", help="Wait for another writer instead of skipping.")
+]
+
+
+def _emit(format: Fmt, data: Any, render: Any) -> None:
+    """Print ``data`` as JSON or through its text renderer (the only switch on --format)."""
+    if format is Fmt.json:
+        output.emit_json(data)
+    else:
+        render(data)
 
 
 def _prog() -> str:
@@ -132,10 +143,7 @@ def history(
 ) -> int:
     """One line per run: id, kind, started, took, status, summary."""
     runs = _open(project).history(limit=limit or None, kind=kind)
-    if format is Fmt.json:
-        output.emit_json(runs)
-    else:
-        output.history(runs)
+    _emit(format, runs, output.history)
     return 0
 
 
@@ -147,10 +155,7 @@ def show(
 ) -> int:
     """Everything recorded about one run, explained in plain words."""
     record = _open(project).run_record(run_id)
-    if format is Fmt.json:
-        output.emit_json(record)
-    else:
-        output.show(record)
+    _emit(format, record, output.show)
     return 0
 
 
@@ -166,9 +171,7 @@ def ingest(
     rebuild: Annotated[
         bool, typer.Option("--rebuild", help="Re-ingest everything into a new version line.")
     ] = False,
-    wait: Annotated[
-        bool, typer.Option("--wait", help="Wait for another writer instead of skipping.")
-    ] = False,
+    wait: WaitOpt = False,
     format: FormatOpt = Fmt.text,
 ) -> int:
     """Ingest what is new in the sources into a new dataset version."""
@@ -177,10 +180,7 @@ def ingest(
         result = proj.ingest(
             dry_run=dry_run, strict=strict, rebuild=rebuild, wait=wait, progress=progress
         )
-    if format is Fmt.json:
-        output.emit_json(result.to_dict())
-    else:
-        output.ingest_result(result.to_dict())
+    _emit(format, result.to_dict(), output.ingest_result)
     return 0
 
 
@@ -233,10 +233,7 @@ def rejects(
 ) -> int:
     """The rows a run refused: file, record, column, value and why."""
     rows = _open(project).rejects(run_id, limit=limit or None)
-    if format is Fmt.json:
-        output.emit_json(rows)
-    else:
-        output.rejects(rows, run_id)
+    _emit(format, rows, lambda d: output.rejects(d, run_id))
     return 0
 
 
@@ -272,10 +269,7 @@ def export(
 def versions(project: ProjectOpt = None, format: FormatOpt = Fmt.text) -> int:
     """Every version of the dataset, newest first."""
     rows = _open(project).versions()
-    if format is Fmt.json:
-        output.emit_json(rows)
-    else:
-        output.versions(rows)
+    _emit(format, rows, output.versions)
     return 0
 
 
@@ -470,17 +464,12 @@ def train(
     force: Annotated[
         bool, typer.Option("--force", help="With --deploy: promote even if the gate refuses.")
     ] = False,
-    wait: Annotated[
-        bool, typer.Option("--wait", help="Wait for another writer instead of skipping.")
-    ] = False,
+    wait: WaitOpt = False,
     format: FormatOpt = Fmt.text,
 ) -> int:
     """Fit a candidate on the latest dataset version; score it on the test data."""
     result = _open(project).train(deploy=deploy, force=force, wait=wait)
-    if format is Fmt.json:
-        output.emit_json(result)
-    else:
-        output.model_result("trained", result)
+    _emit(format, result, lambda d: output.model_result("trained", d))
     return 1 if deploy and not result["promoted"] else 0
 
 
@@ -493,17 +482,12 @@ def deploy(
     force: Annotated[
         bool, typer.Option("--force", help="Promote even if the gate refuses (recorded).")
     ] = False,
-    wait: Annotated[
-        bool, typer.Option("--wait", help="Wait for another writer instead of skipping.")
-    ] = False,
+    wait: WaitOpt = False,
     format: FormatOpt = Fmt.text,
 ) -> int:
     """Promote a model to production if it is at least as good as production."""
     result = _open(project).deploy(version, force=force, wait=wait)
-    if format is Fmt.json:
-        output.emit_json(result)
-    else:
-        output.model_result("deploy", result)
+    _emit(format, result, lambda d: output.model_result("deploy", d))
     return 0 if result["promoted"] else 1
 
 
@@ -511,19 +495,14 @@ def deploy(
 def models(project: ProjectOpt = None, format: FormatOpt = Fmt.text) -> int:
     """Model versions, scores, data versions, and which one is in production since when."""
     info = _open(project).models()
-    if format is Fmt.json:
-        output.emit_json(info)
-    else:
-        output.models(info)
+    _emit(format, info, output.models)
     return 0
 
 
 @app.command()
 def rollback(
     project: ProjectOpt = None,
-    wait: Annotated[
-        bool, typer.Option("--wait", help="Wait for another writer instead of skipping.")
-    ] = False,
+    wait: WaitOpt = False,
     format: FormatOpt = Fmt.text,
 ) -> int:
     """Put the previous production version back, in one step."""
@@ -547,10 +526,7 @@ def score(
 ) -> int:
     """Score the production model on the test data (or --data); changes nothing."""
     result = _open(project).score(_here(data) if data else None)
-    if format is Fmt.json:
-        output.emit_json(result)
-    else:
-        output.model_result("score", result)
+    _emit(format, result, lambda d: output.model_result("score", d))
     return 0
 
 
@@ -579,8 +555,5 @@ def predict(
 def diagnostics(project: ProjectOpt = None, format: FormatOpt = Fmt.text) -> int:
     """Summary statistics, missing values, run timings and dependency versions."""
     info = _open(project).diagnostics()
-    if format is Fmt.json:
-        output.emit_json(info)
-    else:
-        output.diagnostics(info)
+    _emit(format, info, output.diagnostics)
     return 0
