@@ -1,0 +1,567 @@
+"""One ingest run, step by step (see the package docstring for the steps)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+import uuid
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+
+from headwater import dataset as ds_mod
+from headwater.errors import ValidationError
+from headwater.ingest._plan import Plan, known_files, make_plan
+from headwater.ingest._read import read_text
+from headwater.ingest._result import IngestResult, ProgressCallback
+from headwater.ingest._result import count_plan as _count_plan
+from headwater.ingest._result import file_view as _file_view
+from headwater.ingest._result import summary as _summary
+from headwater.records import schema as rs
+from headwater.sources import SourceFile, clear_staging
+
+if TYPE_CHECKING:
+    from headwater.engines.base import Engine
+    from headwater.project import Project, Run
+
+log = logging.getLogger(__name__)
+
+
+class IngestJob:
+    def __init__(
+        self,
+        project: Project,
+        run: Run,
+        *,
+        strict: bool,
+        rebuild: bool,
+        progress: ProgressCallback,
+    ) -> None:
+        self.project = project
+        self.cfg = project.config
+        self.ds = project.config.dataset
+        self.run = run
+        self.strict = strict
+        self.rebuild = rebuild
+        self.progress = progress
+        self.staging = self.cfg.state_dir / "staging" / f"run-{run.id}"
+        self.engine: Engine | None = None
+        self.started = time.monotonic()
+        self.schema: dict[str, str] = {}
+        self.staged: list[str] = []
+
+    def cleanup(self) -> None:
+        if self.engine is not None:
+            try:
+                self.engine.close()
+            except Exception:  # pragma: no cover - closing must not mask the real error
+                log.debug("engine close failed", exc_info=True)
+        clear_staging(self.staging)
+
+    # -- the run -----------------------------------------------------------------------
+
+    def execute(self) -> IngestResult:
+        project, cfg, ds = self.project, self.cfg, self.ds
+        orphans = ds_mod.remove_orphans(project)
+        ds_mod.write_manifests(project)
+        with project.records.read() as conn:
+            parent = ds_mod.state(conn, ds.name)
+            line = parent.line + 1 if self.rebuild else parent.line
+            known = known_files(conn, ds.name, line)
+        if self.rebuild and parent.version is not None:
+            # a rebuild re-reads every file into a new line; start its numbering clean
+            known = {}
+        self.line = line
+        self.parent = parent
+        pinned = {} if self.rebuild else dict(parent.schema)
+
+        self.progress("list", 0, len(cfg.sources), "listing sources")
+        plan = make_plan(cfg, known, self.staging, self.progress)
+        result = IngestResult(run_id=self.run.id, status="ok", dataset=ds.name)
+        result.orphans_removed = len(orphans)
+        result.recovered_runs = list(self.run.recovered)
+        result.output = cfg.dataset_dir
+        self._register_files(plan)
+
+        to_read = [f for f in plan.by_status("new", "changed") if f.size > 0]
+        stats: dict[int, dict[str, Any]] = {}
+        rejects: list[dict[str, Any]] = []
+        schema = pinned
+        decision = None
+        new_rows_expr = None
+        retractions_expr = None
+        engine = None
+
+        def retractable() -> list[int]:
+            # a changed file's earlier rows go only once its new content was read: if the
+            # new content fails (or is still being written) the earlier rows stay
+            ids = [f.previous_file_id for f in plan.by_status("changed") if f.previous_file_id]
+            if ds.on_missing == "retract":
+                ids += [k["file_id"] for k in plan.missing if k["status"] == "ingested"]
+            return ids
+
+        retract_files = retractable()
+        if to_read or retract_files:
+            engine = self.engine = self._connect()
+        if to_read:
+            assert engine is not None
+            batch = self._read(engine, to_read)
+            retract_files = retractable()
+            if batch is not None:
+                from headwater.ingest import _pipeline as pl
+
+                data_cols = [c for c in batch.columns if not c.startswith("_hw_")]
+                new_cols = [c for c in data_cols if c not in pinned]
+                self.progress("clean", 0, 1, "cleaning")
+                # each stage is a subquery of the next (so nothing is computed twice); the
+                # cleaned text is not stored: a sample of it proposes the types, and the
+                # typing pass reads it once, straight from the staged text
+                text = pl.clean_stage(pl.trim_stage(batch), ds)
+                self.progress("types", 0, 1, "inferring types")
+                # types proposed by a sample, then checked by the typing pass itself: only
+                # a column where some value did not fit costs a full inference pass
+                counts = pl.sample_types(text, new_cols, engine.to_pyarrow)
+                decision = pl.decide_schema(pinned, data_cols, counts, ds)
+                self.progress("type", 0, 1, "typing and validating")
+
+                def typed_as(d: Any) -> Any:
+                    stage = pl.type_stage(text, d.schema, d.frozen_out)
+                    return engine.materialize(
+                        pl.check_stage(stage, d.schema, d.frozen_out, ds), "_hw_typed"
+                    )
+
+                typed = typed_as(decision)
+                inferred = [c for c in decision.added if c not in ds.columns]
+                widen = [
+                    c
+                    for c in data_cols
+                    if pinned.get(c) == "int" and c not in ds.columns and ds.schema_mode == "evolve"
+                ]
+                failed = pl.type_failures(
+                    typed, decision.schema, inferred + widen, engine.to_pyarrow
+                )
+                if failed:
+                    full = pl.infer_types(
+                        text,
+                        failed,
+                        engine.to_pyarrow,
+                        widen=tuple(c for c in failed if c in widen),
+                    )
+                    decision = pl.decide_schema(pinned, data_cols, {**counts, **full}, ds)
+                    typed = typed_as(decision)
+                schema = decision.schema
+                self.schema = schema
+                for name in self.staged:  # the raw text is no longer needed
+                    engine.drop(name)
+                existing = self._existing(engine, schema, retract_files)
+                self.progress("dedup", 0, 1, "de-duplicating")
+                outcomes = engine.materialize(
+                    pl.resolve_outcomes(typed, existing, ds, schema), "_hw_outcomes"
+                )
+                for row in engine.to_pyarrow(pl.file_stats(outcomes)).to_pylist():
+                    stats[int(row["_hw_file"])] = row
+                rejects = engine.to_pyarrow(
+                    outcomes.filter(outcomes._hw_outcome == "reject")
+                    .select(
+                        "_hw_file",
+                        "_hw_record",
+                        "_hw_reject_column",
+                        "_hw_reject_rule",
+                        "_hw_reject_value",
+                    )
+                    .order_by(["_hw_file", "_hw_record"])
+                ).to_pylist()
+                added = outcomes.filter(outcomes._hw_outcome == "added")
+                new_rows_expr = added.select(
+                    *schema,
+                    _hw_file=added._hw_file,
+                    _hw_record=added._hw_record,
+                    _hw_run=ibis_literal_int(self.run.id),
+                    _hw_fp=added._hw_fp,
+                )  # not sorted: readers order by provenance, and a sort costs a pass
+                if ds.key:
+                    replaced = outcomes.filter(outcomes._hw_old_file.notnull())
+                    retractions_expr = replaced.select(
+                        _hw_file=replaced._hw_old_file, _hw_record=replaced._hw_old_record
+                    )
+        if retract_files:
+            assert engine is not None
+            gone = self._file_retractions(engine, retract_files)
+            if gone is not None:
+                retractions_expr = (
+                    gone if retractions_expr is None else retractions_expr.union(gone)
+                )
+
+        # -- tally --------------------------------------------------------------------
+        _count_plan(result, plan)
+        for sf in plan.files:
+            if sf.file_id in stats:
+                s = stats[sf.file_id]
+                sf.extra.update(
+                    rows_read=int(s["rows_read"]),
+                    rows_rejected=int(s["reject"]),
+                    duplicates=int(s["duplicate"]),
+                    rows_superseded=int(s["superseded"]) + int(s["stale"]),
+                    rows_added=int(s["added"]),
+                    fixes={
+                        "cells_trimmed": int(s["cells_trimmed"] or 0),
+                        "na_tokens_mapped": int(s["na_tokens_mapped"] or 0),
+                        "values_cast": int(s["values_cast"] or 0),
+                        "thousands_separators_removed": int(s["thousands_removed"] or 0),
+                    },
+                )
+                result.rows_read += int(s["rows_read"])
+                result.rows_rejected += int(s["reject"])
+                result.duplicates_dropped += int(s["duplicate"])
+                result.rows_superseded += int(s["superseded"])
+                result.rows_stale += int(s["stale"])
+        if decision is not None:
+            changes: dict[str, Any] = {}
+            if decision.added:
+                changes["added" if pinned else "pinned"] = decision.added
+            if decision.widened:
+                changes["widened"] = decision.widened
+            if decision.frozen_out:
+                changes["refused_by_freeze"] = decision.frozen_out
+            result.schema_changes = changes
+
+        problems = result.files_failed + len(result.source_errors) + result.rows_rejected
+        if problems and self.strict:
+            self._record_failure(plan, rejects, result)
+            raise ValidationError(
+                f"strict ingest refused: {result.files_failed} file(s) failed, "
+                f"{len(result.source_errors)} source(s) could not be listed, "
+                f"{result.rows_rejected} row(s) rejected; nothing was published",
+                hint=f"see `headwater show {self.run.id}` and `headwater rejects {self.run.id}`; "
+                "fix the files or run without --strict",
+                run_id=self.run.id,
+            )
+
+        # -- write parts (immutable, uniquely named, in their final place) --------------
+        row_parts: list[tuple[str, int, int]] = []
+        retraction_parts: list[tuple[str, int, int]] = []
+        tag = f"run{self.run.id:06d}-{uuid.uuid4().hex[:12]}"
+        if new_rows_expr is not None and engine is not None:
+            self.progress("write", 0, 1, "writing new rows")
+            rel = f"parts/{tag}.parquet"
+            n = engine.write_parquet(new_rows_expr, os.path.join(cfg.dataset_dir, rel))
+            if n:
+                row_parts.append((rel, n, os.path.getsize(os.path.join(cfg.dataset_dir, rel))))
+            else:
+                os.unlink(os.path.join(cfg.dataset_dir, rel))
+            result.rows_added = n
+        if retractions_expr is not None and engine is not None:
+            rel = f"retractions/{tag}.parquet"
+            n = engine.write_parquet(
+                retractions_expr.distinct(), os.path.join(cfg.dataset_dir, rel)
+            )
+            if n:
+                retraction_parts.append(
+                    (rel, n, os.path.getsize(os.path.join(cfg.dataset_dir, rel)))
+                )
+            else:
+                os.unlink(os.path.join(cfg.dataset_dir, rel))
+            result.rows_retracted = n
+        self._retracted_per_file(engine, plan, retract_files)
+
+        # -- publish ------------------------------------------------------------------
+        partial = result.files_failed or result.source_errors or result.rows_rejected
+        result.status = "partial" if partial else "ok"
+        schema_changed = schema != parent.schema or (self.rebuild and schema)
+        self.progress("publish", 0, 1, "publishing")
+        lineage = {
+            "files": {
+                s: getattr(result, f"files_{s}") for s in ("new", "changed", "alias", "missing")
+            },
+            "rows_read": result.rows_read,
+            "rows_rejected": result.rows_rejected,
+            "duplicates_dropped": result.duplicates_dropped,
+            "rows_superseded": result.rows_superseded,
+            "rows_stale": result.rows_stale,
+            "schema_changes": result.schema_changes,
+            "mode": "upsert" if ds.key else "append",
+            "key": list(ds.key),
+            "rebuild": self.rebuild,
+        }
+        with project.records.write() as conn:
+            version = parent.version if line == parent.line else None
+            rows = parent.rows if line == parent.line else 0
+            if row_parts or retraction_parts or (self.rebuild and parent.version is not None):
+                version = ds_mod.publish(
+                    conn,
+                    name=ds.name,
+                    dataset_dir=cfg.dataset_dir,
+                    parent=parent,
+                    line=line,
+                    run_id=self.run.id,
+                    schema=schema,
+                    row_parts=row_parts,
+                    retraction_parts=retraction_parts,
+                    rows_added=result.rows_added,
+                    rows_retracted=result.rows_retracted,
+                    lineage=lineage,
+                )
+                rows = rows + result.rows_added - result.rows_retracted
+            elif schema_changed and schema:
+                ds_mod.set_schema(conn, ds.name, line, schema)
+            self._record_files(conn, plan, version)
+            self._record_rejects(conn, rejects, plan)
+            result.dataset_version = version
+            result.dataset_rows = rows
+            result.seconds = round(time.monotonic() - self.started, 3)
+            result.files = [_file_view(sf) for sf in plan.files]
+            self.run.finish_in(project.records, conn, result.status, _summary(result))
+        self.progress("published", 1, 1, f"version {result.dataset_version}")
+        ds_mod.write_manifests(project)
+        self.progress("done", 1, 1, "done")
+        return result
+
+    # -- steps ----------------------------------------------------------------------------
+
+    def _connect(self) -> Engine:
+        from headwater.engines import connect
+
+        return connect(self.cfg.engine, self.cfg.root)
+
+    def _register_files(self, plan: Plan) -> None:
+        """Give every file of the run a record (and so an id for its rows' provenance)."""
+        with self.project.records.write() as conn:
+            for sf in plan.files:
+                res = conn.execute(
+                    sa.insert(rs.source_files).values(
+                        run_id=self.run.id,
+                        dataset=self.ds.name,
+                        line=self.line,
+                        source_index=sf.source_index,
+                        source=sf.source,
+                        path=sf.path,
+                        size=sf.size,
+                        mtime=sf.mtime,
+                        hash=sf.hash,
+                        format=sf.format,
+                        status="reading" if sf.status in ("new", "changed") else sf.status,
+                        reason=sf.reason,
+                        alias_of=sf.alias_of,
+                    )
+                )
+                sf.file_id = int(res.inserted_primary_key[0])  # type: ignore[index]
+            for k in plan.missing:
+                conn.execute(
+                    sa.insert(rs.source_files).values(
+                        run_id=self.run.id,
+                        dataset=self.ds.name,
+                        line=self.line,
+                        path=k["path"],
+                        size=k["size"],
+                        mtime=k["mtime"],
+                        hash=k["hash"],
+                        status="missing",
+                        reason=(
+                            "the file is gone from its source; its rows are retracted"
+                            if self.ds.on_missing == "retract" and k["status"] == "ingested"
+                            else "the file is gone from its source; its rows are kept "
+                            "(dataset.on_missing = 'keep')"
+                        ),
+                        alias_of=str(k["file_id"]),
+                    )
+                )
+
+    def _read(self, engine: Engine, files: list[SourceFile]) -> Any:
+        """Read files as text into one table; failures are recorded against their file."""
+        required = [
+            *self.ds.key,
+            *([self.ds.order_by] if self.ds.order_by else []),
+            *[c for c, r in self.ds.columns.items() if r.not_null],
+        ]
+        table, self.staged = read_text(
+            engine,
+            files,
+            self.cfg.sources,
+            normalize=self.ds.normalize_headers,
+            required=list(dict.fromkeys(required)),
+            progress=self.progress,
+        )
+        for sf in files:
+            if sf.status == "failed":
+                log.warning("file %s failed: %s", sf.path, sf.reason)
+        return table
+
+    def _existing(self, engine: Engine, schema: dict[str, str], retract_files: list[int]) -> Any:
+        """Live rows of the parent version that the batch is compared against."""
+        if self.line != self.parent.line or self.parent.version is None:
+            return None
+        with self.project.records.read() as conn:
+            rows = ds_mod._parts(conn, self.ds.name, self.line, self.parent.version, "rows")
+            gone = ds_mod._parts(conn, self.ds.name, self.line, self.parent.version, "retractions")
+        cols = ["_hw_fp", *self.ds.key, *([self.ds.order_by] if self.ds.order_by else [])]
+        cols = [c for c in dict.fromkeys(cols)]
+        live = ds_mod.live_rows(engine, self.cfg.dataset_dir, rows, gone, cols)
+        if live is None:
+            return None
+        if retract_files:
+            live = live.filter(~live._hw_file.isin(retract_files))
+        return live
+
+    def _file_retractions(self, engine: Engine, file_ids: list[int]) -> Any:
+        if self.line != self.parent.line or self.parent.version is None:
+            return None
+        with self.project.records.read() as conn:
+            rows = ds_mod._parts(conn, self.ds.name, self.line, self.parent.version, "rows")
+            gone = ds_mod._parts(conn, self.ds.name, self.line, self.parent.version, "retractions")
+        live = ds_mod.live_rows(engine, self.cfg.dataset_dir, rows, gone, [])
+        if live is None:
+            return None
+        hit = live.filter(live._hw_file.isin(file_ids))
+        return hit.select("_hw_file", "_hw_record")
+
+    def _retracted_per_file(
+        self, engine: Engine | None, plan: Plan, retract_files: list[int]
+    ) -> None:
+        if engine is None or not retract_files or self.parent.version is None:
+            return
+        if self.line != self.parent.line:
+            return
+        counts = {}
+        with self.project.records.read() as conn:
+            rows = ds_mod._parts(conn, self.ds.name, self.line, self.parent.version, "rows")
+            gone = ds_mod._parts(conn, self.ds.name, self.line, self.parent.version, "retractions")
+        live = ds_mod.live_rows(engine, self.cfg.dataset_dir, rows, gone, [])
+        if live is not None:
+            hit = live.filter(live._hw_file.isin(retract_files))
+            agg = hit.group_by("_hw_file").aggregate(n=hit.count())
+            counts = {int(r["_hw_file"]): int(r["n"]) for r in engine.to_pyarrow(agg).to_pylist()}
+        for sf in plan.files:
+            if sf.previous_file_id in counts and sf.status == "changed":
+                sf.extra["rows_retracted"] = counts[sf.previous_file_id]
+        for k in plan.missing:
+            if k["file_id"] in counts:
+                k["rows_retracted"] = counts[k["file_id"]]
+
+    def _record_files(self, conn: sa.Connection, plan: Plan, version: int | None) -> None:
+        for sf in plan.files:
+            final = sf.status
+            values: dict[str, Any] = {
+                "status": final,
+                "reason": sf.reason,
+                "version": version if final in ("new", "changed", "alias") else None,
+                "rows_read": sf.extra.get("rows_read", 0),
+                "rows_rejected": sf.extra.get("rows_rejected", 0),
+                "duplicates": sf.extra.get("duplicates", 0),
+                "rows_added": sf.extra.get("rows_added", 0),
+                "rows_superseded": sf.extra.get("rows_superseded", 0),
+                "rows_retracted": sf.extra.get("rows_retracted", 0),
+                "fixes": json.dumps(sf.extra.get("fixes", {})),
+            }
+            conn.execute(
+                sa.update(rs.source_files)
+                .where(rs.source_files.c.id == sf.file_id)
+                .values(**values)
+            )
+            if final in ("new", "changed", "alias", "skipped"):
+                state = "alias" if final == "alias" else "ingested"
+                file_id = sf.previous_file_id if final == "skipped" else sf.file_id
+                self._upsert_state(
+                    conn, sf.path, sf.size, sf.mtime, sf.hash or "", file_id or 0, state
+                )
+        for k in plan.missing:
+            self._upsert_state(
+                conn, k["path"], k["size"], k["mtime"], k["hash"], k["file_id"], "missing"
+            )
+
+    def _upsert_state(
+        self,
+        conn: sa.Connection,
+        path: str,
+        size: int,
+        mtime: float,
+        hash_: str,
+        file_id: int,
+        status: str,
+    ) -> None:
+        fs = rs.file_state
+        where = (fs.c.dataset == self.ds.name) & (fs.c.line == self.line) & (fs.c.path == path)
+        values = {"size": size, "mtime": mtime, "hash": hash_, "file_id": file_id, "status": status}
+        if conn.execute(sa.select(fs.c.path).where(where)).first():
+            conn.execute(sa.update(fs).where(where).values(**values))
+        else:
+            conn.execute(
+                sa.insert(fs).values(dataset=self.ds.name, line=self.line, path=path, **values)
+            )
+
+    def _record_rejects(
+        self, conn: sa.Connection, rejects: list[dict[str, Any]], plan: Plan
+    ) -> None:
+        paths = {sf.file_id: sf.path for sf in plan.files}
+        rows = []
+        for r in rejects:
+            rows.append(
+                {
+                    "run_id": self.run.id,
+                    "file_id": r["_hw_file"],
+                    "path": paths.get(r["_hw_file"]),
+                    "record": r["_hw_record"],
+                    "column": r["_hw_reject_column"],
+                    "value": r["_hw_reject_value"],
+                    "rule": r["_hw_reject_rule"],
+                    "reason": self._reason(
+                        r["_hw_reject_column"], r["_hw_reject_rule"], r["_hw_reject_value"]
+                    ),
+                }
+            )
+        if rows:
+            conn.execute(sa.insert(rs.rejects), rows)
+
+    def _reason(self, column: str, rule: str, value: str | None) -> str:
+        rules = self.ds.columns.get(column)
+        if rule == "type":
+            kind = self._schema_kind(column)
+            return f"{value!r} is not a valid {kind} for column {column!r}"
+        if rule == "schema":
+            return f"column {column!r} is not in the frozen schema (dataset.schema = 'freeze')"
+        if rule == "key":
+            return f"key column {column!r} is empty"
+        if rule == "not_null":
+            return f"column {column!r} is empty but is configured not_null"
+        if rule == "min" and rules:
+            return f"{value!r} in column {column!r} is below the minimum {rules.min}"
+        if rule == "max" and rules:
+            return f"{value!r} in column {column!r} is above the maximum {rules.max}"
+        if rule == "allowed" and rules:
+            return f"{value!r} in column {column!r} is not one of {rules.allowed!r}"
+        if rule == "regex" and rules:
+            return f"{value!r} in column {column!r} does not match {rules.regex!r}"
+        return f"{value!r} in column {column!r} failed rule {rule!r}"
+
+    def _schema_kind(self, column: str) -> str:
+        return self.schema.get(column, "value")
+
+    def _record_failure(
+        self, plan: Plan, rejects: list[dict[str, Any]], result: IngestResult
+    ) -> None:
+        with self.project.records.write() as conn:
+            for sf in plan.files:
+                conn.execute(
+                    sa.update(rs.source_files)
+                    .where(rs.source_files.c.id == sf.file_id)
+                    .values(
+                        status=sf.status
+                        if sf.status in ("failed", "deferred")
+                        else "not_published",
+                        reason=sf.reason,
+                        rows_read=sf.extra.get("rows_read", 0),
+                        rows_rejected=sf.extra.get("rows_rejected", 0),
+                        duplicates=sf.extra.get("duplicates", 0),
+                    )
+                )
+            self._record_rejects(conn, rejects, plan)
+        result.status = "failed"
+        result.files = [_file_view(sf) for sf in plan.files]
+        self.run.summary = _summary(result)
+
+
+def ibis_literal_int(value: int) -> Any:
+    import ibis
+
+    return ibis.literal(value, type="int64")
