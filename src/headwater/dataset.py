@@ -90,6 +90,23 @@ def _parts(conn: sa.Connection, name: str, line: int, version: int | None, kind:
     return [r[0] for r in conn.execute(stmt)]
 
 
+def line_parts(
+    conn: sa.Connection, name: str, line: int, version: int | None
+) -> tuple[list[str], list[str]]:
+    """(row parts, retraction parts) that make up ``version`` of a version line."""
+    return _parts(conn, name, line, version, "rows"), _parts(
+        conn, name, line, version, "retractions"
+    )
+
+
+def version_parts(
+    conn: sa.Connection, name: str, version: int | None
+) -> tuple[dict[str, Any], list[str], list[str]]:
+    """A version's record and its (row parts, retraction parts); ``None``: the current one."""
+    v = version_row(conn, name, version)
+    return (v, *line_parts(conn, name, v["line"], v["version"]))
+
+
 def live_rows(
     engine: Engine,
     dataset_dir: str,
@@ -112,7 +129,8 @@ def _abs(dataset_dir: str, rel: str) -> str:
     return rel if os.path.isabs(rel) or "://" in rel else os.path.join(dataset_dir, rel)
 
 
-def _version_row(conn: sa.Connection, name: str, version: int | None) -> dict[str, Any]:
+def version_row(conn: sa.Connection, name: str, version: int | None) -> dict[str, Any]:
+    """The record of a version (``None``: the current one); ProjectError if there is none."""
     if version is None:
         st = state(conn, name)
         if st.version is None:
@@ -145,9 +163,7 @@ def read_version(project: Project, version: int | None, *, provenance: bool = Fa
 
     name = project.config.dataset.name
     with project.records.read() as conn:
-        v = _version_row(conn, name, version)
-        row_parts = _parts(conn, name, v["line"], v["version"], "rows")
-        gone = _parts(conn, name, v["line"], v["version"], "retractions")
+        v, row_parts, gone = version_parts(conn, name, version)
     schema: dict[str, str] = dict(json.loads(v["schema"]))
     engine = connect(project.config.engine, project.root)
     try:
@@ -214,7 +230,10 @@ def export_version(
         raise ConfigError(
             f"cannot export as {fmt!r}", hint="use --format csv or --format parquet", key="format"
         )
-    table = read_version(project, version, provenance=provenance)
+    # resolve "current" once, so the version reported is the version written
+    with project.records.read() as conn:
+        number = int(version_row(conn, project.config.dataset.name, version)["version"])
+    table = read_version(project, number, provenance=provenance)
     output.parent.mkdir(parents=True, exist_ok=True)
     tmp = output.with_name(f".{output.name}.tmp-{os.getpid()}")
     try:
@@ -225,9 +244,7 @@ def export_version(
         os.replace(tmp, output)
     finally:
         tmp.unlink(missing_ok=True)
-    with project.records.read() as conn:
-        v = _version_row(conn, project.config.dataset.name, version)
-    return {"output": str(output), "format": fmt, "rows": table.num_rows, "version": v["version"]}
+    return {"output": str(output), "format": fmt, "rows": table.num_rows, "version": number}
 
 
 # -- publishing -------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from headwater.errors import ConfigError, RegistryError, TrainError
+from headwater.errors import ConfigError, ProjectError, RegistryError, TrainError
 from headwater.records import now_iso
 from headwater.records import schema as rs
 
@@ -415,12 +415,9 @@ def diagnostics(project: Project) -> dict[str, Any]:
     out: dict[str, Any] = {"dataset": name, "libraries": _library_versions(), "columns": {}}
     with project.records.read() as conn:
         try:
-            v = ds_mod._version_row(conn, name, None)
-        except Exception:
+            v, row_parts, gone = ds_mod.version_parts(conn, name, None)
+        except ProjectError:
             v = None
-        if v is not None:
-            row_parts = ds_mod._parts(conn, name, v["line"], v["version"], "rows")
-            gone = ds_mod._parts(conn, name, v["line"], v["version"], "retractions")
     for kind in ("ingest", "train"):
         runs = [
             r

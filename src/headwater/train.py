@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from headwater.errors import TrainError
+from headwater.errors import ProjectError, TrainError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -65,14 +65,12 @@ def load_training_data(project: Project, spec: ModelConfig) -> TrainingData:
     name = project.config.dataset.name
     with project.records.read() as conn:
         try:
-            v = ds_mod._version_row(conn, name, None)
-        except Exception as exc:
+            v, row_parts, gone = ds_mod.version_parts(conn, name, None)
+        except ProjectError as exc:
             raise TrainError(
                 f"dataset {name!r} has no version to train on",
                 hint="run `headwater ingest` first",
             ) from exc
-        row_parts = ds_mod._parts(conn, name, v["line"], v["version"], "rows")
-        gone = ds_mod._parts(conn, name, v["line"], v["version"], "retractions")
     import json
 
     schema: dict[str, str] = dict(json.loads(v["schema"]))
@@ -148,9 +146,9 @@ def _read_path_frame(
     kinds: dict[str, str] = {}
     with project.records.read() as conn:
         try:
-            v = ds_mod._version_row(conn, project.config.dataset.name, None)
+            v = ds_mod.version_row(conn, project.config.dataset.name, None)
             kinds = dict(json.loads(v["schema"]))
-        except Exception:  # no dataset version yet: keep the inferred types
+        except ProjectError:  # no dataset version yet: keep the inferred types
             kinds = {}
     engine = connect(project.config.engine, project.root)
     try:

@@ -106,9 +106,7 @@ def _dataset_side(
     wanted = None if version == "latest" else int(version)
     try:
         with project.records.read() as conn:
-            v = ds_mod._version_row(conn, name, wanted)
-            rows = ds_mod._parts(conn, name, v["line"], v["version"], "rows")
-            gone = ds_mod._parts(conn, name, v["line"], v["version"], "retractions")
+            v, rows, gone = ds_mod.version_parts(conn, name, wanted)
     except ProjectError as exc:
         raise CompareError(str(exc), hint=exc.hint) from exc
     import json

@@ -51,6 +51,7 @@ class IngestJob:
         self.started = time.monotonic()
         self.schema: dict[str, str] = {}
         self.staged: list[str] = []
+        self._parent_rows: Any = None
 
     def cleanup(self) -> None:
         if self.engine is not None:
@@ -155,7 +156,7 @@ class IngestJob:
                 self.schema = schema
                 for name in self.staged:  # the raw text is no longer needed
                     engine.drop(name)
-                existing = self._existing(engine, schema, retract_files)
+                existing = self._existing(engine, retract_files)
                 self.progress("dedup", 0, 1, "de-duplicating")
                 outcomes = engine.materialize(
                     pl.resolve_outcomes(typed, existing, ds, schema), "_hw_outcomes"
@@ -186,12 +187,13 @@ class IngestJob:
                     retractions_expr = replaced.select(
                         _hw_file=replaced._hw_old_file, _hw_record=replaced._hw_old_record
                     )
+        file_gone = None
         if retract_files:
             assert engine is not None
-            gone = self._file_retractions(engine, retract_files)
-            if gone is not None:
+            file_gone = self._file_retractions(engine, retract_files)
+            if file_gone is not None:
                 retractions_expr = (
-                    gone if retractions_expr is None else retractions_expr.union(gone)
+                    file_gone if retractions_expr is None else retractions_expr.union(file_gone)
                 )
 
         # -- tally --------------------------------------------------------------------
@@ -264,7 +266,7 @@ class IngestJob:
             else:
                 os.unlink(os.path.join(cfg.dataset_dir, rel))
             result.rows_retracted = n
-        self._retracted_per_file(engine, plan, retract_files)
+        self._retracted_per_file(engine, plan, file_gone)
 
         # -- publish ------------------------------------------------------------------
         partial = result.files_failed or result.source_errors or result.rows_rejected
@@ -388,50 +390,41 @@ class IngestJob:
                 log.warning("file %s failed: %s", sf.path, sf.reason)
         return table
 
-    def _existing(self, engine: Engine, schema: dict[str, str], retract_files: list[int]) -> Any:
-        """Live rows of the parent version that the batch is compared against."""
+    def _parent_live(self, engine: Engine) -> Any:
+        """Live rows of the parent version in this line (None if there are none); read once."""
         if self.line != self.parent.line or self.parent.version is None:
             return None
-        with self.project.records.read() as conn:
-            rows = ds_mod._parts(conn, self.ds.name, self.line, self.parent.version, "rows")
-            gone = ds_mod._parts(conn, self.ds.name, self.line, self.parent.version, "retractions")
-        cols = ["_hw_fp", *self.ds.key, *([self.ds.order_by] if self.ds.order_by else [])]
-        cols = [c for c in dict.fromkeys(cols)]
-        live = ds_mod.live_rows(engine, self.cfg.dataset_dir, rows, gone, cols)
+        if self._parent_rows is None:
+            with self.project.records.read() as conn:
+                rows, gone = ds_mod.line_parts(conn, self.ds.name, self.line, self.parent.version)
+            self._parent_rows = ds_mod.live_rows(engine, self.cfg.dataset_dir, rows, gone)
+        return self._parent_rows
+
+    def _existing(self, engine: Engine, retract_files: list[int]) -> Any:
+        """Live rows of the parent version that the batch is compared against."""
+        live = self._parent_live(engine)
         if live is None:
             return None
+        cols = ["_hw_fp", *self.ds.key, *([self.ds.order_by] if self.ds.order_by else [])]
+        live = live.select(*dict.fromkeys([*cols, *ds_mod.ROW_ID]))
         if retract_files:
             live = live.filter(~live._hw_file.isin(retract_files))
         return live
 
     def _file_retractions(self, engine: Engine, file_ids: list[int]) -> Any:
-        if self.line != self.parent.line or self.parent.version is None:
-            return None
-        with self.project.records.read() as conn:
-            rows = ds_mod._parts(conn, self.ds.name, self.line, self.parent.version, "rows")
-            gone = ds_mod._parts(conn, self.ds.name, self.line, self.parent.version, "retractions")
-        live = ds_mod.live_rows(engine, self.cfg.dataset_dir, rows, gone, [])
+        """The (file, record) of every live row that came from the files in ``file_ids``."""
+        live = self._parent_live(engine)
         if live is None:
             return None
         hit = live.filter(live._hw_file.isin(file_ids))
         return hit.select("_hw_file", "_hw_record")
 
-    def _retracted_per_file(
-        self, engine: Engine | None, plan: Plan, retract_files: list[int]
-    ) -> None:
-        if engine is None or not retract_files or self.parent.version is None:
+    def _retracted_per_file(self, engine: Engine | None, plan: Plan, file_gone: Any) -> None:
+        """Record how many rows each changed or missing file lost."""
+        if engine is None or file_gone is None:
             return
-        if self.line != self.parent.line:
-            return
-        counts = {}
-        with self.project.records.read() as conn:
-            rows = ds_mod._parts(conn, self.ds.name, self.line, self.parent.version, "rows")
-            gone = ds_mod._parts(conn, self.ds.name, self.line, self.parent.version, "retractions")
-        live = ds_mod.live_rows(engine, self.cfg.dataset_dir, rows, gone, [])
-        if live is not None:
-            hit = live.filter(live._hw_file.isin(retract_files))
-            agg = hit.group_by("_hw_file").aggregate(n=hit.count())
-            counts = {int(r["_hw_file"]): int(r["n"]) for r in engine.to_pyarrow(agg).to_pylist()}
+        agg = file_gone.group_by("_hw_file").aggregate(n=file_gone.count())
+        counts = {int(r["_hw_file"]): int(r["n"]) for r in engine.to_pyarrow(agg).to_pylist()}
         for sf in plan.files:
             if sf.previous_file_id in counts and sf.status == "changed":
                 sf.extra["rows_retracted"] = counts[sf.previous_file_id]
