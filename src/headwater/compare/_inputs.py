@@ -264,10 +264,7 @@ def _type_text_columns(
     """
     from headwater.ingest import _pipeline as pl
 
-    sample = t.limit(20_000)
-    every = dict.fromkeys(text_cols, pl.INFER_ORDER)
-    row = engine.to_pyarrow(sample.aggregate(**pl._fit_counts(sample, every))).to_pylist()[0]
-    head = pl._collect(row, every)
+    head = pl.sample_types(t, text_cols, engine.to_pyarrow)
     kinds = {c: pl.infer_kind(head[c]) for c in text_cols}
     typed_cols = [c for c in text_cols if kinds[c] != "string"]
     if not typed_cols:

@@ -144,12 +144,7 @@ class IngestJob:
                     typed, decision.schema, inferred + widen, engine.to_pyarrow
                 )
                 if failed:
-                    full = pl.infer_types(
-                        text,
-                        failed,
-                        engine.to_pyarrow,
-                        widen=tuple(c for c in failed if c in widen),
-                    )
+                    full = pl.infer_types(text, failed, engine.to_pyarrow)
                     decision = pl.decide_schema(pinned, data_cols, {**counts, **full}, ds)
                     typed = typed_as(decision)
                 schema = decision.schema

@@ -183,48 +183,13 @@ def type_failures(
     return [c for j, c in enumerate(columns) if row.get(f"f{j}")]
 
 
-def infer_types(
-    text: ir.Table,
-    columns: list[str],
-    execute: Any,
-    *,
-    sample: int = 20_000,
-    widen: tuple[str, ...] = (),
-) -> dict[str, dict[str, int]]:
-    """For each cleaned text column: non-null count and how many values fit each type.
-
-    A sample proposes the narrowest candidate type per column; one pass over the whole
-    batch then checks only that candidate (and int and float for ``widen`` columns). A
-    column whose candidate fails on the whole batch is counted for every type.
-    Kinds left out of a column's counts are narrower than its candidate and did not fit.
-    """
+def infer_types(text: ir.Table, columns: list[str], execute: Any) -> dict[str, dict[str, int]]:
+    """For each cleaned text column: non-null count and how many values fit each type, over
+    every row (one pass). Used when a :func:`sample_types` proposal turned out wrong."""
     if not columns:
         return {}
     every = dict.fromkeys(columns, INFER_ORDER)
-    head = _collect(
-        execute(text.limit(sample).aggregate(**_fit_counts(text.limit(sample), every))).to_pylist()[
-            0
-        ],
-        every,
-    )
-    plan: dict[str, tuple[str, ...]] = {}
-    for c in columns:
-        candidate = _infer(head[c])
-        wanted = () if candidate == "string" else (candidate,)
-        if c in widen:
-            wanted = tuple(dict.fromkeys([*wanted, "int", "float"]))
-        plan[c] = wanted
-    full = _collect(execute(text.aggregate(**_fit_counts(text, plan))).to_pylist()[0], plan)
-    retry = {
-        c: INFER_ORDER
-        for c, wanted in plan.items()
-        if wanted and c not in widen and full[c].get(wanted[0], 0) < full[c]["n"]
-    }
-    if retry:
-        full.update(
-            _collect(execute(text.aggregate(**_fit_counts(text, retry))).to_pylist()[0], retry)
-        )
-    return full
+    return _collect(execute(text.aggregate(**_fit_counts(text, every))).to_pylist()[0], every)
 
 
 def decide_schema(
@@ -255,7 +220,7 @@ def decide_schema(
         if pinned and ds.schema_mode == "freeze":
             frozen_out.append(c)
             continue
-        kind = configured.get(c) or _infer(stats)
+        kind = configured.get(c) or infer_kind(stats)
         schema[c] = kind
         added[c] = kind
     for c, kind in configured.items():
@@ -267,10 +232,6 @@ def decide_schema(
 
 def infer_kind(stats: dict[str, int]) -> str:
     """The narrowest type every non-null value fits (counts from :func:`infer_types`)."""
-    return _infer(stats)
-
-
-def _infer(stats: dict[str, int]) -> str:
     n = stats.get("n", 0)
     if n == 0:
         return "string"
