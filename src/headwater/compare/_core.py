@@ -283,18 +283,24 @@ def _compare_rows(
     import ibis
 
     L, R = left.table, right.table
-    lg = L.group_by(
-        [
-            _comparable(L[c], left.schema[c], right.schema[c]).name(f"c{i}")
-            for i, c in enumerate(common)
-        ]
-    ).aggregate(nl=L.count())
-    rg = R.group_by(
-        [
-            _comparable(R[c], right.schema[c], left.schema[c]).name(f"c{i}")
-            for i, c in enumerate(common)
-        ]
-    ).aggregate(nr=R.count())
+
+    def comparable_rows(side: Side, other: Side) -> Any:
+        """Each row as ``c{i}`` (common columns, made comparable), its order and ``_o{i}``
+        (its own columns, as they are)."""
+        t = side.table
+        return t.select(
+            *[
+                _comparable(t[c], side.schema[c], other.schema[c]).name(f"c{i}")
+                for i, c in enumerate(common)
+            ],
+            _hw_order=t._hw_order,
+            **{f"_o{i}": t[c] for i, c in enumerate(side.schema)},
+        )
+
+    lk, rk = comparable_rows(left, right), comparable_rows(right, left)
+    keys = [f"c{i}" for i in range(len(common))]
+    lg = lk.group_by(keys).aggregate(nl=lk.count())
+    rg = rk.group_by(keys).aggregate(nr=rk.count())
     preds = [lg[f"c{i}"].identical_to(rg[f"c{i}"]) for i in range(len(common))]
     j = lg.outer_join(rg, preds) if preds else lg.cross_join(rg)
     nl, nr = j.nl.fill_null(0), j.nr.fill_null(0)
@@ -314,22 +320,6 @@ def _compare_rows(
             j[f"c{i}_right"].name(f"c{i}") if f"c{i}_right" in j.columns else j[f"c{i}"]
             for i in range(len(common))
         ]
-    )
-    lk = L.select(
-        *[
-            _comparable(L[c], left.schema[c], right.schema[c]).name(f"c{i}")
-            for i, c in enumerate(common)
-        ],
-        _hw_order=L._hw_order,
-        **{f"_o{i}": L[c] for i, c in enumerate(left.schema)},
-    )
-    rk = R.select(
-        *[
-            _comparable(R[c], right.schema[c], left.schema[c]).name(f"c{i}")
-            for i, c in enumerate(common)
-        ],
-        _hw_order=R._hw_order,
-        **{f"_o{i}": R[c] for i, c in enumerate(right.schema)},
     )
 
     def rows_of(side_rows: Any, groups: Any, schema: dict[str, str]) -> Any:
