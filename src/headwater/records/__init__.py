@@ -19,6 +19,16 @@ def now_iso() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
 
 
+def run_dict(row: Any) -> dict[str, Any]:
+    """A ``runs`` row as a dict, its JSON columns decoded (both readers use this)."""
+    import json
+
+    out = dict(row)
+    for name in ("summary", "options"):
+        out[name] = json.loads(out[name]) if out.get(name) else {}
+    return out
+
+
 def __getattr__(name: str) -> Any:
     if name == "RecordStore":
         from headwater.records.store import RecordStore
@@ -27,4 +37,4 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'headwater.records' has no attribute {name!r}")
 
 
-__all__ = ["HEAD_REVISION", "RecordStore", "now_iso"]
+__all__ = ["HEAD_REVISION", "RecordStore", "now_iso", "run_dict"]

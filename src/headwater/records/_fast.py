@@ -7,12 +7,11 @@ through :class:`~headwater.records.store.RecordStore`.
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from pathlib import Path
 from typing import Any
 
-from headwater.records import HEAD_REVISION
+from headwater.records import HEAD_REVISION, run_dict
 
 
 def runs(db: Path, limit: int | None, kind: str | None) -> list[dict[str, Any]] | None:
@@ -37,13 +36,7 @@ def runs(db: Path, limit: int | None, kind: str | None) -> list[dict[str, Any]] 
         if limit:
             sql += " LIMIT ?"
             args.append(limit)
-        out = []
-        for row in con.execute(sql, args):
-            d = dict(row)
-            for name in ("summary", "options"):
-                d[name] = json.loads(d[name]) if d.get(name) else {}
-            out.append(d)
-        return out
+        return [run_dict(row) for row in con.execute(sql, args)]
     except sqlite3.Error:
         return None
     finally:

@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy import event
 
 from headwater.errors import ProjectError, RecordsError
-from headwater.records import HEAD_REVISION, now_iso, schema
+from headwater.records import HEAD_REVISION, now_iso, run_dict, schema
 
 log = logging.getLogger(__name__)
 
@@ -187,7 +187,7 @@ class RecordStore:
         if limit:
             stmt = stmt.limit(limit)
         with self.read() as conn:
-            return [_run_dict(r._mapping) for r in conn.execute(stmt)]
+            return [run_dict(r._mapping) for r in conn.execute(stmt)]
 
     def run(self, run_id: int) -> dict[str, Any]:
         with self.read() as conn:
@@ -198,14 +198,7 @@ class RecordStore:
                 hint="`headwater history` lists the runs",
                 run_id=run_id,
             )
-        return _run_dict(row._mapping)
+        return run_dict(row._mapping)
 
     def dispose(self) -> None:
         self.engine.dispose()
-
-
-def _run_dict(row: Any) -> dict[str, Any]:
-    out = dict(row)
-    for name in ("summary", "options"):
-        out[name] = json.loads(out[name]) if out.get(name) else {}
-    return out
