@@ -1,8 +1,10 @@
 """Portable row fingerprints: md5 of a canonical, typed encoding of a row.
 
-The encoding, for every column in name order whose value is not null::
+The encoding joins, with 0x1E between them, one piece for every column in name order
+whose value is not null::
 
-    <name> 0x1F <length of text> ':' <text> 0x1E
+    <name> 0x1F <text>                             (numbers, booleans, dates, timestamps)
+    <name> 0x1F <length of text> ':' <text>        (strings)
 
 where text is: strings as they are; integers in decimal; floats that are whole numbers
 with magnitude below 2**53 as integers (so ``5``, ``5.0`` and ``-0.0`` → ``"5"`` / ``"0"``),
@@ -10,7 +12,9 @@ NaN as ``nan``, infinities as ``inf``/``-inf``, other floats as the engine's sho
 round-trip text; booleans as ``true``/``false``; dates as ``YYYY-MM-DD``; timestamps in
 UTC as ``YYYY-MM-DDTHH:MM:SS.ffffff``. Null columns are left out, so adding a nullable
 column or widening int → float leaves earlier fingerprints valid. The length prefix makes
-the encoding unambiguous whatever the strings contain.
+the encoding unambiguous whatever the strings contain; the other texts never contain 0x1E
+or 0x1F, so they need none (building the text is the expensive part of a fingerprint: one
+``concat_ws`` of short pieces is about twice as fast as the fully length-prefixed form).
 
 Golden tests (tests/ingest/test_fingerprint.py) pin fixed rows to fixed hashes, so a
 second engine can prove it computes the same ones.
@@ -67,18 +71,13 @@ def fingerprint(table: ibis.Table, schema: dict[str, str]) -> ir.StringValue:
     pieces = []
     for name in sorted(schema):
         text = canonical_text(table[name], schema[name])
-        piece = ibis.ifelse(
-            text.isnull(),
-            ibis.literal(""),
-            ibis.literal(name + _FIELD) + text.length().cast("string") + ":" + text + _END,
-        )
-        pieces.append(piece)
+        if schema[name] == "string":
+            text = text.length().cast("string") + ":" + text
+        # `||` is null when the value is; CONCAT_WS (DuckDB and Spark) skips nulls
+        pieces.append(ibis.literal(name + _FIELD) + text)
     if not pieces:
         return ibis.literal("").hexdigest("md5")
-    joined = pieces[0]
-    for piece in pieces[1:]:
-        joined = joined + piece
-    return joined.hexdigest("md5")
+    return ibis.literal(_END).join(pieces).hexdigest("md5")
 
 
 def fingerprint_python(row: dict[str, Any], schema: dict[str, str]) -> str:
@@ -112,7 +111,9 @@ def fingerprint_python(row: dict[str, Any], schema: dict[str, str]) -> str:
             if isinstance(ts, dt.datetime) and ts.tzinfo is not None:
                 ts = ts.astimezone(dt.UTC).replace(tzinfo=None)
             text = ts.strftime("%Y-%m-%dT%H:%M:%S.%f")
+        elif kind == "int":
+            text = str(int(v))
         else:
-            text = str(v)
-        out.append(f"{name}{_FIELD}{len(text)}:{text}{_END}")
-    return hashlib.md5("".join(out).encode("utf-8")).hexdigest()
+            text = f"{len(str(v))}:{v}"
+        out.append(f"{name}{_FIELD}{text}")
+    return hashlib.md5(_END.join(out).encode("utf-8")).hexdigest()

@@ -127,19 +127,23 @@ class IngestJob:
                 decision = pl.decide_schema(pinned, data_cols, counts, ds)
                 self.progress("type", 0, 1, "typing and validating")
 
-                def typed_as(d: Any) -> Any:
-                    stage = pl.type_stage(text, d.schema, d.frozen_out)
-                    return engine.materialize(
-                        pl.check_stage(stage, d.schema, d.frozen_out, ds), "_hw_typed"
-                    )
-
-                typed = typed_as(decision)
                 inferred = [c for c in decision.added if c not in ds.columns]
                 widen = [
                     c
                     for c in data_cols
                     if pinned.get(c) == "int" and c not in ds.columns and ds.schema_mode == "evolve"
                 ]
+                labels: list[tuple[str, str]] = []
+
+                def typed_as(d: Any) -> Any:
+                    nonlocal labels
+                    stage = pl.type_stage(text, d.schema, d.frozen_out)
+                    checked, labels = pl.check_stage(
+                        stage, d.schema, d.frozen_out, ds, inferred + widen
+                    )
+                    return engine.materialize(checked, "_hw_typed")
+
+                typed = typed_as(decision)
                 failed = pl.type_failures(
                     typed, decision.schema, inferred + widen, engine.to_pyarrow
                 )
@@ -153,23 +157,41 @@ class IngestJob:
                     engine.drop(name)
                 existing = self._existing(engine, retract_files)
                 self.progress("dedup", 0, 1, "de-duplicating")
-                outcomes = engine.materialize(
-                    pl.resolve_outcomes(typed, existing, ds, schema), "_hw_outcomes"
+                decisions = engine.materialize(
+                    pl.decide(typed, existing, ds, schema), "_hw_decisions"
                 )
-                for row in engine.to_pyarrow(pl.file_stats(outcomes)).to_pylist():
+                read_q, decided_q = pl.file_stats(typed, decisions, schema)
+                for row in engine.to_pyarrow(read_q).to_pylist():
                     stats[int(row["_hw_file"])] = row
-                rejects = engine.to_pyarrow(
-                    outcomes.filter(outcomes._hw_outcome == "reject")
-                    .select(
-                        "_hw_file",
-                        "_hw_record",
-                        "_hw_reject_column",
-                        "_hw_reject_rule",
-                        "_hw_reject_value",
+                for row in engine.to_pyarrow(decided_q).to_pylist():
+                    s = stats[int(row["_hw_file"])]
+                    s.update(row)
+                for s in stats.values():
+                    for name in ("added", "superseded", "stale"):
+                        s[name] = int(s.get(name) or 0)
+                    # neither rejected nor decided: a later copy of a row of this run
+                    s["duplicate"] = (
+                        int(s["rows_read"])
+                        - int(s["reject"])
+                        - int(s.get("decided") or 0)
+                        + int(s.get("duplicate") or 0)
                     )
-                    .order_by(["_hw_file", "_hw_record"])
-                ).to_pylist()
-                added = outcomes.filter(outcomes._hw_outcome == "added")
+                bad = typed.filter(typed._hw_check.notnull())
+                rejects = [
+                    {
+                        "_hw_file": r["_hw_file"],
+                        "_hw_record": r["_hw_record"],
+                        "_hw_reject_column": labels[r["_hw_check"]][0],
+                        "_hw_reject_rule": labels[r["_hw_check"]][1],
+                        "_hw_reject_value": r["_hw_reject_value"],
+                    }
+                    for r in engine.to_pyarrow(
+                        bad.select(
+                            "_hw_file", "_hw_record", "_hw_check", "_hw_reject_value"
+                        ).order_by(["_hw_file", "_hw_record"])
+                    ).to_pylist()
+                ]
+                added = pl.added_rows(typed, decisions)
                 new_rows_expr = added.select(
                     *schema,
                     _hw_file=added._hw_file,
@@ -178,7 +200,7 @@ class IngestJob:
                     _hw_fp=added._hw_fp,
                 )  # not sorted: readers order by provenance, and a sort costs a pass
                 if ds.key:
-                    replaced = outcomes.filter(outcomes._hw_old_file.notnull())
+                    replaced = decisions.filter(decisions._hw_old_file.notnull())
                     retractions_expr = replaced.select(
                         _hw_file=replaced._hw_old_file, _hw_record=replaced._hw_old_record
                     )
@@ -206,7 +228,7 @@ class IngestJob:
                         "cells_trimmed": int(s["cells_trimmed"] or 0),
                         "na_tokens_mapped": int(s["na_tokens_mapped"] or 0),
                         "values_cast": int(s["values_cast"] or 0),
-                        "thousands_separators_removed": int(s["thousands_removed"] or 0),
+                        "thousands_separators_removed": int(s.get("thousands_removed") or 0),
                     },
                 )
                 result.rows_read += int(s["rows_read"])

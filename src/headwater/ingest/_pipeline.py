@@ -8,6 +8,7 @@ engine runs it.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -52,9 +53,14 @@ def strip_text(value: ir.StringValue) -> ir.StringValue:
     """Whitespace trimmed from both ends.
 
     The full-whitespace trim is three times slower than the spaces-only one in DuckDB,
-    so it is only used for the (rare) values that start or end with other whitespace.
+    so it is only used for the (rare) values that start or end with other whitespace
+    (tested with ASCII of the first character and suffix tests: `RIGHT(x, 1)` costs
+    as much as the trim itself).
     """
-    other = value.left(1).isin(_OTHER_SPACE) | value.right(1).isin(_OTHER_SPACE)
+    first = value.ascii_str()
+    other = (first >= 9) & (first <= 13)
+    for ch in _OTHER_SPACE:
+        other = other | value.endswith(ch)
     return ibis.ifelse(other, value.strip(), _trim_spaces(value))
 
 
@@ -95,37 +101,52 @@ class SchemaDecision:
     frozen_out: list[str]
 
 
-def trim_stage(batch: ir.Table) -> ir.Table:
-    """Stage 1a: every data column trimmed, and how many cells of the row needed it.
+def _data(t: ir.Table) -> list[str]:
+    return [c for c in t.columns if not c.startswith("_hw_")]
 
-    Each stage is materialized by the caller: later stages then refer to plain columns
-    instead of re-computing (DuckDB does not share a repeated TRIM within a projection).
-    A cell needs trimming exactly when its first or last character is whitespace.
+
+def _meta(t: ir.Table, *drop: str) -> list[str]:
+    """The ``_hw_`` columns of ``t`` except the numbered ones of the ``drop`` families."""
+    return [
+        c
+        for c in t.columns
+        if c.startswith("_hw_") and not any(re.fullmatch(f"{d}[0-9]+", c) for d in drop)
+    ]
+
+
+def trim_stage(batch: ir.Table) -> ir.Table:
+    """Stage 1a: every data column trimmed; the raw text kept alongside as ``_hw_raw_{i}``.
+
+    The stages are subqueries of each other (DuckDB does not share a repeated expression
+    within one projection, and does not merge the projections of subqueries), so each
+    value is computed once and later stages refer to it; carrying a column is free.
     """
-    data = [c for c in batch.columns if not c.startswith("_hw_")]
-    keep = [c for c in batch.columns if c.startswith("_hw_")]
-    space = [" ", *_OTHER_SPACE]
-    n_trimmed: ir.IntegerValue = ibis.literal(0)
-    for c in data:
-        raw = batch[c]
-        edge = raw.left(1).isin(space) | raw.right(1).isin(space)
-        n_trimmed = n_trimmed + edge.fill_null(False).cast("int64")
-    return batch.select(*[strip_text(batch[c]).name(c) for c in data], *keep, _hw_trimmed=n_trimmed)
+    data = _data(batch)
+    return batch.select(
+        *[strip_text(batch[c]).name(c) for c in data],
+        *_meta(batch),
+        **{f"_hw_raw_{i}": batch[c] for i, c in enumerate(data)},
+    )
 
 
 def clean_stage(trimmed: ir.Table, ds: DatasetConfig) -> ir.Table:
-    """Stage 1b: NA tokens → null; per-row counts of cells trimmed and NA tokens mapped."""
+    """Stage 1b: NA tokens → null, the trimmed text kept as ``_hw_kept_{i}``; ``_hw_trimmed``
+    counts the cells of the row that trimming changed. (``_hw_na``, the NA tokens mapped,
+    is counted by the stage after this one: a null here whose ``_hw_kept_{i}`` is not null.)"""
     na = list(ds.na_values)
-    data = [c for c in trimmed.columns if not c.startswith("_hw_")]
-    n_na: ir.IntegerValue = ibis.literal(0)
-    cleaned = {}
-    for c in data:
-        t = trimmed[c]
-        is_na = t.isin(na)
-        cleaned[c] = ibis.ifelse(is_na, ibis.null("string"), t)
-        n_na = n_na + is_na.fill_null(False).cast("int64")
-    keep = [c for c in trimmed.columns if c.startswith("_hw_")]
-    return trimmed.select(*[cleaned[c].name(c) for c in data], *keep, _hw_na=n_na)
+    data = _data(trimmed)
+    n_trimmed: ir.IntegerValue = ibis.literal(0, "int32")
+    for i, c in enumerate(data):
+        n_trimmed = n_trimmed + (trimmed[c] != trimmed[f"_hw_raw_{i}"]).fill_null(False).cast(
+            "int32"
+        )
+    keep = _meta(trimmed, "_hw_raw_")
+    return trimmed.select(
+        *[ibis.ifelse(trimmed[c].isin(na), ibis.null("string"), trimmed[c]).name(c) for c in data],
+        *keep,
+        _hw_trimmed=n_trimmed,
+        **{f"_hw_kept_{i}": trimmed[c] for i, c in enumerate(data)},
+    )
 
 
 def _fit_counts(text: ir.Table, kinds: Mapping[str, tuple[str, ...]]) -> dict[str, Any]:
@@ -249,8 +270,12 @@ def type_stage(text: ir.Table, schema: dict[str, str], frozen_out: list[str]) ->
     """
     thousands = text["_hw_thousands"] if "_hw_thousands" in text.columns else None
     cols: dict[str, ir.Value] = {}
-    cast: ir.IntegerValue = ibis.literal(0)
-    sep_removed: ir.IntegerValue = ibis.literal(0)
+    sep_removed: ir.IntegerValue = ibis.literal(0, "int32")
+    n_na: ir.IntegerValue = ibis.literal(0, "int32")
+    data = _data(text)
+    for i, c in enumerate(data):
+        if f"_hw_kept_{i}" in text.columns:  # a clean_stage table: count the NA tokens mapped
+            n_na = n_na + (text[c].isnull() & text[f"_hw_kept_{i}"].notnull()).cast("int32")
     for i, (c, kind) in enumerate(schema.items()):
         if c not in text.columns:
             cols[c] = ibis.null(IBIS_TYPES[kind])
@@ -258,33 +283,45 @@ def type_stage(text: ir.Table, schema: dict[str, str], frozen_out: list[str]) ->
             continue
         v = text[c]
         t = _numeric_text(v, thousands) if kind in NUMERIC else v
-        value = typed_value(t, kind)
-        cols[c] = value
+        cols[c] = typed_value(t, kind)
         cols[f"_hw_t{i}"] = v
-        if kind != "string":
-            cast = cast + value.notnull().cast("int64")
         if kind in NUMERIC and thousands is not None:
-            sep_removed = sep_removed + (v.notnull() & (t != v)).cast("int64")
+            sep_removed = sep_removed + (v.notnull() & (t != v)).cast("int32")
     for j, c in enumerate(frozen_out):
         cols[f"_hw_f{j}"] = text[c]
-    keep = [c for c in text.columns if c.startswith("_hw_") and c != "_hw_thousands"]
-    return text.select(
-        *[e.name(n) for n, e in cols.items()],
-        *keep,
-        _hw_cast=cast,
-        _hw_thousands_removed=sep_removed,
-    )
+    keep = [c for c in _meta(text, "_hw_kept_") if c != "_hw_thousands"]
+    extra = {"_hw_thousands_removed": sep_removed} if thousands is not None else {}
+    return text.select(*[e.name(n) for n, e in cols.items()], *keep, _hw_na=n_na, **extra)
 
 
 def check_stage(
-    typed: ir.Table, schema: dict[str, str], frozen_out: list[str], ds: DatasetConfig
-) -> ir.Table:
-    """Stage 3: the first failing check of each row (rule, column, value) and its fingerprint."""
+    typed: ir.Table,
+    schema: dict[str, str],
+    frozen_out: list[str],
+    ds: DatasetConfig,
+    flag: list[str] = (),  # type: ignore[assignment]
+) -> tuple[ir.Table, list[tuple[str, str]]]:
+    """Stage 3: the first failing check of each row, and its fingerprint.
+
+    Returns the table and the checks in order: ``_hw_check`` is the index of the row's
+    first failing check (null when the row passes), ``_hw_reject_value`` its text. The
+    table is what the rest of the run reads, so it is kept narrow: typed columns,
+    provenance, fingerprint, a few small counters and ``_hw_bad{i}`` flags (a value of
+    column i did not fit its type) only for the columns in ``flag``.
+    """
     index = {c: i for i, c in enumerate(schema)}
+    # the type flags first, in their own projection: the checks and the kept flags use them
+    typed = typed.mutate(
+        **{
+            f"_hw_bad{index[c]}": typed[f"_hw_t{index[c]}"].notnull() & typed[c].isnull()
+            for c, kind in schema.items()
+            if kind != "string"
+        }
+    )
     checks: list[tuple[ir.BooleanValue, str, str, ir.Value]] = []
-    for c in schema:
-        text = typed[f"_hw_t{index[c]}"]
-        checks.append((text.notnull() & typed[c].isnull(), c, "type", text))
+    for c, kind in schema.items():
+        if kind != "string":  # text always fits a string column
+            checks.append((typed[f"_hw_bad{index[c]}"], c, "type", typed[f"_hw_t{index[c]}"]))
     for j, c in enumerate(frozen_out):
         text = typed[f"_hw_f{j}"]
         checks.append((text.notnull(), c, "schema", text))
@@ -307,87 +344,120 @@ def check_stage(
             checks.append(
                 (text.notnull() & ~text.re_search(f"^(?:{rules.regex})$"), c, "regex", text)
             )
-    none = ibis.null("string")
     if checks:
-        rule = ibis.cases(*[(cond, r) for cond, _, r, _ in checks], else_=none)
-        column = ibis.cases(*[(cond, c) for cond, c, _, _ in checks], else_=none)
-        value_expr = ibis.cases(*[(cond, v.cast("string")) for cond, _, _, v in checks], else_=none)
+        first = ibis.cases(
+            *[(cond, ibis.literal(i, "int16")) for i, (cond, *_) in enumerate(checks)],
+            else_=ibis.null("int16"),
+        )
     else:
-        rule = column = value_expr = none
-    return typed.select(
+        first = ibis.null("int16")
+    typed = typed.mutate(_hw_check=first)
+    # the failing value is looked up by the check's number, once the check is known
+    value_expr = ibis.ifelse(
+        typed._hw_check.isnull(),
+        ibis.null("string"),
+        ibis.cases(
+            *[
+                (typed._hw_check == i, typed[v.get_name()].cast("string"))
+                for i, (*_, v) in enumerate(checks)
+            ],
+            else_=ibis.null("string"),
+        )
+        if checks
+        else ibis.null("string"),
+    )
+    counters = [c for c in ("_hw_trimmed", "_hw_na", "_hw_thousands_removed") if c in typed.columns]
+    table = typed.select(
         *schema,
-        *[c for c in ("_hw_file", "_hw_record", "_hw_source") if c in typed.columns],
-        "_hw_trimmed",
-        "_hw_na",
-        "_hw_cast",
-        "_hw_thousands_removed",
-        _hw_reject_rule=rule,
-        _hw_reject_column=column,
+        "_hw_file",
+        "_hw_record",
+        *counters,
+        "_hw_check",
         _hw_reject_value=value_expr,
         _hw_fp=fingerprint(typed, schema),
         **{
-            f"_hw_bad{index[c]}": typed[f"_hw_t{index[c]}"].notnull() & typed[c].isnull()
-            for c, kind in schema.items()
-            if kind != "string"
+            f"_hw_bad{index[c]}": typed[f"_hw_bad{index[c]}"]
+            for c in flag
+            if c in index and schema[c] != "string"
         },
     )
+    return table, [(c, rule) for _, c, rule, _ in checks]
 
 
-def resolve_outcomes(
+# A row's place in the batch as one integer (file ids and record numbers stay below 2**31
+# and 2**32): the earliest occurrence of a fingerprint is the one with the smallest.
+_FILE_SHIFT = 2**32
+
+
+def ordinal(t: ir.Table) -> ir.IntegerValue:
+    return t._hw_file.cast("int64") * _FILE_SHIFT + t._hw_record.cast("int64")
+
+
+def file_of(ord_: ir.IntegerValue) -> ir.IntegerValue:
+    return (ord_ // _FILE_SHIFT).cast("int64")
+
+
+def decide(
     typed: ir.Table,
     existing: ir.Table | None,
     ds: DatasetConfig,
     schema: dict[str, str],
 ) -> ir.Table:
-    """Decide, for every row of the batch, what happens to it.
+    """What happens to the batch's rows, one row per first occurrence of a fingerprint.
 
-    ``_hw_outcome`` is one of reject, duplicate (same fingerprint as a live row or an
-    earlier row of this run), superseded (a newer row of this run has its key), stale
-    (the live row with its key is newer by ``order_by``) or added. In upsert mode
-    ``_hw_old_file``/``_hw_old_record`` name the live row an added row replaces.
+    ``typed`` is a :func:`check_stage` table. Rejected rows and later occurrences of a
+    fingerprint (duplicates within the run) get no row here: they are counted from
+    ``typed`` (:func:`file_stats`). Each accepted first occurrence gets ``_hw_ord`` (its
+    :func:`ordinal`) and ``_hw_outcome``: duplicate (same fingerprint as a live row),
+    superseded (a newer row of this run has its key), stale (the live row with its key is
+    newer by ``order_by``) or added; in upsert mode ``_hw_old_file``/``_hw_old_record``
+    name the live row an added row replaces.
+
+    De-duplication is a hash aggregate (smallest ordinal per fingerprint), not a window:
+    it needs no sort and only two columns of the batch.
     """
-    good = typed.filter(typed._hw_reject_rule.isnull())
-    bad = typed.filter(typed._hw_reject_rule.notnull())
-    first_w = ibis.window(group_by=good._hw_fp, order_by=[good._hw_file, good._hw_record])
-    ranked = good.mutate(_hw_dup=ibis.row_number().over(first_w))
-    dup_in_run = ranked.filter(ranked._hw_dup > 0)
-    firsts = ranked.filter(ranked._hw_dup == 0)
-
-    def with_outcome(
-        t: ir.Table, outcome: Any, old_file: Any = None, old_rec: Any = None
-    ) -> ir.Table:
-        return t.select(
-            *[t[c] for c in typed.columns],
-            _hw_outcome=outcome if isinstance(outcome, ir.Value) else ibis.literal(outcome),
-            _hw_old_file=old_file if old_file is not None else ibis.null("int64"),
-            _hw_old_record=old_rec if old_rec is not None else ibis.null("int64"),
-        )
-
-    pieces = [with_outcome(bad, "reject"), with_outcome(dup_in_run, "duplicate")]
+    good = typed.filter(typed._hw_check.isnull())
+    firsts = good.group_by(good._hw_fp).aggregate(_hw_ord=ordinal(good).min())
+    none = ibis.null("int64")
 
     if not ds.key:
-        if existing is not None:
-            live_fps = existing.select(existing._hw_fp)
-            outcome = ibis.ifelse(firsts._hw_fp.isin(live_fps._hw_fp), "duplicate", "added")
-            pieces.append(with_outcome(firsts, outcome))
+        if existing is None:
+            outcome: Any = ibis.literal("added")
         else:
-            pieces.append(with_outcome(firsts, "added"))
-        return ibis.union(*pieces, distinct=False)
+            outcome = ibis.ifelse(firsts._hw_fp.isin(existing._hw_fp), "duplicate", "added")
+        return firsts.select("_hw_ord", _hw_outcome=outcome, _hw_old_file=none, _hw_old_record=none)
 
     key = list(ds.key)
     ob = ds.order_by
+    picks = firsts.select(_hw_first=firsts._hw_ord)
+    rows = good.mutate(_hw_ord=ordinal(good))
+    rows = rows.semi_join(picks, rows._hw_ord == picks._hw_first)
     newest: list[Any] = []
     if ob:  # non-null order values first (False sorts before True), newest first
-        newest += [firsts[ob].isnull(), ibis.desc(firsts[ob])]
+        newest += [rows[ob].isnull(), ibis.desc(rows[ob])]
     # file ids follow (source, path) order within a run: the later file, then record, wins
-    newest += [ibis.desc(firsts._hw_file), ibis.desc(firsts._hw_record)]
-    kw = ibis.window(group_by=[firsts[k] for k in key], order_by=newest)
-    ranked_k = firsts.mutate(_hw_krank=ibis.row_number().over(kw))
-    losers = ranked_k.filter(ranked_k._hw_krank > 0).drop("_hw_krank")
-    winners = ranked_k.filter(ranked_k._hw_krank == 0).drop("_hw_krank")
-    pieces.append(with_outcome(losers, "superseded"))
+    newest.append(ibis.desc(rows._hw_ord))
+    kw = ibis.window(group_by=[rows[k] for k in key], order_by=newest)
+    ranked = rows.mutate(_hw_krank=ibis.row_number().over(kw))
+    losers = ranked.filter(ranked._hw_krank > 0)
+    winners = ranked.filter(ranked._hw_krank == 0).drop("_hw_krank")
+    pieces = [
+        losers.select(
+            "_hw_ord",
+            _hw_outcome=ibis.literal("superseded"),
+            _hw_old_file=none,
+            _hw_old_record=none,
+        )
+    ]
     if existing is None:
-        pieces.append(with_outcome(winners, "added"))
+        pieces.append(
+            winners.select(
+                "_hw_ord",
+                _hw_outcome=ibis.literal("added"),
+                _hw_old_file=none,
+                _hw_old_record=none,
+            )
+        )
         return ibis.union(*pieces, distinct=False)
 
     ecols = {f"_hw_e_{i}": existing[k].cast(IBIS_TYPES[schema[k]]) for i, k in enumerate(key)}
@@ -423,23 +493,46 @@ def resolve_outcomes(
     )
     replaced = has_old & (joined._hw_e_fp != joined._hw_fp) & ~older
     pieces.append(
-        with_outcome(
-            joined,
-            outcome,
-            ibis.ifelse(replaced, joined._hw_e_file, ibis.null("int64")),
-            ibis.ifelse(replaced, joined._hw_e_record, ibis.null("int64")),
+        joined.select(
+            "_hw_ord",
+            _hw_outcome=outcome,
+            _hw_old_file=ibis.ifelse(replaced, joined._hw_e_file, none),
+            _hw_old_record=ibis.ifelse(replaced, joined._hw_e_record, none),
         )
     )
     return ibis.union(*pieces, distinct=False)
 
 
-def file_stats(outcomes: ir.Table) -> ir.Table:
-    o = outcomes._hw_outcome
-    return outcomes.group_by("_hw_file").aggregate(
-        rows_read=outcomes.count(),
-        **{name: (o == name).cast("int64").sum() for name in OUTCOMES},
-        cells_trimmed=outcomes._hw_trimmed.sum(),
-        na_tokens_mapped=outcomes._hw_na.sum(),
-        values_cast=outcomes._hw_cast.sum(),
-        thousands_removed=outcomes._hw_thousands_removed.sum(),
+def added_rows(typed: ir.Table, decisions: ir.Table) -> ir.Table:
+    """The rows of ``typed`` that :func:`decide` added."""
+    added = decisions.filter(decisions._hw_outcome == "added").select("_hw_ord")
+    return typed.semi_join(added, ordinal(typed) == added._hw_ord)
+
+
+def file_stats(
+    typed: ir.Table, decisions: ir.Table, schema: dict[str, str]
+) -> tuple[ir.Table, ir.Table]:
+    """Per file: what was read, rejected and fixed (from ``typed``), and what was decided
+    (from :func:`decide`; a row of the file with neither is a duplicate within the run)."""
+    counters = {
+        "cells_trimmed": "_hw_trimmed",
+        "na_tokens_mapped": "_hw_na",
+        "thousands_removed": "_hw_thousands_removed",
+    }
+    cast: Any = ibis.literal(0, "int64")
+    for c, kind in schema.items():
+        if kind != "string":
+            cast = cast + typed[c].count()
+    read = typed.group_by("_hw_file").aggregate(
+        rows_read=typed.count(),
+        reject=typed._hw_check.count(),
+        values_cast=cast,
+        **{k: typed[c].sum() for k, c in counters.items() if c in typed.columns},
     )
+    d = decisions.mutate(_hw_file=file_of(decisions._hw_ord))
+    o = d._hw_outcome
+    decided = d.group_by("_hw_file").aggregate(
+        decided=d.count(),
+        **{name: (o == name).cast("int64").sum() for name in OUTCOMES if name != "reject"},
+    )
+    return read, decided
