@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from headwater.engines.base import Engine
     from headwater.project import Project
 
-PROVENANCE = ("_hw_file", "_hw_record", "_hw_run", "_hw_fp")
+PROVENANCE = ("_hw_file", "_hw_record", "_hw_run", "_hw_fp_hi", "_hw_fp_lo")
 ROW_ID = ("_hw_file", "_hw_record")
 
 IBIS_TYPES = {

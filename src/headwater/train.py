@@ -51,16 +51,17 @@ class TrainingData:
     test_source: str
 
 
-def _threshold(fraction: float) -> str:
-    """Hex prefix bound: md5 hex strings sort like the numbers they spell."""
-    return format(min(int(fraction * 16**8), 16**8 - 1), "08x")
+def _threshold(fraction: float) -> int:
+    """Bound on a fingerprint half (uniform over the int64 range) below which ``fraction``
+    of the rows fall."""
+    return min(-(2**63) + int(fraction * 2**64), 2**63 - 1)
 
 
 def load_training_data(project: Project, spec: ModelConfig) -> TrainingData:
     """Read the current dataset version (and the test data) as pandas frames."""
     from headwater import dataset as ds_mod
     from headwater.engines import connect
-    from headwater.ingest._fingerprint import fingerprint
+    from headwater.ingest._fingerprint import fingerprint, halves
 
     name = project.config.dataset.name
     with project.records.read() as conn:
@@ -95,8 +96,12 @@ def load_training_data(project: Project, spec: ModelConfig) -> TrainingData:
             raise TrainError(f"dataset {name!r} is empty", hint="ingest some rows first")
         live = ds_mod.conform(live, schema)
         key = list(project.config.dataset.key)
-        split_fp = fingerprint(live, {k: schema[k] for k in key}) if key else live._hw_fp
-        live = live.mutate(_hw_split=split_fp.substr(0, 8), _hw_sample=live._hw_fp.substr(8, 8))
+        if key:  # the hold-out follows the key, so a row keeps its side when it is updated
+            live = live.mutate(_hw_kfp=fingerprint(live, {k: schema[k] for k in key}))
+            live = live.mutate(_hw_split=halves(live._hw_kfp)["_hw_fp_hi"])
+        else:
+            live = live.mutate(_hw_split=live._hw_fp_hi)
+        live = live.mutate(_hw_sample=live._hw_fp_lo)
         cols = [*features, spec.target]
         order = ["_hw_run", "_hw_file", "_hw_record"]
         if spec.test_data:

@@ -100,3 +100,16 @@ def test_the_encoding_is_unambiguous():
     assert fingerprint_python({"a": "1:x"}, {"a": "string"}) != fingerprint_python(
         {"a": "1"}, {"a": "string"}
     )
+
+
+def test_halves_on_the_engine_match_the_python_reference():
+    from headwater.ingest._fingerprint import halves, halves_python
+
+    hexes = [fingerprint_python(r, SCHEMA) for r, _ in GOLDEN]
+    hexes += ["0" * 32, "f" * 32, "7fffffffffffffff8000000000000000"]
+    t = ibis.memtable({"h": hexes})
+    con = ibis.duckdb.connect()
+    got = con.to_pyarrow(t.select(**halves(t.h))).to_pylist()
+    assert [(g["_hw_fp_hi"], g["_hw_fp_lo"]) for g in got] == [halves_python(h) for h in hexes]
+    assert halves_python("0" * 32) == (-(2**63), -(2**63))
+    assert halves_python("f" * 32) == (2**63 - 1, 2**63 - 1)

@@ -13,6 +13,7 @@ import sqlalchemy as sa
 
 from headwater import dataset as ds_mod
 from headwater.errors import ValidationError
+from headwater.ingest._fingerprint import COLUMNS as FP_COLUMNS
 from headwater.ingest._plan import Plan, known_files, make_plan
 from headwater.ingest._read import read_text
 from headwater.ingest._result import IngestResult, ProgressCallback
@@ -197,7 +198,8 @@ class IngestJob:
                     _hw_file=added._hw_file,
                     _hw_record=added._hw_record,
                     _hw_run=ibis_literal_int(self.run.id),
-                    _hw_fp=added._hw_fp,
+                    _hw_fp_hi=added._hw_fp_hi,
+                    _hw_fp_lo=added._hw_fp_lo,
                 )  # not sorted: readers order by provenance, and a sort costs a pass
                 if ds.key:
                     replaced = decisions.filter(decisions._hw_old_file.notnull())
@@ -422,7 +424,7 @@ class IngestJob:
         live = self._parent_live(engine)
         if live is None:
             return None
-        cols = ["_hw_fp", *self.ds.key, *([self.ds.order_by] if self.ds.order_by else [])]
+        cols = [*FP_COLUMNS, *self.ds.key, *([self.ds.order_by] if self.ds.order_by else [])]
         live = live.select(*dict.fromkeys([*cols, *ds_mod.ROW_ID]))
         if retract_files:
             live = live.filter(~live._hw_file.isin(retract_files))

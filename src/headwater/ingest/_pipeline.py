@@ -18,7 +18,8 @@ import ibis.expr.types as ir
 
 from headwater.config import DatasetConfig
 from headwater.dataset import IBIS_TYPES
-from headwater.ingest._fingerprint import fingerprint
+from headwater.ingest._fingerprint import COLUMNS as FP
+from headwater.ingest._fingerprint import fingerprint, halves
 
 # Strict text forms accepted for each type (engines' own casts are more permissive:
 # DuckDB casts '1.5' to BIGINT 2 and 'inf' to a date, which would silently change data).
@@ -381,6 +382,8 @@ def check_stage(
             if c in index and schema[c] != "string"
         },
     )
+    # the halves in a projection of their own, so that md5 runs once per row
+    table = table.select(*[c for c in table.columns if c != "_hw_fp"], **halves(table._hw_fp))
     return table, [(c, rule) for _, c, rule, _ in checks]
 
 
@@ -417,15 +420,24 @@ def decide(
     it needs no sort and only two columns of the batch.
     """
     good = typed.filter(typed._hw_check.isnull())
-    firsts = good.group_by(good._hw_fp).aggregate(_hw_ord=ordinal(good).min())
+    firsts = good.group_by(*FP).aggregate(_hw_ord=ordinal(good).min())
     none = ibis.null("int64")
+
+    def outcome_of(t: ir.Table, outcome: str) -> ir.Table:
+        return t.select(
+            "_hw_ord", _hw_outcome=ibis.literal(outcome), _hw_old_file=none, _hw_old_record=none
+        )
 
     if not ds.key:
         if existing is None:
-            outcome: Any = ibis.literal("added")
-        else:
-            outcome = ibis.ifelse(firsts._hw_fp.isin(existing._hw_fp), "duplicate", "added")
-        return firsts.select("_hw_ord", _hw_outcome=outcome, _hw_old_file=none, _hw_old_record=none)
+            return outcome_of(firsts, "added")
+        live = existing.select(_hw_e_hi=existing[FP[0]], _hw_e_lo=existing[FP[1]])
+        same = [firsts[FP[0]] == live._hw_e_hi, firsts[FP[1]] == live._hw_e_lo]
+        return ibis.union(
+            outcome_of(firsts.semi_join(live, same), "duplicate"),
+            outcome_of(firsts.anti_join(live, same), "added"),
+            distinct=False,
+        )
 
     key = list(ds.key)
     ob = ds.order_by
@@ -441,29 +453,16 @@ def decide(
     ranked = rows.mutate(_hw_krank=ibis.row_number().over(kw))
     losers = ranked.filter(ranked._hw_krank > 0)
     winners = ranked.filter(ranked._hw_krank == 0).drop("_hw_krank")
-    pieces = [
-        losers.select(
-            "_hw_ord",
-            _hw_outcome=ibis.literal("superseded"),
-            _hw_old_file=none,
-            _hw_old_record=none,
-        )
-    ]
+    pieces = [outcome_of(losers, "superseded")]
     if existing is None:
-        pieces.append(
-            winners.select(
-                "_hw_ord",
-                _hw_outcome=ibis.literal("added"),
-                _hw_old_file=none,
-                _hw_old_record=none,
-            )
-        )
+        pieces.append(outcome_of(winners, "added"))
         return ibis.union(*pieces, distinct=False)
 
     ecols = {f"_hw_e_{i}": existing[k].cast(IBIS_TYPES[schema[k]]) for i, k in enumerate(key)}
     ex = existing.select(
         **ecols,
-        _hw_e_fp=existing._hw_fp,
+        _hw_e_hi=existing[FP[0]],
+        _hw_e_lo=existing[FP[1]],
         _hw_e_file=existing._hw_file,
         _hw_e_record=existing._hw_record,
         **(
@@ -476,7 +475,12 @@ def decide(
         ex = ex.mutate(_hw_e_order=ibis.null(IBIS_TYPES[schema[ob]]))
     joined = winners.left_join(ex, [winners[k] == ex[f"_hw_e_{i}"] for i, k in enumerate(key)])
     joined = joined.select(
-        *winners.columns, "_hw_e_fp", "_hw_e_file", "_hw_e_record", *(["_hw_e_order"] if ob else [])
+        *winners.columns,
+        "_hw_e_hi",
+        "_hw_e_lo",
+        "_hw_e_file",
+        "_hw_e_record",
+        *(["_hw_e_order"] if ob else []),
     )
     has_old = joined._hw_e_file.notnull()
     if ob:
@@ -486,12 +490,13 @@ def decide(
         )
     else:
         older = ibis.literal(False)
+    same = (joined._hw_e_hi == joined[FP[0]]) & (joined._hw_e_lo == joined[FP[1]])
     outcome = ibis.cases(
-        (has_old & (joined._hw_e_fp == joined._hw_fp), "duplicate"),
+        (has_old & same, "duplicate"),
         (has_old & older, "stale"),
         else_="added",
     )
-    replaced = has_old & (joined._hw_e_fp != joined._hw_fp) & ~older
+    replaced = has_old & ~same & ~older
     pieces.append(
         joined.select(
             "_hw_ord",
