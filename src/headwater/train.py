@@ -97,8 +97,8 @@ def load_training_data(project: Project, spec: ModelConfig) -> TrainingData:
         live = ds_mod.conform(live, schema)
         key = list(project.config.dataset.key)
         if key:  # the hold-out follows the key, so a row keeps its side when it is updated
-            live = live.mutate(_hw_kfp=fingerprint(live, {k: schema[k] for k in key}))
-            live = live.mutate(_hw_split=halves(live._hw_kfp)["_hw_fp_hi"])
+            keyed = live.mutate(_hw_kfp=fingerprint(live, {k: schema[k] for k in key}))
+            live = halves(keyed, "_hw_kfp", ("_hw_split", "_hw_kfp_lo")).drop("_hw_kfp_lo")
         else:
             live = live.mutate(_hw_split=live._hw_fp_hi)
         live = live.mutate(_hw_sample=live._hw_fp_lo)

@@ -109,7 +109,7 @@ def test_halves_on_the_engine_match_the_python_reference():
     hexes += ["0" * 32, "f" * 32, "7fffffffffffffff8000000000000000"]
     t = ibis.memtable({"h": hexes})
     con = ibis.duckdb.connect()
-    got = con.to_pyarrow(t.select(**halves(t.h))).to_pylist()
+    got = con.to_pyarrow(halves(t, "h")).to_pylist()
     assert [(g["_hw_fp_hi"], g["_hw_fp_lo"]) for g in got] == [halves_python(h) for h in hexes]
     assert halves_python("0" * 32) == (-(2**63), -(2**63))
     assert halves_python("f" * 32) == (2**63 - 1, 2**63 - 1)

@@ -88,18 +88,31 @@ def fingerprint(table: ibis.Table, schema: dict[str, str]) -> ir.StringValue:
     return ibis.literal(_END).join(pieces).hexdigest("md5")
 
 
-def halves(hex_fp: ir.StringValue) -> dict[str, ir.IntegerValue]:
-    """``{_hw_fp_hi: …, _hw_fp_lo: …}`` from the hex digest (see the module docstring).
+def halves(table: ir.Table, hex_column: str, names: tuple[str, str] = COLUMNS) -> ir.Table:
+    """``table`` with the hex fingerprint column replaced by its halves (named ``names``).
 
-    Compute the hex in one projection and the halves in the next, or md5 runs twice.
+    Three projections, each computing its values once: the unsigned halves, then the
+    offset by 2**63 done in int64 arithmetic on either side of it (decimal arithmetic
+    would be three times slower), so md5 and the hex parsing each run once per row.
     """
     import ibis
 
-    def half(digits: ir.StringValue) -> ir.IntegerValue:
-        unsigned = (ibis.literal("0x") + digits).cast("uint64").cast("decimal(20,0)")
-        return (unsigned - ibis.literal(_HALF, "decimal(20,0)")).cast("int64")
+    rest = [c for c in table.columns if c != hex_column]
+    h = table[hex_column]
+    unsigned = table.select(
+        *rest,
+        _hw_u_hi=(ibis.literal("0x") + h.substr(0, 16)).cast("uint64"),
+        _hw_u_lo=(ibis.literal("0x") + h.substr(16, 16)).cast("uint64"),
+    )
 
-    return {COLUMNS[0]: half(hex_fp.substr(0, 16)), COLUMNS[1]: half(hex_fp.substr(16, 16))}
+    def signed(u: ir.IntegerValue) -> ir.IntegerValue:
+        top = ibis.literal(_HALF, "uint64")
+        low = u.cast("int64") - ibis.literal(_HALF - 1, "int64") - 1
+        return ibis.ifelse(u >= top, (u - top).cast("int64"), low)
+
+    return unsigned.select(
+        *rest, **{names[0]: signed(unsigned._hw_u_hi), names[1]: signed(unsigned._hw_u_lo)}
+    )
 
 
 def halves_python(hex_fp: str) -> tuple[int, int]:

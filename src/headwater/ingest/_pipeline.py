@@ -383,7 +383,7 @@ def check_stage(
         },
     )
     # the halves in a projection of their own, so that md5 runs once per row
-    table = table.select(*[c for c in table.columns if c != "_hw_fp"], **halves(table._hw_fp))
+    table = halves(table, "_hw_fp")
     return table, [(c, rule) for _, c, rule, _ in checks]
 
 
