@@ -40,6 +40,16 @@ _HALF = 2**63
 COLUMNS = ("_hw_fp_hi", "_hw_fp_lo")
 
 
+def _floor_float(value: Any) -> Any:
+    import ibis
+
+    @ibis.udf.scalar.builtin(name="floor")
+    def floor(x: float) -> float:  # type: ignore[empty-body]
+        """SQL FLOOR on a double, returning a double."""
+
+    return floor(value)
+
+
 def canonical_text(value: ir.Value, kind: str) -> ir.StringValue:
     """The canonical text of one typed value (null stays null)."""
     import ibis
@@ -50,13 +60,15 @@ def canonical_text(value: ir.Value, kind: str) -> ir.StringValue:
         return value.cast("string")
     if kind == "float":
         f = value
-        # `floor` would go through an integer cast (which overflows); modulo does not
-        whole = (f.abs() < 2.0**53) & ((f % 1.0) == 0.0)
+        # FLOOR on the double itself (Ibis's `floor` casts to an integer, which overflows;
+        # the modulo operator costs a third of the whole canonical text); the magnitude
+        # test comes first so no engine floors a huge value
+        whole = (f.abs() < 2.0**53) & (_floor_float(f) == f)
         return ibis.cases(
             (f.isnan(), "nan"),
+            (whole, f.cast("int64").cast("string")),
             (f == float("inf"), "inf"),
             (f == float("-inf"), "-inf"),
-            (whole, f.cast("int64").cast("string")),
             else_=f.cast("string"),
         )
     if kind == "bool":
