@@ -11,8 +11,10 @@ a difference are materialized once, for samples and ``--save-differences``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
+
+from headwater.config import DatasetConfig
 
 if TYPE_CHECKING:
     import ibis.expr.types as ir
@@ -102,11 +104,46 @@ def _duplicate_rows(engine: Any, side: Side) -> tuple[int, int]:
     return int(row["rows"] or 0), int(row["dups"] or 0)
 
 
+def _align_text(engine: Any, side: Side, other: Side) -> Side:
+    """``side`` with its text columns typed as ``other`` types them, where every value fits.
+
+    A Parquet file or an in-memory table may hold as text what the other side has typed (a
+    date kept as a string against a CSV whose dates were inferred): such a column is cleaned
+    and typed strictly, as ingest would, when no value fails (one aggregate pass for those
+    columns only); otherwise it stays text and is compared by canonical text.
+    """
+    from headwater.ingest import _pipeline as pl
+
+    wanted = {
+        c: other.schema[c]
+        for c, kind in side.schema.items()
+        if kind == "string" and other.schema.get(c, "string") != "string"
+    }
+    if not wanted:
+        return side
+    t = side.table
+    na = list(DatasetConfig().na_values)
+    typed = {c: pl.typed_value(pl.clean_text(t[c], na), kind) for c, kind in wanted.items()}
+    checks = {
+        f"f{i}": (pl.clean_text(t[c], na).notnull() & typed[c].isnull()).sum()
+        for i, c in enumerate(wanted)
+    }
+    fails = engine.to_pyarrow(t.aggregate(**checks)).to_pylist()[0]
+    fit = [c for i, c in enumerate(wanted) if not fails[f"f{i}"]]
+    if not fit:
+        return side
+    table = t.mutate(**{c: typed[c] for c in fit})
+    schema = {c: wanted[c] if c in fit else k for c, k in side.schema.items()}
+    return replace(side, table=table, schema=schema)
+
+
 def compare_sides(engine: Any, left: Side, right: Side, opts: Options) -> dict[str, Any]:
     """Run the comparison; return the numbers and expressions for the differences."""
     import ibis
 
     from headwater.errors import CompareError
+
+    left, right = _align_text(engine, left, right), _align_text(engine, right, left)
 
     lcols = list(left.schema)
     rcols = list(right.schema)
@@ -182,25 +219,29 @@ def compare_sides(engine: Any, left: Side, right: Side, opts: Options) -> dict[s
     # One pass over the join keeps only the rows that are unmatched, unequal, or differ
     # by any amount (within tolerance too, for max_abs_diff), with their flags; every
     # count is then taken from that small table: matched-and-equal rows are never stored.
+    # The filter is a cheap superset (values not identical); the flags, with tolerances,
+    # NaN rules and string options, are computed only for the rows it keeps.
     flags: dict[str, Any] = {}
     any_diff: Any = ibis.literal(False)
-    any_delta: Any = ibis.literal(False)
+    maybe: Any = ~matched
     numeric = []
     for i, c in enumerate(compared):
-        unequal, one_null, diff = column_flags(
-            j[li[c]], j[ri[c]], left.schema[c], right.schema[c], opts, c
-        )
+        lv, rv = j[li[c]], j[ri[c]]
+        lk, rk = left.schema[c], right.schema[c]
+        unequal, one_null, diff = column_flags(lv, rv, lk, rk, opts, c)
         flags[f"_u{i}"] = unequal
         flags[f"_n{i}"] = one_null
         if diff is not None:
             flags[f"_x{i}"] = diff
-            any_delta = any_delta | (diff > 0).fill_null(False)
             numeric.append(i)
         any_diff = any_diff | unequal
-    flags["_any"] = any_diff
-    d = engine.materialize(
-        j.filter(~matched | any_diff | any_delta).mutate(**flags), "_hw_cmp_diffs"
-    )
+        if lk == rk:
+            maybe = maybe | ~lv.identical_to(rv)
+        elif lk in NUMERIC and rk in NUMERIC:
+            maybe = maybe | ~lv.cast("float64").identical_to(rv.cast("float64"))
+        else:
+            maybe = maybe | unequal
+    d = engine.materialize(j.filter(maybe).mutate(**flags, _any=any_diff), "_hw_cmp_diffs")
     d_in_l, d_in_r = d._l.notnull(), d._r.notnull()
     d_matched = d_in_l & d_in_r
     aggs: dict[str, Any] = {

@@ -239,53 +239,11 @@ def _parquet_side(engine: Engine, files: list[Any], *, label: str, prefix: str) 
     renamed = {mapping.get(c, c): c for c in data}
     schema = {new: _kind_of(table[old].type()) for new, old in renamed.items()}
     order = table._hw_file * ORDER_STRIDE + table._hw_record
+    # a view, not a copy: the comparison reads the files once, in its join; text columns
+    # stay text (Parquet has real nulls and types: a text column holds what its writer
+    # meant as text — against a typed column of the other side it is compared by the
+    # typed value's canonical text)
     t = table.select(*[table[old].name(new) for new, old in renamed.items()], _hw_order=order)
-    # text columns are cleaned and typed as ingest would (dates kept as strings become dates)
-    from headwater.ingest import _pipeline as pl
-
-    text_cols = [c for c, k in schema.items() if k == "string"]
-    if text_cols:
-        na = list(DatasetConfig().na_values)
-        t = t.mutate(**{c: pl.clean_text(t[c], na) for c in text_cols})
-        t, schema = _type_text_columns(engine, t, schema, text_cols, prefix)
-    else:
-        t = engine.materialize(t, f"{prefix}_typed")
     return Side(label, t, schema)
 
 
-def _type_text_columns(
-    engine: Engine, t: ibis.Table, schema: dict[str, str], text_cols: list[str], prefix: str
-) -> tuple[ibis.Table, dict[str, str]]:
-    """Type text columns by inference, in one materializing pass.
-
-    A sample proposes each column's type; the typed value is materialized beside the text,
-    and a column where any value failed to fit falls back to its text (then no row is lost
-    and no value silently becomes null).
-    """
-    from headwater.ingest import _pipeline as pl
-
-    head = pl.sample_types(t, text_cols, engine.to_pyarrow)
-    kinds = {c: pl.infer_kind(head[c]) for c in text_cols}
-    typed_cols = [c for c in text_cols if kinds[c] != "string"]
-    if not typed_cols:
-        return engine.materialize(t, f"{prefix}_typed"), schema
-    m = engine.materialize(
-        t.mutate(**{f"_hw_x{i}": pl.typed_value(t[c], kinds[c]) for i, c in enumerate(typed_cols)}),
-        f"{prefix}_typed",
-    )
-    fails = engine.to_pyarrow(
-        m.aggregate(
-            **{
-                f"f{i}": (m[c].notnull() & m[f"_hw_x{i}"].isnull()).sum()
-                for i, c in enumerate(typed_cols)
-            }
-        )
-    ).to_pylist()[0]
-    schema = dict(schema)
-    replace = {}
-    for i, c in enumerate(typed_cols):
-        if not fails[f"f{i}"]:
-            replace[c] = m[f"_hw_x{i}"]
-            schema[c] = kinds[c]
-    out = m.select(*[replace[c].name(c) if c in replace else m[c] for c in schema], "_hw_order")
-    return out, schema

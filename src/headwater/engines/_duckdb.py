@@ -112,11 +112,13 @@ class DuckDBEngine:
         ids = group.file_ids or tuple(range(1, len(group.files) + 1))
         values = ", ".join(f"({_lit(p)}, {int(i)})" for p, i in zip(group.files, ids, strict=True))
         if group.format == "parquet":
+            # file_index (the file's position in the list) maps to its id by list lookup:
+            # no per-row join on the file name
+            id_list = "[" + ", ".join(str(int(i)) for i in ids) + "]"
             self.raw.execute(
                 f"CREATE OR REPLACE TEMP TABLE {_q(name)} AS SELECT {select}"
-                f"CAST(v._hw_vid AS BIGINT) AS _hw_file, "
-                f"CAST(p.file_row_number + 1 AS BIGINT) AS _hw_record FROM {reader} p "
-                f"JOIN (VALUES {values}) v(_hw_vpath, _hw_vid) ON p.filename = v._hw_vpath"
+                f"CAST({id_list}[CAST(p.file_index AS BIGINT) + 1] AS BIGINT) AS _hw_file, "
+                f"CAST(p.file_row_number + 1 AS BIGINT) AS _hw_record FROM {reader} p"
             )
             return self.con.table(name)
         # CSV and JSON readers have no row-number column. The scan preserves insertion
@@ -171,12 +173,12 @@ class DuckDBEngine:
     def read_parquet_typed(self, paths: list[str], name: str) -> ibis.Table:
         """Parquet files with their own types, plus ``_hw_file`` (1-based position in
         ``paths``) and ``_hw_record`` (1-based row number in its file); a view, not a copy."""
-        files = ", ".join(f"({i}, {_lit(p)})" for i, p in enumerate(paths, 1))
         self.raw.execute(
-            f"CREATE OR REPLACE TEMP VIEW {_q(name)} AS SELECT p.* EXCLUDE (filename, "
-            f"file_row_number), f.i AS _hw_file, p.file_row_number + 1 AS _hw_record "
-            f"FROM read_parquet({_list(paths)}, union_by_name = true, filename = true, "
-            f"file_row_number = true) p JOIN (VALUES {files}) f(i, path) ON p.filename = f.path"
+            f"CREATE OR REPLACE TEMP VIEW {_q(name)} AS SELECT p.* EXCLUDE (file_row_number), "
+            f"CAST(p.file_index + 1 AS BIGINT) AS _hw_file, "
+            f"CAST(p.file_row_number + 1 AS BIGINT) AS _hw_record "
+            f"FROM read_parquet({_list(paths)}, union_by_name = true, "
+            f"file_row_number = true) p"
         )
         return self.con.table(name)
 
