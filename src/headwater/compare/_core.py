@@ -211,7 +211,9 @@ def compare_sides(engine: Any, left: Side, right: Side, opts: Options) -> dict[s
     rsel = R.select(
         *[R[c].name(ri[c]) for c in rcols], _hw_kr=R._hw_k, _r=ibis.literal(True), _ro=R._hw_order
     )
-    preds = [lsel[li[k]] == rsel[ri[k]] for k in key] + [lsel._hw_k == rsel._hw_kr]
+    preds = [lsel[li[k]] == rsel[ri[k]] for k in key]
+    if has_dups:
+        preds.append(lsel._hw_k == rsel._hw_kr)
     j = lsel.outer_join(rsel, preds)
     in_l, in_r = j._l.notnull(), j._r.notnull()
     matched = in_l & in_r

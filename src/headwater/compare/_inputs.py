@@ -245,5 +245,3 @@ def _parquet_side(engine: Engine, files: list[Any], *, label: str, prefix: str) 
     # typed value's canonical text)
     t = table.select(*[table[old].name(new) for new, old in renamed.items()], _hw_order=order)
     return Side(label, t, schema)
-
-

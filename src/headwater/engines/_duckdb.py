@@ -110,7 +110,6 @@ class DuckDBEngine:
         )
         select = f"{casts}, " if casts else ""
         ids = group.file_ids or tuple(range(1, len(group.files) + 1))
-        values = ", ".join(f"({_lit(p)}, {int(i)})" for p, i in zip(group.files, ids, strict=True))
         if group.format == "parquet":
             # file_index (the file's position in the list) maps to its id by list lookup:
             # no per-row join on the file name
