@@ -40,6 +40,8 @@ _FALSE = ("false", "f", "no", "n", "0")
 NUMERIC = ("int", "float")
 
 OUTCOMES = ("reject", "duplicate", "superseded", "stale", "added")
+# how :func:`decide` stores an outcome (a one-byte code, not a string, per decided row)
+OUTCOME_CODE = {"added": 0, "duplicate": 1, "superseded": 2, "stale": 3}
 
 
 @ibis.udf.scalar.builtin(name="trim")
@@ -411,7 +413,8 @@ def decide(
     ``typed`` is a :func:`check_stage` table. Rejected rows and later occurrences of a
     fingerprint (duplicates within the run) get no row here: they are counted from
     ``typed`` (:func:`file_stats`). Each accepted first occurrence gets ``_hw_ord`` (its
-    :func:`ordinal`) and ``_hw_outcome``: duplicate (same fingerprint as a live row),
+    :func:`ordinal`) and ``_hw_outcome`` (an :data:`OUTCOME_CODE`): duplicate (same
+    fingerprint as a live row),
     superseded (a newer row of this run has its key), stale (the live row with its key is
     newer by ``order_by``) or added; in upsert mode ``_hw_old_file``/``_hw_old_record``
     name the live row an added row replaces.
@@ -423,9 +426,14 @@ def decide(
     firsts = good.group_by(*FP).aggregate(_hw_ord=ordinal(good).min())
     none = ibis.null("int64")
 
+    def code(outcome: str) -> ir.IntegerValue:
+        return ibis.literal(OUTCOME_CODE[outcome], "int8")
+
     def outcome_of(t: ir.Table, outcome: str) -> ir.Table:
+        if not ds.key:  # nothing is replaced in append mode: no old-row columns
+            return t.select("_hw_ord", _hw_outcome=code(outcome))
         return t.select(
-            "_hw_ord", _hw_outcome=ibis.literal(outcome), _hw_old_file=none, _hw_old_record=none
+            "_hw_ord", _hw_outcome=code(outcome), _hw_old_file=none, _hw_old_record=none
         )
 
     if not ds.key:
@@ -492,9 +500,9 @@ def decide(
         older = ibis.literal(False)
     same = (joined._hw_e_hi == joined[FP[0]]) & (joined._hw_e_lo == joined[FP[1]])
     outcome = ibis.cases(
-        (has_old & same, "duplicate"),
-        (has_old & older, "stale"),
-        else_="added",
+        (has_old & same, code("duplicate")),
+        (has_old & older, code("stale")),
+        else_=code("added"),
     )
     replaced = has_old & ~same & ~older
     pieces.append(
@@ -510,7 +518,7 @@ def decide(
 
 def added_rows(typed: ir.Table, decisions: ir.Table) -> ir.Table:
     """The rows of ``typed`` that :func:`decide` added."""
-    added = decisions.filter(decisions._hw_outcome == "added").select("_hw_ord")
+    added = decisions.filter(decisions._hw_outcome == OUTCOME_CODE["added"]).select("_hw_ord")
     return typed.semi_join(added, ordinal(typed) == added._hw_ord)
 
 
@@ -538,6 +546,6 @@ def file_stats(
     o = d._hw_outcome
     decided = d.group_by("_hw_file").aggregate(
         decided=d.count(),
-        **{name: (o == name).cast("int64").sum() for name in OUTCOMES if name != "reject"},
+        **{name: (o == c).cast("int64").sum() for name, c in OUTCOME_CODE.items()},
     )
     return read, decided
