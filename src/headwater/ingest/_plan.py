@@ -15,6 +15,7 @@ import os
 import re
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,8 @@ from headwater.config import Config, SourceConfig
 from headwater.errors import HeadwaterError
 from headwater.records import schema as rs
 from headwater.sources import SourceFile, hash_local, list_source, stage_remote
+
+HASH_THREADS = 4
 
 Progress = Callable[[str, int, int, str], None]
 
@@ -103,9 +106,14 @@ def make_plan(
             continue
         to_hash.append(sf)
 
-    for done, sf in enumerate(to_hash, 1):
-        progress("hash", done, len(to_hash), sf.path)
-        _hash_one(sf, staging)
+    # hashing (and fetching remote files) is I/O and hashlib, which releases the GIL: a few
+    # threads overlap them; the files are then classified in listing order
+    with ThreadPoolExecutor(max_workers=HASH_THREADS) as pool:
+        jobs = {pool.submit(_hash_one, sf, staging): sf for sf in to_hash}
+        for done, job in enumerate(as_completed(jobs), 1):
+            job.result()
+            progress("hash", done, len(to_hash), jobs[job].path)
+    for sf in to_hash:
         plan.files.append(sf)
         if sf.status != "pending":
             continue

@@ -177,6 +177,8 @@ def engine_reason(exc: Exception, fmt: str) -> str:
         return f"is not valid {fmt} ({first}); fix the file or set `format` for the source"
     if isinstance(exc, EngineError):
         return str(exc)
-    if isinstance(exc, OSError) or "permission" in low or "no such file" in low:
+    if "no such file" in low:
+        return f"cannot be read ({first}): it was moved or removed while the run read it"
+    if isinstance(exc, OSError) or "permission" in low:
         return f"cannot be read ({first}); check its permissions"
     return f"could not be read as {fmt} ({first})"
