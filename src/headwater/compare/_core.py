@@ -184,11 +184,19 @@ def compare_sides(engine: Any, left: Side, right: Side, opts: Options) -> dict[s
 
     lkc = L.group_by(key).aggregate(n=L.count())
     rkc = R.group_by(key).aggregate(n=R.count())
-    kl = engine.to_pyarrow(lkc.aggregate(rows=lkc.n.sum(), dup=(lkc.n > 1).sum())).to_pylist()[0]
-    kr = engine.to_pyarrow(rkc.aggregate(rows=rkc.n.sum(), dup=(rkc.n > 1).sum())).to_pylist()[0]
-    out["duplicate_keys_left"] = int(kl["dup"] or 0)
-    out["duplicate_keys_right"] = int(kr["dup"] or 0)
-    out["rows_left"], out["rows_right"] = int(kl["rows"] or 0), int(kr["rows"] or 0)
+
+    def key_stats(t: Any, kc: Any) -> tuple[int, int]:
+        """(rows, keys occurring more than once): a distinct count first (cheaper than
+        grouping); only a side where they differ (duplicates or null keys) is grouped."""
+        k = t[key[0]] if len(key) == 1 else ibis.struct({c: t[c] for c in key})
+        row = engine.to_pyarrow(t.aggregate(rows=t.count(), keys=k.nunique())).to_pylist()[0]
+        if int(row["rows"] or 0) == int(row["keys"] or 0):
+            return int(row["rows"] or 0), 0
+        dup = engine.to_pyarrow(kc.aggregate(dup=(kc.n > 1).sum())).to_pylist()[0]["dup"]
+        return int(row["rows"] or 0), int(dup or 0)
+
+    out["rows_left"], out["duplicate_keys_left"] = key_stats(L, lkc)
+    out["rows_right"], out["duplicate_keys_right"] = key_stats(R, rkc)
     # a whole-row duplicate has a duplicate key: only sides with duplicate keys need a look
     out["duplicate_rows_left"] = (
         _duplicate_rows(engine, left)[1] if out["duplicate_keys_left"] else 0
