@@ -48,6 +48,12 @@ class Engine(Protocol):
         """Parquet files with their own types, ``_hw_file`` and ``_hw_record``."""
         ...
 
+    def from_rows(
+        self, name: str, schema: dict[str, str], rows: list[tuple[int | str, ...]]
+    ) -> ibis.Table:
+        """A small table of ints and strings (lookups) as table ``name``."""
+        ...
+
     def empty(self, schema: dict[str, str]) -> ibis.Table:
         """An empty table with the given Ibis schema."""
         ...
