@@ -162,21 +162,10 @@ class IngestJob:
                     pl.decide(typed, existing, ds, schema), "_hw_decisions"
                 )
                 read_q, decided_q = pl.file_stats(typed, decisions, schema)
-                for row in engine.to_pyarrow(read_q).to_pylist():
-                    stats[int(row["_hw_file"])] = row
-                for row in engine.to_pyarrow(decided_q).to_pylist():
-                    s = stats[int(row["_hw_file"])]
-                    s.update(row)
-                for s in stats.values():
-                    for name in ("added", "superseded", "stale"):
-                        s[name] = int(s.get(name) or 0)
-                    # neither rejected nor decided: a later copy of a row of this run
-                    s["duplicate"] = (
-                        int(s["rows_read"])
-                        - int(s["reject"])
-                        - int(s.get("decided") or 0)
-                        + int(s.get("duplicate") or 0)
-                    )
+                stats = pl.merge_file_stats(
+                    engine.to_pyarrow(read_q).to_pylist(),
+                    engine.to_pyarrow(decided_q).to_pylist(),
+                )
                 bad = typed.filter(typed._hw_check.notnull())
                 rejects = [
                     {

@@ -541,3 +541,19 @@ def file_stats(
         **{name: (o == c).cast("int64").sum() for name, c in OUTCOME_CODE.items()},
     )
     return read, decided
+
+
+def merge_file_stats(
+    read: list[dict[str, Any]], decided: list[dict[str, Any]]
+) -> dict[int, dict[str, Any]]:
+    """The two halves of :func:`file_stats` as one dict per file id, with every outcome
+    counted: a row of a file that was neither rejected nor decided is a later copy of a
+    row of this run (a duplicate), as is a decided row whose outcome was "duplicate"."""
+    stats = {int(r["_hw_file"]): dict(r) for r in read}
+    for r in decided:
+        stats[int(r["_hw_file"])].update(r)
+    for s in stats.values():
+        for name in OUTCOME_CODE:
+            s[name] = int(s.get(name) or 0)
+        s["duplicate"] += int(s["rows_read"]) - int(s["reject"]) - int(s.get("decided") or 0)
+    return stats
