@@ -102,7 +102,7 @@ class DuckDBEngine:
             return f"read_parquet({paths}, filename = true, file_row_number = true)"
         raise EngineError(f"unknown format {fmt!r}", hint="use csv, tsv, json, jsonl or parquet")
 
-    def stage(self, group: ReadGroup, name: str) -> ibis.Table:
+    def stage(self, group: ReadGroup, name: str, *, lazy: bool = False) -> ibis.Table:
         reader = self._reader_sql(group.format, group.files, group.options, group.columns)
         casts = ", ".join(
             f"{self._as_text(group.format, raw)} AS {_q(new)}"
@@ -110,13 +110,27 @@ class DuckDBEngine:
         )
         select = f"{casts}, " if casts else ""
         ids = group.file_ids or tuple(range(1, len(group.files) + 1))
+        id_list = "[" + ", ".join(str(int(i)) for i in ids) + "]"
+        file_id = f"CAST({id_list}[CAST(p.file_index AS BIGINT) + 1] AS BIGINT) AS _hw_file"
+        if lazy and group.format in ("csv", "tsv", "parquet"):
+            # a view: the files are parsed by the query that reads it. CSV has no record
+            # number column: it stays null until number_records() derives it from the
+            # insertion order of the table that query made
+            record = (
+                "CAST(p.file_row_number + 1 AS BIGINT)"
+                if group.format == "parquet"
+                else "CAST(NULL AS BIGINT)"
+            )
+            self.raw.execute(
+                f"CREATE OR REPLACE TEMP VIEW {_q(name)} AS SELECT {select}{file_id}, "
+                f"{record} AS _hw_record FROM {reader} p"
+            )
+            return self.con.table(name)
         if group.format == "parquet":
             # file_index (the file's position in the list) maps to its id by list lookup:
             # no per-row join on the file name
-            id_list = "[" + ", ".join(str(int(i)) for i in ids) + "]"
             self.raw.execute(
-                f"CREATE OR REPLACE TEMP TABLE {_q(name)} AS SELECT {select}"
-                f"CAST({id_list}[CAST(p.file_index AS BIGINT) + 1] AS BIGINT) AS _hw_file, "
+                f"CREATE OR REPLACE TEMP TABLE {_q(name)} AS SELECT {select}{file_id}, "
                 f"CAST(p.file_row_number + 1 AS BIGINT) AS _hw_record FROM {reader} p"
             )
             return self.con.table(name)
@@ -181,31 +195,45 @@ class DuckDBEngine:
         )
         return self.con.table(name)
 
-    def from_rows(
-        self, name: str, schema: dict[str, str], rows: list[tuple[int | str, ...]]
-    ) -> ibis.Table:
-        """A small table of ints and strings (lookups), created from literal rows."""
-        types = {"int64": "BIGINT", "string": "VARCHAR"}
-        cols = ", ".join(f"CAST(NULL AS {types[t]}) AS {_q(c)}" for c, t in schema.items())
-        self.raw.execute(f"CREATE OR REPLACE TEMP TABLE {_q(name)} AS SELECT {cols} LIMIT 0")
-        if rows:
-
-            def lit(v: int | str) -> str:
-                return str(int(v)) if isinstance(v, int) else _lit(str(v))
-
-            values = ", ".join("(" + ", ".join(lit(v) for v in row) + ")" for row in rows)
-            self.raw.execute(f"INSERT INTO {_q(name)} VALUES {values}")
-        return self.con.table(name)
-
     def empty(self, schema: dict[str, str]) -> ibis.Table:
         return ibis.memtable(
             pa.table({k: pa.array([], type=ibis.dtype(v).to_pyarrow()) for k, v in schema.items()})
         )
 
-    def materialize(self, expr: ibis.Table, name: str) -> ibis.Table:
+    def materialize(self, expr: ibis.Table, name: str, *, ordered: bool = False) -> ibis.Table:
+        """``expr`` computed once into table ``name``; ``ordered`` keeps the rows in the
+        order the expression's scans produce them (see :meth:`number_records`)."""
         # through Ibis (not raw SQL) so that in-memory tables the expression uses are registered
+        self.raw.execute(f"DROP VIEW IF EXISTS {_q(name + '__numbered')}")
         self.raw.execute(f"DROP TABLE IF EXISTS {_q(name)}")
-        return self.con.create_table(name, obj=expr, temp=True)
+        if not ordered:
+            return self.con.create_table(name, obj=expr, temp=True)
+        self.raw.execute("SET preserve_insertion_order = true")
+        try:
+            return self.con.create_table(name, obj=expr, temp=True)
+        finally:
+            self.raw.execute("SET preserve_insertion_order = false")
+
+    def number_records(self, src: str) -> ibis.Table:
+        """A view of an ordered :meth:`materialize` table in which a null ``_hw_record`` (a
+        CSV row read through a lazy :meth:`stage`) is the row's 1-based position among the
+        rows of its file: the scan keeps files in list order and lines in file order."""
+        firsts = self.raw.execute(
+            f"SELECT _hw_file, min(rowid) FROM {_q(src)} WHERE _hw_record IS NULL GROUP BY 1"
+        ).fetchall()
+        if not firsts:
+            return self.con.table(src)
+        low = min(int(f) for f, _ in firsts)
+        slots: list[str] = ["NULL"] * (max(int(f) for f, _ in firsts) - low + 1)
+        for f, first in firsts:
+            slots[int(f) - low] = str(int(first))
+        name = src + "__numbered"
+        self.raw.execute(
+            f"CREATE OR REPLACE TEMP VIEW {_q(name)} AS SELECT * REPLACE (COALESCE(_hw_record, "
+            f"CAST(rowid AS BIGINT) - [{', '.join(slots)}][_hw_file - {low} + 1] + 1) "
+            f"AS _hw_record) FROM {_q(src)}"
+        )
+        return self.con.table(name)
 
     def write_parquet(self, expr: ibis.Table, path: str) -> int:
         os.makedirs(os.path.dirname(path), exist_ok=True)

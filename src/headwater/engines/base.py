@@ -36,8 +36,11 @@ class Engine(Protocol):
         """The column names of one JSON or Parquet file, in file order."""
         ...
 
-    def stage(self, group: ReadGroup, name: str) -> ibis.Table:
-        """Read a group as text into table ``name`` with ``_hw_file`` and ``_hw_record``."""
+    def stage(self, group: ReadGroup, name: str, *, lazy: bool = False) -> ibis.Table:
+        """Read a group as text into table ``name`` with ``_hw_file`` and ``_hw_record``.
+
+        ``lazy``: a view the next query parses (CSV and Parquet); CSV rows then have a null
+        ``_hw_record`` until :meth:`number_records`."""
         ...
 
     def read_parquet(self, paths: list[str], columns: list[str] | None = None) -> ibis.Table:
@@ -48,18 +51,17 @@ class Engine(Protocol):
         """Parquet files with their own types, ``_hw_file`` and ``_hw_record``."""
         ...
 
-    def from_rows(
-        self, name: str, schema: dict[str, str], rows: list[tuple[int | str, ...]]
-    ) -> ibis.Table:
-        """A small table of ints and strings (lookups) as table ``name``."""
-        ...
-
     def empty(self, schema: dict[str, str]) -> ibis.Table:
         """An empty table with the given Ibis schema."""
         ...
 
-    def materialize(self, expr: ibis.Table, name: str) -> ibis.Table:
-        """Compute ``expr`` once into table ``name`` and return it."""
+    def materialize(self, expr: ibis.Table, name: str, *, ordered: bool = False) -> ibis.Table:
+        """Compute ``expr`` once into table ``name`` and return it (``ordered``: keep the
+        order in which its scans produce rows)."""
+        ...
+
+    def number_records(self, src: str) -> ibis.Table:
+        """Fill null ``_hw_record`` of ordered materialized table ``src`` from row order."""
         ...
 
     def write_parquet(self, expr: ibis.Table, path: str) -> int:

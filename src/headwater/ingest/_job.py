@@ -15,7 +15,7 @@ from headwater import dataset as ds_mod
 from headwater.errors import ValidationError
 from headwater.ingest._fingerprint import COLUMNS as FP_COLUMNS
 from headwater.ingest._plan import Plan, known_files, make_plan
-from headwater.ingest._read import read_text
+from headwater.ingest._read import read_text, recheck
 from headwater.ingest._result import IngestResult, ProgressCallback
 from headwater.ingest._result import count_plan as _count_plan
 from headwater.ingest._result import file_view as _file_view
@@ -109,49 +109,27 @@ class IngestJob:
             engine = self.engine = self._connect()
         if to_read:
             assert engine is not None
-            batch = self._read(engine, to_read)
+            from headwater.ingest import _pipeline as pl
+
+            typed_run = None
+            for lazy in (True, False):
+                batch = self._read(engine, to_read, lazy=lazy)
+                if batch is None:
+                    break
+                try:
+                    typed_run = self._type(engine, batch, pinned, to_read, lazy=lazy)
+                    break
+                except Exception as exc:
+                    if not lazy:
+                        raise
+                    # a file the fused read could not parse: stage group by group (and a
+                    # failing group file by file) so that only the bad file fails
+                    log.info("reading every file in one pass failed (%s); isolating", exc)
+                    for name in self.staged:
+                        engine.drop(name)
             retract_files = retractable()
-            if batch is not None:
-                from headwater.ingest import _pipeline as pl
-
-                data_cols = [c for c in batch.columns if not c.startswith("_hw_")]
-                new_cols = [c for c in data_cols if c not in pinned]
-                self.progress("clean", 0, 1, "cleaning")
-                # each stage is a subquery of the next (so nothing is computed twice); the
-                # cleaned text is not stored: a sample of it proposes the types, and the
-                # typing pass reads it once, straight from the staged text
-                text = pl.clean_stage(pl.trim_stage(batch), ds)
-                self.progress("types", 0, 1, "inferring types")
-                # types proposed by a sample, then checked by the typing pass itself: only
-                # a column where some value did not fit costs a full inference pass
-                counts = pl.sample_types(text, new_cols, engine.to_pyarrow)
-                decision = pl.decide_schema(pinned, data_cols, counts, ds)
-                self.progress("type", 0, 1, "typing and validating")
-
-                inferred = [c for c in decision.added if c not in ds.columns]
-                widen = [
-                    c
-                    for c in data_cols
-                    if pinned.get(c) == "int" and c not in ds.columns and ds.schema_mode == "evolve"
-                ]
-                labels: list[tuple[str, str]] = []
-
-                def typed_as(d: Any) -> Any:
-                    nonlocal labels
-                    stage = pl.type_stage(text, d.schema, d.frozen_out)
-                    checked, labels = pl.check_stage(
-                        stage, d.schema, d.frozen_out, ds, inferred + widen
-                    )
-                    return engine.materialize(checked, "_hw_typed")
-
-                typed = typed_as(decision)
-                failed = pl.type_failures(
-                    typed, decision.schema, inferred + widen, engine.to_pyarrow
-                )
-                if failed:
-                    full = pl.infer_types(text, failed, engine.to_pyarrow)
-                    decision = pl.decide_schema(pinned, data_cols, {**counts, **full}, ds)
-                    typed = typed_as(decision)
+            if typed_run is not None:
+                typed, decision, labels = typed_run
                 schema = decision.schema
                 self.schema = schema
                 for name in self.staged:  # the raw text is no longer needed
@@ -378,7 +356,61 @@ class IngestJob:
                     )
                 )
 
-    def _read(self, engine: Engine, files: list[SourceFile]) -> Any:
+    def _type(
+        self,
+        engine: Engine,
+        batch: Any,
+        pinned: dict[str, str],
+        files: list[SourceFile],
+        *,
+        lazy: bool,
+    ) -> tuple[Any, Any, list[tuple[str, str]]]:
+        """Clean, type, check and fingerprint the batch into one table: (table, schema
+        decision, check labels). With a ``lazy`` batch this is also the read."""
+        from headwater.ingest import _pipeline as pl
+
+        ds = self.ds
+        data_cols = [c for c in batch.columns if not c.startswith("_hw_")]
+        new_cols = [c for c in data_cols if c not in pinned]
+        self.progress("clean", 0, 1, "cleaning")
+        # each stage is a subquery of the next (so nothing is computed twice); the cleaned
+        # text is not stored: a sample of it proposes the types, and the typing pass reads
+        # it once, straight from the files (lazy) or the staged text
+        text = pl.clean_stage(pl.trim_stage(batch), ds)
+        self.progress("types", 0, 1, "inferring types")
+        # types proposed by a sample, then checked by the typing pass itself: only a
+        # column where some value did not fit costs a full inference pass
+        counts = pl.sample_types(text, new_cols, engine.to_pyarrow)
+        decision = pl.decide_schema(pinned, data_cols, counts, ds)
+        self.progress("type", 0, 1, "typing and validating")
+        inferred = [c for c in decision.added if c not in ds.columns]
+        widen = [
+            c
+            for c in data_cols
+            if pinned.get(c) == "int" and c not in ds.columns and ds.schema_mode == "evolve"
+        ]
+        labels: list[tuple[str, str]] = []
+
+        def typed_as(d: Any) -> Any:
+            nonlocal labels
+            stage = pl.type_stage(text, d.schema, d.frozen_out)
+            checked, labels = pl.check_stage(stage, d.schema, d.frozen_out, ds, inferred + widen)
+            table = engine.materialize(checked, "_hw_typed", ordered=lazy)
+            return engine.number_records("_hw_typed") if lazy else table
+
+        typed = typed_as(decision)
+        failed = pl.type_failures(typed, decision.schema, inferred + widen, engine.to_pyarrow)
+        if failed:
+            full = pl.infer_types(text, failed, engine.to_pyarrow)
+            decision = pl.decide_schema(pinned, data_cols, {**counts, **full}, ds)
+            typed = typed_as(decision)
+        if lazy:
+            changed = recheck(files, ("new", "changed"))
+            if changed:
+                typed = typed.filter(~typed._hw_file.isin(changed))
+        return typed, decision, labels
+
+    def _read(self, engine: Engine, files: list[SourceFile], *, lazy: bool) -> Any:
         """Read files as text into one table; failures are recorded against their file."""
         required = [
             *self.ds.key,
@@ -392,6 +424,7 @@ class IngestJob:
             normalize=self.ds.normalize_headers,
             required=list(dict.fromkeys(required)),
             progress=self.progress,
+            lazy=lazy,
         )
         for sf in files:
             if sf.status == "failed":

@@ -35,6 +35,7 @@ def read_text(
     progress: Progress,
     readable_status: tuple[str, ...] = ("new", "changed"),
     prefix: str = "_hw_stage",
+    lazy: bool = False,
 ) -> tuple[ibis.Table | None, list[str]]:
     """Read ``files`` as text into one table; return it and the staged table names.
 
@@ -43,6 +44,11 @@ def read_text(
     index) and ``_hw_thousands`` (the source's thousands separator or ``""``). None when no
     file could be read. File ids must follow (source, path) order: ordering by
     (``_hw_file``, ``_hw_record``) is then source, path and record order.
+
+    ``lazy``: CSV and Parquet groups become views that the next query parses (no copy of
+    the text); a file that cannot be parsed then fails that query, and one that changes
+    while it is read is found by :func:`recheck` after it — the caller falls back to an
+    eager read to isolate a bad file.
     """
     import ibis
 
@@ -94,7 +100,7 @@ def read_text(
 
         try:
             name = f"{prefix}_{i}"
-            tables.append((engine.stage(group_of(members), name), members))
+            tables.append((engine.stage(group_of(members), name, lazy=lazy), members))
             staged.append(name)
         except Exception as exc:
             if len(members) == 1:
@@ -114,11 +120,10 @@ def read_text(
         for sf in members:
             if sf.status not in readable_status:
                 continue
-            if still_same(sf):
+            if lazy or still_same(sf):  # lazily read files are checked after the read
                 readable[int(sf.file_id or 0)] = sf
             else:
-                sf.status = "deferred"
-                sf.reason = "it changed while it was being read: left for the next run"
+                defer(sf)
     if not readable:
         return None, staged
     all_cols: list[str] = []
@@ -126,30 +131,39 @@ def read_text(
         for c in t.columns:
             if not c.startswith("_hw_") and c not in all_cols:
                 all_cols.append(c)
-    # made by the engine from plain rows: ibis.memtable (and building an Arrow array from
-    # a list) would import pandas, a third of a second
-    lookup = engine.from_rows(
-        f"{prefix}_files",
-        {"_hw_file": "int64", "_hw_source": "int64", "_hw_thousands": "string"},
-        [
-            (int(i), sf.source_index, sources[sf.source_index].thousands or "")
-            for i, sf in readable.items()
-        ],
-    )
     parts = []
-    for t, _ in tables:
+    staged_ids: list[int] = []
+    for t, members in tables:
+        source = sources[members[0].source_index]  # a group is files of one source
+        staged_ids += [int(m.file_id or 0) for m in members]
         cols = [t[c] if c in t.columns else ibis.null("string").name(c) for c in all_cols]
-        parts.append(t.select(*cols, t._hw_file.cast("int64"), t._hw_record.cast("int64")))
-    union = parts[0] if len(parts) == 1 else ibis.union(*parts, distinct=False)
-    joined = union.inner_join(lookup, "_hw_file")  # also drops files that changed meanwhile
-    table = joined.select(
-        *all_cols,
-        joined._hw_record,
-        joined._hw_file,
-        joined._hw_source.cast("int64").name("_hw_source"),
-        joined._hw_thousands,
-    )
+        parts.append(
+            t.select(
+                *cols,
+                t._hw_record.cast("int64"),
+                t._hw_file.cast("int64"),
+                _hw_source=ibis.literal(members[0].source_index, "int64"),
+                _hw_thousands=ibis.literal(source.thousands or "", "string"),
+            )
+        )
+    table = parts[0] if len(parts) == 1 else ibis.union(*parts, distinct=False)
+    dropped = [i for i in staged_ids if i not in readable]  # failed or changed meanwhile
+    if dropped:
+        table = table.filter(~table._hw_file.isin(dropped))
     return table, staged
+
+
+def defer(sf: SourceFile) -> None:
+    sf.status = "deferred"
+    sf.reason = "it changed while it was being read: left for the next run"
+
+
+def recheck(files: Sequence[SourceFile], readable_status: tuple[str, ...]) -> list[int]:
+    """After a lazy read: defer the files that changed while they were read; their ids."""
+    changed = [sf for sf in files if sf.status in readable_status and not still_same(sf)]
+    for sf in changed:
+        defer(sf)
+    return [int(sf.file_id or 0) for sf in changed]
 
 
 def fail(sf: SourceFile, reason: str) -> None:
