@@ -249,3 +249,30 @@ def test_cli_compare_exit_codes_and_formats(tmp_path):
     assert md.returncode == 1 and "| rows only left | 1 |" in md.stdout
     bad = run_cli("compare", str(tmp_path / "l.csv"), str(pq_path), "--key", "nope")
     assert bad.returncode == 2 and "key column 'nope'" in bad.stderr
+
+
+def test_csv_folders_are_read_in_one_pass_and_pair_duplicates_in_file_order(tmp_path, caplog):
+    """CSV sides are parsed by their typing pass (no staged copy); the order that pairs
+    duplicate keys is still path, then line: checked across files of different sizes."""
+    import logging
+
+    left_rows, right_rows = [], []
+    for i in range(6):
+        n = 1 + (i * 37) % 90
+        lines = [(k % 5, f"L{i}-{k}") for k in range(n)]
+        put(tmp_path / f"l/p{i}.csv", "k,v\n" + "".join(f"{k},{v}\n" for k, v in lines))
+        put(tmp_path / f"r/p{i}.csv", "k,v\n" + "".join(f"{k},{v}\n" for k, v in lines))
+        left_rows += lines
+        right_rows += lines
+    with caplog.at_level(logging.INFO, logger="headwater"):
+        c = compare(tmp_path / "l", tmp_path / "r", key="k")
+    assert "one pass failed" not in caplog.text
+    # identical folders: every k-th occurrence pairs with the same row, in path/line order
+    assert c.equal and c.rows_in_both == len(left_rows) and c.rows_with_differences == 0
+    assert c.duplicate_keys_left == c.duplicate_keys_right == 5
+    # the same lines of one file in reverse order on the right: the same rows, but the
+    # k-th occurrences of a key now hold other values, so pairs differ
+    lines = [(k % 5, f"L2-{k}") for k in range(1 + (2 * 37) % 90)]
+    put(tmp_path / "r/p2.csv", "k,v\n" + "".join(f"{k},{v}\n" for k, v in reversed(lines)))
+    c2 = compare(tmp_path / "l", tmp_path / "r", key="k")
+    assert c2.rows_in_both == len(left_rows) and c2.rows_with_differences > 0

@@ -9,6 +9,7 @@ or a table's row position.
 
 from __future__ import annotations
 
+import logging
 import re
 import tempfile
 from dataclasses import dataclass, field
@@ -23,6 +24,8 @@ if TYPE_CHECKING:
 
     from headwater.engines.base import Engine
     from headwater.project import Project
+
+log = logging.getLogger(__name__)
 
 ORDER_STRIDE = 2**40  # order = file number × stride + record number: no sort needed
 
@@ -130,7 +133,7 @@ def _file_side(
 ) -> Side:
     """A file, folder, glob or URL, read as an ingest source would be."""
     from headwater.ingest import _pipeline as pl
-    from headwater.ingest._read import read_text
+    from headwater.ingest._read import read_text, recheck
     from headwater.sources import hash_local, list_source, stage_remote
 
     src = (source or SourceConfig(path=path)).model_copy(update={"path": path})
@@ -167,40 +170,65 @@ def _file_side(
     if readable and all(f.format == "parquet" for f in readable):
         return _parquet_side(engine, readable, label=label, prefix=prefix)
     ds = DatasetConfig()
-    table, staged = read_text(
-        engine,
-        readable,
-        [src],
-        normalize=True,
-        required=[],
-        progress=lambda *a: None,
-        readable_status=("new",),
-        prefix=prefix,
-    )
-    failed = [f for f in files if f.status != "new"]
-    if failed:
-        raise CompareError(
-            f"cannot read {failed[0].path!r} ({label}): {failed[0].reason}",
-            hint="fix or remove the file; a comparison needs every file of both sides",
+
+    def unreadable() -> None:
+        failed = [f for f in files if f.status != "new"]
+        if failed:
+            raise CompareError(
+                f"cannot read {failed[0].path!r} ({label}): {failed[0].reason}",
+                hint="fix or remove the file; a comparison needs every file of both sides",
+            )
+
+    def typed_text(lazy: bool) -> tuple[Any, dict[str, str], list[str]]:
+        table, staged = read_text(
+            engine,
+            readable,
+            [src],
+            normalize=True,
+            required=[],
+            progress=lambda *a: None,
+            readable_status=("new",),
+            prefix=prefix,
+            lazy=lazy,
         )
-    if table is None:
-        raise CompareError(f"{label!r} has no rows to read", hint="check the input")
-    # as in ingest: cleaned text is a subquery of the typing pass, not stored
-    text = pl.clean_stage(pl.trim_stage(table), ds)
-    cols = [c for c in text.columns if not c.startswith("_hw_")]
-    counts = pl.sample_types(text, cols, engine.to_pyarrow)
-    decision = pl.decide_schema({}, cols, counts, ds)
-    typed = engine.materialize(_typed(text, decision.schema), f"{prefix}_typed")
-    misfits = pl.type_failures(typed, decision.schema, cols, engine.to_pyarrow)
-    if misfits:  # the sample misled: count every type on every row for those columns
-        counts.update(pl.infer_types(text, misfits, engine.to_pyarrow))
+        unreadable()
+        if table is None:
+            raise CompareError(f"{label!r} has no rows to read", hint="check the input")
+        # as in ingest: cleaned text is a subquery of the typing pass, not stored (and with
+        # ``lazy``, the files are parsed by that pass)
+        text = pl.clean_stage(pl.trim_stage(table), ds)
+        cols = [c for c in text.columns if not c.startswith("_hw_")]
+        counts = pl.sample_types(text, cols, engine.to_pyarrow)
         decision = pl.decide_schema({}, cols, counts, ds)
-        typed = engine.materialize(_typed(text, decision.schema), f"{prefix}_typed")
+
+        def typed_as(schema: dict[str, str]) -> Any:
+            name = f"{prefix}_typed"
+            t = engine.materialize(_typed(text, schema), name, ordered=lazy)
+            return engine.number_records(name) if lazy else t
+
+        typed = typed_as(decision.schema)
+        misfits = pl.type_failures(typed, decision.schema, cols, engine.to_pyarrow)
+        if misfits:  # the sample misled: count every type on every row for those columns
+            counts.update(pl.infer_types(text, misfits, engine.to_pyarrow))
+            decision = pl.decide_schema({}, cols, counts, ds)
+            typed = typed_as(decision.schema)
+        if lazy:
+            recheck(readable, ("new",))
+            unreadable()
+        return typed, decision.schema, staged
+
+    try:
+        typed, schema, staged = typed_text(lazy=True)
+    except CompareError:
+        raise
+    except Exception:  # a file the one-pass read could not parse: find it file by file
+        log.info("reading %s in one pass failed; staging its files to name the bad one", label)
+        typed, schema, staged = typed_text(lazy=False)
     for name in staged:  # the raw text is no longer needed
         engine.drop(name)
     # file ids follow the sorted listing, so (file, record) is path-then-record order
     order = typed._hw_file * ORDER_STRIDE + typed._hw_record
-    side = Side(label, typed.select(*decision.schema, _hw_order=order), dict(decision.schema))
+    side = Side(label, typed.select(*schema, _hw_order=order), dict(schema))
     return side
 
 
