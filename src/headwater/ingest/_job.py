@@ -382,7 +382,9 @@ class IngestJob:
         # column where some value did not fit costs a full inference pass
         counts = pl.sample_types(text, new_cols, engine.to_pyarrow)
         decision = pl.decide_schema(pinned, data_cols, counts, ds)
-        self.progress("type", 0, 1, "typing and validating")
+        self.progress(
+            "type", 0, 1, "reading, typing and validating" if lazy else "typing and validating"
+        )
         inferred = [c for c in decision.added if c not in ds.columns]
         widen = [
             c
