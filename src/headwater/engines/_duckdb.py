@@ -111,58 +111,31 @@ class DuckDBEngine:
         select = f"{casts}, " if casts else ""
         ids = group.file_ids or tuple(range(1, len(group.files) + 1))
         id_list = "[" + ", ".join(str(int(i)) for i in ids) + "]"
+        # file_index (the file's position in the list) maps to its id by list lookup: no
+        # per-row join on the file name. Only Parquet has a row-number column; CSV and JSON
+        # records stay null until number_records() derives them from the scan order.
         file_id = f"CAST({id_list}[CAST(p.file_index AS BIGINT) + 1] AS BIGINT) AS _hw_file"
-        if lazy and group.format in ("csv", "tsv", "parquet"):
-            # a view: the files are parsed by the query that reads it. CSV has no record
-            # number column: it stays null until number_records() derives it from the
-            # insertion order of the table that query made
-            record = (
-                "CAST(p.file_row_number + 1 AS BIGINT)"
-                if group.format == "parquet"
-                else "CAST(NULL AS BIGINT)"
-            )
-            self.raw.execute(
-                f"CREATE OR REPLACE TEMP VIEW {_q(name)} AS SELECT {select}{file_id}, "
-                f"{record} AS _hw_record FROM {reader} p"
-            )
+        record = (
+            "CAST(p.file_row_number + 1 AS BIGINT)"
+            if group.format == "parquet"
+            else "CAST(NULL AS BIGINT)"
+        )
+        body = f"SELECT {select}{file_id}, {record} AS _hw_record FROM {reader} p"
+        if lazy:  # a view: the files are parsed by the query that reads it
+            self.raw.execute(f"CREATE OR REPLACE TEMP VIEW {_q(name)} AS {body}")
             return self.con.table(name)
         if group.format == "parquet":
-            # file_index (the file's position in the list) maps to its id by list lookup:
-            # no per-row join on the file name
-            self.raw.execute(
-                f"CREATE OR REPLACE TEMP TABLE {_q(name)} AS SELECT {select}{file_id}, "
-                f"CAST(p.file_row_number + 1 AS BIGINT) AS _hw_record FROM {reader} p"
-            )
+            self.raw.execute(f"CREATE OR REPLACE TEMP TABLE {_q(name)} AS {body}")
             return self.con.table(name)
-        # CSV and JSON readers have no row-number column. The scan preserves insertion
-        # order (file by file, line by line), so a table's rowid gives each record's
-        # number; a view over the stored text turns (filename, rowid) into (file id,
-        # record number) when the next stage reads it, so no path is stored per row twice.
-        raw_name, enum = f"{name}__raw", f"{name}__files"
-        paths = ", ".join(_lit(p) for p in dict.fromkeys(group.files))
-        codes = ", ".join(f"({i}, {int(fid)})" for i, fid in enumerate(ids))
-        self.raw.execute(f"DROP TYPE IF EXISTS {_q(enum)}")
-        # the file name is stored as an ENUM (its position in group.files), not as text
-        self.raw.execute(f"CREATE TYPE {_q(enum)} AS ENUM ({paths})")
+        # the text stored in scan order (file by file, line by line), numbered by a view
+        raw_name = f"{name}__raw"
+        self.raw.execute(f"DROP VIEW IF EXISTS {_q(name)}")
         self.raw.execute("SET preserve_insertion_order = true")
         try:
-            self.raw.execute(
-                f"CREATE OR REPLACE TEMP TABLE {_q(raw_name)} AS SELECT {select}"
-                f"CAST(filename AS {_q(enum)}) AS _hw_fname FROM {reader}"
-            )
+            self.raw.execute(f"CREATE OR REPLACE TEMP TABLE {_q(raw_name)} AS {body}")
         finally:
             self.raw.execute("SET preserve_insertion_order = false")
-        self.raw.execute(
-            f"CREATE OR REPLACE TEMP VIEW {_q(name)} AS "
-            f"SELECT r.* EXCLUDE (_hw_fname), CAST(f._hw_vid AS BIGINT) AS _hw_file, "
-            f"CAST(r.rowid - f._hw_first + 1 AS BIGINT) AS _hw_record "
-            f"FROM {_q(raw_name)} r JOIN (SELECT m._hw_code, m._hw_first, v._hw_vid FROM "
-            f"(SELECT enum_code(_hw_fname) AS _hw_code, min(rowid) AS _hw_first "
-            f"FROM {_q(raw_name)} GROUP BY 1) m "
-            f"JOIN (VALUES {codes}) v(_hw_vcode, _hw_vid) ON m._hw_code = v._hw_vcode) f "
-            f"ON enum_code(r._hw_fname) = f._hw_code"
-        )
-        return self.con.table(name)
+        return self.number_records(raw_name, view=name)
 
     @staticmethod
     def _as_text(fmt: str, column: str) -> str:
@@ -214,20 +187,21 @@ class DuckDBEngine:
         finally:
             self.raw.execute("SET preserve_insertion_order = false")
 
-    def number_records(self, src: str) -> ibis.Table:
-        """A view of an ordered :meth:`materialize` table in which a null ``_hw_record`` (a
-        CSV row read through a lazy :meth:`stage`) is the row's 1-based position among the
-        rows of its file: the scan keeps files in list order and lines in file order."""
+    def number_records(self, src: str, view: str | None = None) -> ibis.Table:
+        """A view (``view``, default ``<src>__numbered``) of a table written in scan order
+        in which a null ``_hw_record`` (a CSV or JSON row: their readers have no row
+        number) is the row's 1-based position among the rows of its file: the scan keeps
+        files in list order and records in file order."""
         firsts = self.raw.execute(
             f"SELECT _hw_file, min(rowid) FROM {_q(src)} WHERE _hw_record IS NULL GROUP BY 1"
         ).fetchall()
-        if not firsts:
+        if not firsts and view is None:
             return self.con.table(src)
-        low = min(int(f) for f, _ in firsts)
-        slots: list[str] = ["NULL"] * (max(int(f) for f, _ in firsts) - low + 1)
+        low = min((int(f) for f, _ in firsts), default=0)
+        slots: list[str] = ["NULL"] * (max((int(f) for f, _ in firsts), default=0) - low + 1)
         for f, first in firsts:
             slots[int(f) - low] = str(int(first))
-        name = src + "__numbered"
+        name = view or src + "__numbered"
         self.raw.execute(
             f"CREATE OR REPLACE TEMP VIEW {_q(name)} AS SELECT * REPLACE (COALESCE(_hw_record, "
             f"CAST(rowid AS BIGINT) - [{', '.join(slots)}][_hw_file - {low} + 1] + 1) "
@@ -264,7 +238,6 @@ class DuckDBEngine:
         for table, kind in sorted(kinds, key=lambda r: r[1] != "VIEW"):  # views first
             what = "VIEW" if kind == "VIEW" else "TABLE"
             self.raw.execute(f"DROP {what} IF EXISTS {_q(table)}")
-        self.raw.execute(f"DROP TYPE IF EXISTS {_q(name + '__files')}")
 
     def close(self) -> None:
         self.con.disconnect()

@@ -39,8 +39,8 @@ class Engine(Protocol):
     def stage(self, group: ReadGroup, name: str, *, lazy: bool = False) -> ibis.Table:
         """Read a group as text into table ``name`` with ``_hw_file`` and ``_hw_record``.
 
-        ``lazy``: a view the next query parses (CSV and Parquet); CSV rows then have a null
-        ``_hw_record`` until :meth:`number_records`."""
+        ``lazy``: a view that the next query parses; its CSV and JSON rows have a null
+        ``_hw_record`` until :meth:`number_records` (on the table that query wrote)."""
         ...
 
     def read_parquet(self, paths: list[str], columns: list[str] | None = None) -> ibis.Table:
@@ -60,7 +60,7 @@ class Engine(Protocol):
         order in which its scans produce rows)."""
         ...
 
-    def number_records(self, src: str) -> ibis.Table:
+    def number_records(self, src: str, view: str | None = None) -> ibis.Table:
         """Fill null ``_hw_record`` of ordered materialized table ``src`` from row order."""
         ...
 

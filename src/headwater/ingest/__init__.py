@@ -6,10 +6,10 @@ project lock:
 1. removes what a crashed run left (orphan parts) and writes any missing manifest;
 2. plans: lists the sources, classifies files (new, changed, alias, skipped, deferred,
    failed, missing) with cheap checks first and content hashes when they differ;
-3. reads new and changed files as text, one read per group of like files — CSV and
-   Parquet as views that the typing pass parses (no staged copy); if that pass fails on a
-   file, the groups are staged one by one, and a failing group file by file, so that only
-   the bad file fails;
+3. reads new and changed files as text, one read per group of like files — as views
+   that the typing pass parses (no staged copy); if that pass fails on a file, the
+   groups are staged one by one, and a failing group file by file, so that only the bad
+   file fails;
 4. types, validates, fingerprints and de-duplicates (or upserts by key) with Ibis
    expressions (:mod:`headwater.ingest._pipeline`);
 5. writes new rows and retractions as new immutable parts, then commits the version,

@@ -9,7 +9,7 @@ engine runs it.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,7 +39,6 @@ _TRUE = ("true", "t", "yes", "y", "1")
 _FALSE = ("false", "f", "no", "n", "0")
 NUMERIC = ("int", "float")
 
-OUTCOMES = ("reject", "duplicate", "superseded", "stale", "added")
 # how :func:`decide` stores an outcome (a one-byte code, not a string, per decided row)
 OUTCOME_CODE = {"added": 0, "duplicate": 1, "superseded": 2, "stale": 3}
 
@@ -294,7 +293,7 @@ def check_stage(
     schema: dict[str, str],
     frozen_out: list[str],
     ds: DatasetConfig,
-    flag: list[str] = (),  # type: ignore[assignment]
+    flag: Sequence[str] = (),
 ) -> tuple[ir.Table, list[tuple[str, str]]]:
     """Stage 3: the first failing check of each row, and its fingerprint.
 

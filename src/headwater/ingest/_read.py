@@ -40,15 +40,16 @@ def read_text(
     """Read ``files`` as text into one table; return it and the staged table names.
 
     The table has the normalised data columns (text) and ``_hw_record`` (1-based record
-    number in its file), ``_hw_file`` (``SourceFile.file_id``), ``_hw_source`` (source
-    index) and ``_hw_thousands`` (the source's thousands separator or ``""``). None when no
+    number in its file), ``_hw_file`` (``SourceFile.file_id``) and ``_hw_thousands`` (the
+    source's thousands separator or ``""``). None when no
     file could be read. File ids must follow (source, path) order: ordering by
     (``_hw_file``, ``_hw_record``) is then source, path and record order.
 
-    ``lazy``: CSV and Parquet groups become views that the next query parses (no copy of
-    the text); a file that cannot be parsed then fails that query, and one that changes
-    while it is read is found by :func:`recheck` after it — the caller falls back to an
-    eager read to isolate a bad file.
+    ``lazy``: the groups become views that the next query parses (no copy of the text;
+    CSV and JSON record numbers are null until the engine's ``number_records`` on the
+    table that query wrote); a file that cannot be parsed then fails that query, and one
+    that changes while it is read is found by :func:`recheck` after it — the caller falls
+    back to an eager read to isolate a bad file.
     """
     import ibis
 
@@ -142,7 +143,6 @@ def read_text(
                 *cols,
                 t._hw_record.cast("int64"),
                 t._hw_file.cast("int64"),
-                _hw_source=ibis.literal(members[0].source_index, "int64"),
                 _hw_thousands=ibis.literal(source.thousands or "", "string"),
             )
         )
