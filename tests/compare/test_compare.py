@@ -276,3 +276,50 @@ def test_csv_folders_are_read_in_one_pass_and_pair_duplicates_in_file_order(tmp_
     put(tmp_path / "r/p2.csv", "k,v\n" + "".join(f"{k},{v}\n" for k, v in reversed(lines)))
     c2 = compare(tmp_path / "l", tmp_path / "r", key="k")
     assert c2.rows_in_both == len(left_rows) and c2.rows_with_differences > 0
+
+
+def test_sorted_key_shortcut_is_exact(tmp_path):
+    """Duplicate keys are first looked for by walking the keys once in storage order
+    (no hashing): runs of strictly ascending keys whose ranges do not overlap prove there
+    are none; anything else (overlap, a repeat, a null, floats) falls back to counting."""
+    from headwater.compare._core import _rows_if_sorted_unique
+    from headwater.config import EngineConfig
+    from headwater.engines import connect
+
+    engine = connect(EngineConfig(), tmp_path)
+
+    names = iter(range(100))
+
+    def check(columns: dict, key: list[str]):
+        name = f"t{next(names)}"
+        engine.raw.register(name + "_src", pa.table(columns))
+        engine.raw.execute(f"CREATE TEMP TABLE {name} AS SELECT * FROM {name}_src")
+        return _rows_if_sorted_unique(engine, engine.con.table(name), key)
+
+    assert check({"k": list(range(10))}, ["k"]) == 10
+    # three runs (say, three files) whose ranges are disjoint, not in range order
+    assert check({"k": [20, 21, 22, 1, 2, 3, 10, 11]}, ["k"]) == 8
+    # two runs whose ranges overlap: a duplicate may hide there (here: none, still None)
+    assert check({"k": [1, 5, 9, 2, 6]}, ["k"]) is None
+    assert check({"k": [1, 2, 3, 3, 4]}, ["k"]) is None  # a repeat inside a run
+    assert check({"k": [1, 2, None, 4]}, ["k"]) is None
+    assert check({"k": [3.0, 4.0]}, ["k"]) is None  # floats are not checked this way
+    assert check({"k": pa.array([], pa.int64())}, ["k"]) == 0
+    assert check({"s": ["a", "b", "ba", "c"]}, ["s"]) == 4
+    # lexicographic on two columns: the first repeats, the second orders within it
+    assert check({"a": [1, 1, 2, 2], "b": ["x", "y", "a", "b"]}, ["a", "b"]) == 4
+    assert check({"a": [1, 1, 2, 2], "b": ["x", "x", "a", "b"]}, ["a", "b"]) is None
+    assert check({"a": [1, 2, 1], "b": ["x", "a", "y"]}, ["a", "b"]) is None
+    engine.close()
+
+
+def test_duplicate_keys_across_sorted_files_are_found(tmp_path):
+    """Each file sorted by key, overlapping ranges: the shortcut cannot prove uniqueness
+    and the exact count finds the keys the files share; disjoint ranges need no count."""
+    put(tmp_path / "l/a.csv", "k,v\n" + "".join(f"{k},a{k}\n" for k in range(1, 11)))
+    put(tmp_path / "l/b.csv", "k,v\n" + "".join(f"{k},b{k}\n" for k in range(8, 13)))
+    put(tmp_path / "r/a.csv", "k,v\n" + "".join(f"{k},a{k}\n" for k in range(1, 11)))
+    put(tmp_path / "r/b.csv", "k,v\n" + "".join(f"{k},b{k}\n" for k in range(11, 13)))
+    c = compare(tmp_path / "l", tmp_path / "r", key="k")
+    assert c.duplicate_keys_left == 3 and c.duplicate_keys_right == 0
+    assert c.rows_left == 15 and c.rows_right == 12

@@ -96,6 +96,78 @@ def _comparable(value: ir.Value, kind: str, other: str) -> ir.Value:
     return canonical_text(value, kind)
 
 
+MAX_RUNS = 256  # ascending runs the sorted-key shortcut examines before giving up
+
+
+def _rows_if_sorted_unique(engine: Any, t: Any, key: list[str]) -> int | None:
+    """The row count of ``t`` when its ``key`` provably never repeats because the keys
+    come in a few strictly ascending runs whose ranges do not overlap; None otherwise
+    (a null key, a repeat, unsorted keys, or key types this check does not order).
+
+    The engine lists its rows once in some order (``lag``/``lead``/``row_number`` over one
+    window with no ORDER BY: a sequential pass, no hashing). A row whose key is not
+    strictly greater than the one before starts a new run; only the first and last rows
+    and those run starts are fetched. Within a run keys are strictly ascending, so its
+    range is [first key, last key], and runs whose ranges are disjoint share no key. The
+    answer does not depend on the order the engine chose; sorted keys (ids, dates, both
+    sides of most comparisons) just make it apply. Floats are left out (NaN ordering).
+    """
+    orderable = ("is_integer", "is_string", "is_date", "is_timestamp", "is_boolean")
+    for c in key:
+        dtype = t[c].type()
+        if not any(getattr(dtype, check)() for check in orderable):
+            return None
+    import ibis
+
+    n = len(key)
+    w = t.select(
+        *[t[c].name(f"k{i}") for i, c in enumerate(key)],
+        *[t[c].lag().name(f"p{i}") for i, c in enumerate(key)],
+        _next=t[key[0]].lead(),
+        _rn=ibis.row_number(),
+    )
+    any_null: Any = w.k0.isnull()
+    for i in range(1, n):
+        any_null = any_null | w[f"k{i}"].isnull()
+    after = w[f"k{n - 1}"] > w[f"p{n - 1}"]  # lexicographically after the previous key
+    for i in range(n - 2, -1, -1):
+        after = (w[f"k{i}"] > w[f"p{i}"]) | ((w[f"k{i}"] == w[f"p{i}"]) & after)
+    first, last = w.p0.isnull(), w._next.isnull()
+    starts = first | ~after.fill_null(False)
+    rows = engine.to_pyarrow(
+        w.filter(any_null | starts | last)
+        .select(
+            "_rn",
+            *[f"k{i}" for i in range(n)],
+            *[f"p{i}" for i in range(n)],
+            _start=starts,
+            _last=last,
+            _null=any_null,
+        )
+        .limit(MAX_RUNS + 2),
+        sequential=True,
+    ).to_pylist()
+    if not rows or len(rows) > MAX_RUNS + 1 or any(r["_null"] for r in rows):
+        return 0 if not rows else None
+    rows.sort(key=lambda r: r["_rn"])
+    if not rows[0]["_start"] or not rows[-1]["_last"]:
+        return None  # cannot happen with non-null keys; be safe
+    ranges = []
+    run_starts = [r for r in rows if r["_start"]]
+    for j, r in enumerate(run_starts):
+        low = tuple(r[f"k{i}"] for i in range(n))
+        if j + 1 < len(run_starts):
+            nxt = run_starts[j + 1]
+            high = tuple(nxt[f"p{i}"] for i in range(n))
+        else:
+            high = tuple(rows[-1][f"k{i}"] for i in range(n))
+        ranges.append((low, high))
+    ranges.sort()
+    if any(ranges[j][1] >= ranges[j + 1][0] for j in range(len(ranges) - 1)):
+        return None
+    return int(rows[-1]["_rn"]) + 1
+
+
 def _duplicate_rows(engine: Any, side: Side) -> tuple[int, int]:
     """(rows, extra copies of whole rows) of one side, by grouping on every column."""
     t = side.table
@@ -186,8 +258,16 @@ def compare_sides(engine: Any, left: Side, right: Side, opts: Options) -> dict[s
     rkc = R.group_by(key).aggregate(n=R.count())
 
     def key_stats(t: Any, kc: Any) -> tuple[int, int]:
-        """(rows, keys occurring more than once): a distinct count first (cheaper than
-        grouping); only a side where they differ (duplicates or null keys) is grouped."""
+        """(rows, keys occurring more than once).
+
+        A side whose keys come sorted has none (one cheap pass, on engines that can
+        compare each row with the one before, see :func:`_rows_if_sorted_unique`);
+        otherwise a distinct count (cheaper than grouping), and only a side where the two
+        differ (duplicates or null keys) is grouped."""
+        if getattr(engine, "window_without_order", False):
+            rows = _rows_if_sorted_unique(engine, t, key)
+            if rows is not None:
+                return rows, 0
         k = t[key[0]] if len(key) == 1 else ibis.struct({c: t[c] for c in key})
         row = engine.to_pyarrow(t.aggregate(rows=t.count(), keys=k.nunique())).to_pylist()[0]
         if int(row["rows"] or 0) == int(row["keys"] or 0):

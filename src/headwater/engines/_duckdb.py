@@ -35,6 +35,8 @@ class DuckDBEngine:
     """DuckDB via Ibis, with memory limit, threads and spill folder from ``[engine]``."""
 
     name = "duckdb"
+    # lag/lead/row_number over a window with no ORDER BY: one cheap pass
+    window_without_order = True
 
     def __init__(self, config: EngineConfig, project_root: Path) -> None:
         temp = Path(config.temp_directory)
@@ -181,10 +183,19 @@ class DuckDBEngine:
         self.raw.execute(f"DROP TABLE IF EXISTS {_q(name)}")
         if not ordered:
             return self.con.create_table(name, obj=expr, temp=True)
+        # Insertion order is kept through scans, projections and filters, not joins; the
+        # optimizer plans a long IN list (the NA tokens) as a hash join, which scrambled
+        # the rows of a CSV parsed in parallel chunks: keep IN lists as expressions here.
         self.raw.execute("SET preserve_insertion_order = true")
+        self.raw.execute("SET disabled_optimizers = 'in_clause'")
         try:
+            sql = str(self.con.compile(expr))
+            plan = "".join(str(r[-1]) for r in self.raw.execute("EXPLAIN " + sql).fetchall())
+            if "join" in plan.lower():  # our own query: a bug, not bad input
+                raise RuntimeError(f"an ordered materialization would run a join: {name}")
             return self.con.create_table(name, obj=expr, temp=True)
         finally:
+            self.raw.execute("RESET disabled_optimizers")
             self.raw.execute("SET preserve_insertion_order = false")
 
     def number_records(self, src: str, view: str | None = None) -> ibis.Table:
@@ -217,14 +228,23 @@ class DuckDBEngine:
         ).fetchall()
         return int(rows[0][0]) if rows else 0
 
-    def to_pyarrow(self, expr: ibis.Table) -> pa.Table:
+    def to_pyarrow(self, expr: ibis.Table, *, sequential: bool = False) -> pa.Table:
         import ibis.expr.operations as ops
 
         if expr.op().find(ops.InMemoryTable):  # Ibis registers in-memory tables first
             return self.con.to_pyarrow(expr)
         # compiled by Ibis, run by DuckDB: Ibis's own result conversion imports pandas
         # (a third of a second on every command that reads data)
-        return self.raw.sql(self.con.compile(expr)).to_arrow_table()
+        sql = self.con.compile(expr)
+        if not sequential:
+            return self.raw.sql(sql).to_arrow_table()
+        # one thread: scans, and so windows with no ORDER BY, list rows in storage order
+        threads = self.scalar("SELECT current_setting('threads')")
+        self.raw.execute("SET threads = 1")
+        try:
+            return self.raw.sql(sql).to_arrow_table()
+        finally:
+            self.raw.execute(f"SET threads = {int(threads)}")
 
     def scalar(self, sql: str) -> Any:
         rows = self.raw.execute(sql).fetchall()

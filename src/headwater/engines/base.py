@@ -31,6 +31,9 @@ class Engine(Protocol):
 
     name: str
     con: Any  # the Ibis backend
+    # whether lag/lead/row_number over a window with no ORDER BY are allowed and cheap
+    # (one pass, rows in whatever order the engine lists them); Spark requires an order
+    window_without_order: bool
 
     def raw_columns(self, fmt: str, path: str, options: dict[str, Any]) -> list[str]:
         """The column names of one JSON or Parquet file, in file order."""
@@ -68,7 +71,10 @@ class Engine(Protocol):
         """Write ``expr`` to one Parquet file; return the number of rows."""
         ...
 
-    def to_pyarrow(self, expr: ibis.Table) -> pa.Table: ...
+    def to_pyarrow(self, expr: ibis.Table, *, sequential: bool = False) -> pa.Table:
+        """The result as Arrow; ``sequential``: on one worker, so that a window with no
+        ORDER BY lists rows in storage order (a hint for speed, never for correctness)."""
+        ...
 
     def drop(self, name: str) -> None: ...
 
