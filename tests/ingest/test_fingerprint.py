@@ -113,3 +113,43 @@ def test_halves_on_the_engine_match_the_python_reference():
     assert [(g["_hw_fp_hi"], g["_hw_fp_lo"]) for g in got] == [halves_python(h) for h in hexes]
     assert halves_python("0" * 32) == (-(2**63), -(2**63))
     assert halves_python("f" * 32) == (2**63 - 1, 2**63 - 1)
+
+
+def test_fingerprints_from_text_use_canonical_source_text_exactly():
+    """The typing pass reuses a float's or date's source text as its canonical text when it
+    already is (formatting a double is the dearest part of a fingerprint): the result must
+    be the fingerprint of the typed value, whatever the source text looked like."""
+    import pyarrow as pa
+
+    from headwater.config import DatasetConfig
+    from headwater.ingest import _pipeline as pl
+    from headwater.ingest._fingerprint import halves_python
+
+    floats = [
+        "468.6", "1.50", ".5", "0.5", "-0.5", "5", "5.0", "-0.0", "1e5", "1E-7", "0.0001",
+        "0.00012", "0.00001", "0.000123456789012", "123456789012345.5", "12345678901234.5",
+        "0.30000000000000004", "0.1", "+2.25", "007.5", "2.50", "inf", "-Infinity",
+        "99999999999999.9", "1234567.125", "3.14159265358979", "10.01",
+    ]  # fmt: skip
+    dates = ["2024-01-02", "1999-12-31", "2024-02-29"] * 9
+    n = len(floats)
+    batch = ibis.memtable(
+        pa.table(
+            {
+                "f": floats,
+                "d": dates[:n],
+                "_hw_file": pa.array([1] * n, pa.int64()),
+                "_hw_record": pa.array(range(1, n + 1), pa.int64()),
+            }
+        )
+    )
+    schema = {"f": "float", "d": "date"}
+    ds = DatasetConfig(name="x")
+    typed = pl.type_stage(pl.clean_stage(pl.trim_stage(batch), ds), schema, [])
+    table, _ = pl.check_stage(typed, schema, [], ds)
+    con = ibis.duckdb.connect()
+    got = con.to_pyarrow(table.order_by("_hw_record")).to_pylist()
+    assert [g["_hw_check"] for g in got] == [None] * n  # every text above is a valid value
+    for g in got:
+        expected = halves_python(fingerprint_python({"f": g["f"], "d": g["d"]}, schema))
+        assert (g["_hw_fp_hi"], g["_hw_fp_lo"]) == expected, g

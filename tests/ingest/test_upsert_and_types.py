@@ -185,3 +185,21 @@ def test_types_are_inferred_from_all_rows_not_just_a_sample(make_project, tmp_pa
     r = p.ingest()
     assert r.rows_rejected == 0 and r.rows_added == n
     assert r.schema_changes == {"pinned": {"n": "float", "d": "string"}}
+
+
+def test_trimming_strips_ascii_whitespace_only_and_skips_clean_values():
+    """``strip_text`` is Python's ``str.strip`` over ASCII whitespace: the replace runs only
+    on values whose first or last character is a space or control character, and the
+    other control characters and Unicode spaces stay."""
+    import ibis
+    import pyarrow as pa
+
+    from headwater.ingest._pipeline import strip_text
+
+    values = [
+        " a", "a ", "\ta\t", "\x0ba\x0c", "\r\na b\r\n", "\x01a", "a\x01", "\x01 a \x01",
+        "\u00a0a\u00a0", "", "   ", "\t", "é ", " é", "a b", "x", None, " \x01 ",
+    ]  # fmt: skip
+    t = ibis.memtable(pa.table({"v": pa.array(values, pa.string())}))
+    got = ibis.duckdb.connect().to_pyarrow(t.select(v=strip_text(t.v)))["v"].to_pylist()
+    assert got == [None if v is None else v.strip(" \t\n\r\x0b\x0c") for v in values]

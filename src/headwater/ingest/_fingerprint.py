@@ -84,13 +84,22 @@ def canonical_text(value: ir.Value, kind: str) -> ir.StringValue:
     raise ValueError(f"unknown column kind {kind!r}")
 
 
-def fingerprint(table: ibis.Table, schema: dict[str, str]) -> ir.StringValue:
-    """md5 hex of the canonical encoding of each row over the columns of ``schema``."""
+def fingerprint(
+    table: ibis.Table,
+    schema: dict[str, str],
+    known: dict[str, ir.StringValue] | None = None,
+) -> ir.StringValue:
+    """md5 hex of the canonical encoding of each row over the columns of ``schema``.
+
+    ``known``: per column, the canonical text where it is already at hand (null where not:
+    computed then), e.g. the source text of a float that was written canonically."""
     import ibis
 
     pieces = []
     for name in sorted(schema):
         text = canonical_text(table[name], schema[name])
+        if known and name in known:
+            text = known[name].coalesce(text)
         if schema[name] == "string":
             text = text.length().cast("string") + ":" + text
         # `||` is null when the value is; CONCAT_WS (DuckDB and Spark) skips nulls

@@ -48,14 +48,23 @@ _SPACE = "[ \t\n\r\x0b\x0c]"
 _EDGES = f"^{_SPACE}+|{_SPACE}+$"
 
 
+@ibis.udf.scalar.builtin(name="substr")
+def _substr_from(value: str, start: int) -> str:  # type: ignore[empty-body]
+    """SQL ``substr(value, start)``: a negative start counts from the end (DuckDB, Spark)."""
+
+
 def strip_text(value: ir.StringValue) -> ir.StringValue:
     """Whitespace trimmed from both ends.
 
-    One regular-expression replace: in DuckDB it is 1.4× faster than choosing between
-    the spaces-only TRIM and the full-whitespace one per value, and 2.3× faster than the
-    full-whitespace TRIM (measured on 70M cells); Spark has the same function.
+    One regular-expression replace, run only on values whose first or last character is
+    a space or control character (most values have neither): the two one-character
+    tests cost a fifth of the replace. In DuckDB, on 35M cells: guarded 0.5 s over a plain
+    copy, unguarded 1.6 s; the replace itself is 1.4× faster than choosing between the
+    spaces-only TRIM and the full-whitespace one, 2.3× faster than the full-whitespace
+    TRIM. Spark has the same functions.
     """
-    return value.re_replace(_EDGES, "")
+    edge = (value.ascii_str() <= 32) | (_substr_from(value, -1).ascii_str() <= 32)
+    return ibis.ifelse(edge, value.re_replace(_EDGES, ""), value)
 
 
 def clean_text(raw: ir.StringValue, na_values: list[str]) -> ir.StringValue:
@@ -83,6 +92,17 @@ def typed_value(v: ir.StringValue, kind: str) -> ir.Value:
         )
     target = IBIS_TYPES[kind]
     return ibis.ifelse(v.re_search(PATTERNS[kind]), v.try_cast(target), ibis.null(target))
+
+
+# Float texts that are their own canonical text (the shortest round-trip repr): a decimal
+# with no redundant zeros, at most 15 significant digits (so the double prints back as the
+# same digits), not small enough for exponent notation (below 1e-4) nor whole.
+_CANONICAL_FLOAT = r"^-?([1-9][0-9]*\.[0-9]*[1-9]|0\.0{0,3}[1-9]([0-9]*[1-9])?)$"
+
+
+def _canonical_float_text(t: ir.StringValue) -> ir.StringValue:
+    """``t`` when it is the canonical text of the float it parses to, else null."""
+    return ibis.ifelse((t.length() <= 16) & t.re_search(_CANONICAL_FLOAT), t, ibis.null("string"))
 
 
 @dataclass
@@ -277,7 +297,12 @@ def type_stage(text: ir.Table, schema: dict[str, str], frozen_out: list[str]) ->
             continue
         v = text[c]
         t = _numeric_text(v, thousands) if kind in NUMERIC else v
-        cols[c] = typed_value(t, kind)
+        if kind == "float":  # most float texts are already their canonical text
+            canon = _canonical_float_text(t)
+            cols[c] = ibis.ifelse(canon.notnull(), t.try_cast("float64"), typed_value(t, kind))
+            cols[f"_hw_c{i}"] = canon
+        else:
+            cols[c] = typed_value(t, kind)
         cols[f"_hw_t{i}"] = v
         if kind in NUMERIC and thousands is not None:
             sep_removed = sep_removed + (v.notnull() & (t != v)).cast("int32")
@@ -286,6 +311,19 @@ def type_stage(text: ir.Table, schema: dict[str, str], frozen_out: list[str]) ->
     keep = [c for c in _meta(text, "_hw_kept_") if c != "_hw_thousands"]
     extra = {"_hw_thousands_removed": sep_removed} if thousands is not None else {}
     return text.select(*[e.name(n) for n, e in cols.items()], *keep, _hw_na=n_na, **extra)
+
+
+def known_text(typed: ir.Table, schema: dict[str, str]) -> dict[str, ir.StringValue]:
+    """Canonical texts a :func:`type_stage` table already holds: a float's text when it
+    was canonical (``_hw_c{i}``), a date's text (the pattern admits only ``YYYY-MM-DD``).
+    Formatting a double costs as much as all the rest of its fingerprint piece."""
+    known: dict[str, ir.StringValue] = {}
+    for i, (c, kind) in enumerate(schema.items()):
+        if kind == "float" and f"_hw_c{i}" in typed.columns:
+            known[c] = typed[f"_hw_c{i}"]
+        elif kind == "date" and f"_hw_t{i}" in typed.columns:
+            known[c] = ibis.ifelse(typed[c].notnull(), typed[f"_hw_t{i}"], ibis.null("string"))
+    return known
 
 
 def check_stage(
@@ -368,7 +406,7 @@ def check_stage(
         *counters,
         "_hw_check",
         _hw_reject_value=value_expr,
-        _hw_fp=fingerprint(typed, schema),
+        _hw_fp=fingerprint(typed, schema, known_text(typed, schema)),
         **{
             f"_hw_bad{index[c]}": typed[f"_hw_bad{index[c]}"]
             for c in flag
