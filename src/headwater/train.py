@@ -61,7 +61,7 @@ def load_training_data(project: Project, spec: ModelConfig) -> TrainingData:
     """Read the current dataset version (and the test data) as pandas frames."""
     from headwater import dataset as ds_mod
     from headwater.engines import connect
-    from headwater.ingest._fingerprint import fingerprint, halves
+    from headwater.ingest._fingerprint import encoding
 
     name = project.config.dataset.name
     with project.records.read() as conn:
@@ -97,8 +97,9 @@ def load_training_data(project: Project, spec: ModelConfig) -> TrainingData:
         live = ds_mod.conform(live, schema)
         key = list(project.config.dataset.key)
         if key:  # the hold-out follows the key, so a row keeps its side when it is updated
-            keyed = live.mutate(_hw_kfp=fingerprint(live, {k: schema[k] for k in key}))
-            live = halves(keyed, "_hw_kfp", ("_hw_split", "_hw_kfp_lo")).drop("_hw_kfp_lo")
+            keyed = live.mutate(_hw_kfp=encoding(live, {k: schema[k] for k in key}))
+            live = engine.digest_halves(keyed, "_hw_kfp", ("_hw_split", "_hw_kfp_lo"))
+            live = live.drop("_hw_kfp_lo")
         else:
             live = live.mutate(_hw_split=live._hw_fp_hi)
         live = live.mutate(_hw_sample=live._hw_fp_lo)

@@ -31,6 +31,48 @@ def _list(paths: tuple[str, ...] | list[str]) -> str:
     return "[" + ", ".join(_lit(p) for p in paths) + "]"
 
 
+# The fingerprint halves (see ingest/_fingerprint.py: each half of the md5 hex as an
+# unsigned number, minus 2**63) without formatting and parsing hex: md5_number is the
+# digest as one little-endian 128-bit number, so each half is a byte-swapped 64-bit slice
+# of it (md5 + hex + parse: 2.4 s per 10M rows; this: 1.45 s).
+_MACROS = (
+    "hw_low64(n) AS (n & 18446744073709551615::UHUGEINT)::UBIGINT",
+    "hw_high64(n) AS (n >> 64)::UBIGINT",
+    "hw_bswap64(x) AS ((x & 255::UBIGINT) << 56) | (((x >> 8) & 255::UBIGINT) << 48)"
+    " | (((x >> 16) & 255::UBIGINT) << 40) | (((x >> 24) & 255::UBIGINT) << 32)"
+    " | (((x >> 32) & 255::UBIGINT) << 24) | (((x >> 40) & 255::UBIGINT) << 16)"
+    " | (((x >> 48) & 255::UBIGINT) << 8) | (x >> 56)",
+    "hw_minus_half(u) AS CASE WHEN u >= 9223372036854775808::UBIGINT"
+    " THEN (u - 9223372036854775808::UBIGINT)::BIGINT"
+    " ELSE u::BIGINT - 9223372036854775807 - 1 END",
+)
+
+
+@ibis.udf.scalar.builtin(name="md5_number")
+def _md5_number(value: str) -> int:  # type: ignore[empty-body]
+    """DuckDB's md5 as a 128-bit number (UHUGEINT; Ibis only passes it on to the macros)."""
+
+
+@ibis.udf.scalar.builtin(name="hw_low64")
+def _low64(n: int) -> int:  # type: ignore[empty-body]
+    """Macro: the low 64 bits of a UHUGEINT (digest bytes 0-7, little-endian)."""
+
+
+@ibis.udf.scalar.builtin(name="hw_high64")
+def _high64(n: int) -> int:  # type: ignore[empty-body]
+    """Macro: the high 64 bits of a UHUGEINT (digest bytes 8-15, little-endian)."""
+
+
+@ibis.udf.scalar.builtin(name="hw_bswap64")
+def _bswap64(x: int) -> int:  # type: ignore[empty-body]
+    """Macro: a UBIGINT with its bytes reversed (little-endian read → big-endian read)."""
+
+
+@ibis.udf.scalar.builtin(name="hw_minus_half")
+def _minus_half(u: int) -> int:  # type: ignore[empty-body]
+    """Macro: a UBIGINT minus 2**63, as a BIGINT."""
+
+
 class DuckDBEngine:
     """DuckDB via Ibis, with memory limit, threads and spill folder from ``[engine]``."""
 
@@ -58,6 +100,8 @@ class DuckDBEngine:
         self.raw.execute("SET enable_progress_bar = false")
         if config.threads:
             self.raw.execute(f"SET threads = {int(config.threads)}")
+        for macro in _MACROS:
+            self.raw.execute(f"CREATE OR REPLACE TEMP MACRO {macro}")
 
     # -- reading -----------------------------------------------------------------------
 
@@ -227,6 +271,22 @@ class DuckDBEngine:
             f"SELECT coalesce(sum(num_rows), 0) FROM parquet_file_metadata({_lit(path)})"
         ).fetchall()
         return int(rows[0][0]) if rows else 0
+
+    def digest_halves(
+        self,
+        table: ibis.Table,
+        text_column: str,
+        names: tuple[str, str] = ("_hw_fp_hi", "_hw_fp_lo"),
+    ) -> ibis.Table:
+        """:func:`headwater.ingest._fingerprint.digest_halves`, computed from ``md5_number``.
+
+        One projection per step, so that each value is computed once (a macro repeats its
+        argument wherever it is used)."""
+        rest = [c for c in table.columns if c != text_column]
+        n = table.select(*rest, _hw_md5=_md5_number(table[text_column]))
+        u = n.select(*rest, _hw_u0=_low64(n._hw_md5), _hw_u1=_high64(n._hw_md5))
+        b = u.select(*rest, _hw_b0=_bswap64(u._hw_u0), _hw_b1=_bswap64(u._hw_u1))
+        return b.select(*rest, **{names[0]: _minus_half(b._hw_b0), names[1]: _minus_half(b._hw_b1)})
 
     def to_pyarrow(self, expr: ibis.Table, *, sequential: bool = False) -> pa.Table:
         import ibis.expr.operations as ops

@@ -71,6 +71,13 @@ class Engine(Protocol):
         """Write ``expr`` to one Parquet file; return the number of rows."""
         ...
 
+    def digest_halves(
+        self, table: ibis.Table, text_column: str, names: tuple[str, str] = ...
+    ) -> ibis.Table:
+        """``table`` with row encodings ``text_column`` replaced by the two int64 halves of
+        their md5 (exactly :func:`headwater.ingest._fingerprint.digest_halves`)."""
+        ...
+
     def to_pyarrow(self, expr: ibis.Table, *, sequential: bool = False) -> pa.Table:
         """The result as Arrow; ``sequential``: on one worker, so that a window with no
         ORDER BY lists rows in storage order (a hint for speed, never for correctness)."""

@@ -396,7 +396,9 @@ class IngestJob:
         def typed_as(d: Any) -> Any:
             nonlocal labels
             stage = pl.type_stage(text, d.schema, d.frozen_out)
-            checked, labels = pl.check_stage(stage, d.schema, d.frozen_out, ds, inferred + widen)
+            checked, labels = pl.check_stage(
+                stage, d.schema, d.frozen_out, ds, inferred + widen, engine.digest_halves
+            )
             table = engine.materialize(checked, "_hw_typed", ordered=lazy)
             return engine.number_records("_hw_typed") if lazy else table
 

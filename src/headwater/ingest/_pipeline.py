@@ -9,7 +9,7 @@ engine runs it.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,7 +19,7 @@ import ibis.expr.types as ir
 from headwater.config import DatasetConfig
 from headwater.dataset import IBIS_TYPES
 from headwater.ingest._fingerprint import COLUMNS as FP
-from headwater.ingest._fingerprint import fingerprint, halves
+from headwater.ingest._fingerprint import digest_halves, encoding
 
 # Strict text forms accepted for each type (engines' own casts are more permissive:
 # DuckDB casts '1.5' to BIGINT 2 and 'inf' to a date, which would silently change data).
@@ -332,6 +332,7 @@ def check_stage(
     frozen_out: list[str],
     ds: DatasetConfig,
     flag: Sequence[str] = (),
+    digest: Callable[[ir.Table, str], ir.Table] = digest_halves,
 ) -> tuple[ir.Table, list[tuple[str, str]]]:
     """Stage 3: the first failing check of each row, and its fingerprint.
 
@@ -339,7 +340,8 @@ def check_stage(
     first failing check (null when the row passes), ``_hw_reject_value`` its text. The
     table is what the rest of the run reads, so it is kept narrow: typed columns,
     provenance, fingerprint, a few small counters and ``_hw_bad{i}`` flags (a value of
-    column i did not fit its type) only for the columns in ``flag``.
+    column i did not fit its type) only for the columns in ``flag``. ``digest`` turns the
+    row encodings into the fingerprint halves (the engine's ``digest_halves``).
     """
     index = {c: i for i, c in enumerate(schema)}
     # the type flags first, in their own projection: the checks and the kept flags use them
@@ -406,15 +408,15 @@ def check_stage(
         *counters,
         "_hw_check",
         _hw_reject_value=value_expr,
-        _hw_fp=fingerprint(typed, schema, known_text(typed, schema)),
+        _hw_fp_text=encoding(typed, schema, known_text(typed, schema)),
         **{
             f"_hw_bad{index[c]}": typed[f"_hw_bad{index[c]}"]
             for c in flag
             if c in index and schema[c] != "string"
         },
     )
-    # the halves in a projection of their own, so that md5 runs once per row
-    table = halves(table, "_hw_fp")
+    # the halves in projections of their own, so that md5 runs once per row
+    table = digest(table, "_hw_fp_text")
     return table, [(c, rule) for _, c, rule, _ in checks]
 
 
