@@ -357,3 +357,27 @@ def test_one_pass_read_keeps_the_order_of_a_large_csv(make_project, tmp_path):
     assert t.num_rows == n  # no duplicates: k differs on every line
     # every row is where its own content says it was: k is its line number
     assert pc.all(pc.equal(t["k"], t["_hw_record"])).as_py()
+
+
+def test_ordered_materialization_refuses_joins_and_ignores_join_in_names(make_project, tmp_path):
+    """Record numbers rely on the typing pass keeping scan order, which joins do not: the
+    engine refuses an ordered materialization whose plan has a join operator, and
+    looks only at operators (a column or folder named "join" is fine)."""
+    import pytest
+
+    from headwater.config import EngineConfig
+    from headwater.engines import connect
+
+    put(tmp_path / "incoming/join/a.csv", "join,hash_join\n1,x\n2,y\n")
+    p = make_project()
+    r = p.ingest()
+    assert r.status == "ok" and r.rows_added == 2
+    engine = connect(EngineConfig(), tmp_path)
+    engine.raw.execute("CREATE TEMP TABLE a AS SELECT range AS k, 'x' AS \"join\" FROM range(3)")
+    engine.raw.execute("CREATE TEMP TABLE b AS SELECT range AS k, 'w' AS w FROM range(3)")
+    a, b = engine.con.table("a"), engine.con.table("b")
+    kept = engine.materialize(a, "plain", ordered=True)  # a column named "join": no join
+    assert engine.to_pyarrow(kept)["k"].to_pylist() == [0, 1, 2]
+    with pytest.raises(RuntimeError, match="HASH_JOIN"):
+        engine.materialize(a.join(b, "k"), "joined", ordered=True)
+    engine.close()
