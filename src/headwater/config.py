@@ -27,6 +27,15 @@ ENV_PREFIX = "HEADWATER_"
 
 Format = Literal["csv", "tsv", "json", "jsonl", "parquet"]
 ColumnType = Literal["string", "int", "float", "bool", "date", "timestamp"]
+# how each column kind is held in Ibis (and so in every engine)
+IBIS_TYPES = {
+    "string": "string",
+    "int": "int64",
+    "float": "float64",
+    "bool": "boolean",
+    "date": "date",
+    "timestamp": "timestamp('UTC')",
+}
 
 DEFAULT_NA_VALUES = ("", "NA", "N/A", "n/a", "NULL", "null", "None", "NaN", "nan")
 

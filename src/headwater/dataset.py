@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
+from headwater.config import IBIS_TYPES
 from headwater.errors import ConfigError, ProjectError, PublishError
 from headwater.records import now_iso
 from headwater.records import schema as rs
@@ -31,15 +32,6 @@ if TYPE_CHECKING:
 
 PROVENANCE = ("_hw_file", "_hw_record", "_hw_run", "_hw_fp_hi", "_hw_fp_lo")
 ROW_ID = ("_hw_file", "_hw_record")
-
-IBIS_TYPES = {
-    "string": "string",
-    "int": "int64",
-    "float": "float64",
-    "bool": "boolean",
-    "date": "date",
-    "timestamp": "timestamp('UTC')",
-}
 
 
 @dataclass

@@ -21,7 +21,6 @@ from __future__ import annotations
 import uuid
 from typing import TYPE_CHECKING
 
-from headwater import dataset as ds_mod
 from headwater.ingest._plan import known_files, make_plan
 from headwater.ingest._result import IngestResult, ProgressCallback, count_plan, file_view
 from headwater.ingest._result import no_progress as _no_progress
@@ -64,6 +63,8 @@ def ingest(
 
 
 def _dry_run(project: Project, *, rebuild: bool, progress: ProgressCallback) -> IngestResult:
+    from headwater import dataset as ds_mod
+
     cfg = project.config
     with project.records.read() as conn:
         st = ds_mod.state(conn, cfg.dataset.name)

@@ -16,8 +16,7 @@ from typing import Any
 import ibis
 import ibis.expr.types as ir
 
-from headwater.config import DatasetConfig
-from headwater.dataset import IBIS_TYPES
+from headwater.config import IBIS_TYPES, DatasetConfig
 from headwater.ingest._fingerprint import COLUMNS as FP
 from headwater.ingest._fingerprint import digest_halves, encoding
 

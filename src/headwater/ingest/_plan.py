@@ -18,14 +18,14 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-import sqlalchemy as sa
+from typing import TYPE_CHECKING, Any
 
 from headwater.config import Config, SourceConfig
 from headwater.errors import HeadwaterError
-from headwater.records import schema as rs
 from headwater.sources import SourceFile, hash_local, list_source, stage_remote
+
+if TYPE_CHECKING:  # SQLAlchemy loads on first use: reading files (compare) needs none
+    import sqlalchemy as sa
 
 HASH_THREADS = 4
 
@@ -49,6 +49,10 @@ class Plan:
 
 
 def known_files(conn: sa.Connection, dataset: str, line: int) -> dict[str, dict[str, Any]]:
+    import sqlalchemy as sa
+
+    from headwater.records import schema as rs
+
     rows = conn.execute(
         sa.select(rs.file_state).where(
             rs.file_state.c.dataset == dataset, rs.file_state.c.line == line
