@@ -34,7 +34,8 @@ def _list(paths: tuple[str, ...] | list[str]) -> str:
 # The fingerprint halves (see ingest/_fingerprint.py: each half of the md5 hex as an
 # unsigned number, minus 2**63) without formatting and parsing hex: md5_number is the
 # digest as one little-endian 128-bit number, so each half is a byte-swapped 64-bit slice
-# of it (md5 + hex + parse: 2.4 s per 10M rows; this: 1.45 s).
+# of it (on 10M encodings alone: md5 + hex + parse 2.4 s, this 1.45 s; in the whole typing
+# pass the gain is ~0.4 s).
 _MACROS = (
     "hw_low64(n) AS (n & 18446744073709551615::UHUGEINT)::UBIGINT",
     "hw_high64(n) AS (n >> 64)::UBIGINT",
