@@ -257,14 +257,15 @@ def compare_sides(engine: Any, left: Side, right: Side, opts: Options) -> dict[s
     lkc = L.group_by(key).aggregate(n=L.count())
     rkc = R.group_by(key).aggregate(n=R.count())
 
-    def key_stats(t: Any, kc: Any) -> tuple[int, int]:
+    def key_stats(t: Any, kc: Any, scannable: bool) -> tuple[int, int]:
         """(rows, keys occurring more than once).
 
-        A side whose keys come sorted has none (one cheap pass, on engines that can
-        compare each row with the one before, see :func:`_rows_if_sorted_unique`);
-        otherwise a distinct count (cheaper than grouping), and only a side where the two
-        differ (duplicates or null keys) is grouped."""
-        if getattr(engine, "window_without_order", False):
+        A side whose keys come sorted has none (one cheap pass over a side that is a plain
+        scan, on engines that can compare each row with the one before, see
+        :func:`_rows_if_sorted_unique`); otherwise a distinct count (cheaper than
+        grouping), and only a side where the two differ (duplicates or null keys) is
+        grouped."""
+        if scannable and getattr(engine, "window_without_order", False):
             rows = _rows_if_sorted_unique(engine, t, key)
             if rows is not None:
                 return rows, 0
@@ -275,8 +276,8 @@ def compare_sides(engine: Any, left: Side, right: Side, opts: Options) -> dict[s
         dup = engine.to_pyarrow(kc.aggregate(dup=(kc.n > 1).sum())).to_pylist()[0]["dup"]
         return int(row["rows"] or 0), int(dup or 0)
 
-    out["rows_left"], out["duplicate_keys_left"] = key_stats(L, lkc)
-    out["rows_right"], out["duplicate_keys_right"] = key_stats(R, rkc)
+    out["rows_left"], out["duplicate_keys_left"] = key_stats(L, lkc, left.scannable)
+    out["rows_right"], out["duplicate_keys_right"] = key_stats(R, rkc, right.scannable)
     # a whole-row duplicate has a duplicate key: only sides with duplicate keys need a look
     out["duplicate_rows_left"] = (
         _duplicate_rows(engine, left)[1] if out["duplicate_keys_left"] else 0

@@ -41,6 +41,9 @@ class Side:
     schema: dict[str, str]  # column → headwater kind
     problems: list[str] = field(default_factory=list)
     staged: list[str] = field(default_factory=list)
+    # the table is a plain scan (files, a stored table, an in-memory table: no joins), so
+    # one more pass over its keys is cheap; a dataset version may join its retractions
+    scannable: bool = False
 
 
 def _kind_of(dtype: Any) -> str:
@@ -77,7 +80,7 @@ def read_side(
         table = table.append_column("_hw_order", pa.array(range(table.num_rows), pa.int64()))
         t = ibis.memtable(table)
         schema = {c: _kind_of(t[c].type()) for c in t.columns if c != "_hw_order"}
-        return Side(label, t, schema)
+        return Side(label, t, schema, scannable=True)
     if not isinstance(obj, str | Path):
         raise CompareError(
             f"cannot compare an object of type {type(obj).__name__!r}",
@@ -229,7 +232,7 @@ def _file_side(
         engine.drop(name)
     # file ids follow the sorted listing, so (file, record) is path-then-record order
     order = typed._hw_file * ORDER_STRIDE + typed._hw_record
-    side = Side(label, typed.select(*schema, _hw_order=order), dict(schema))
+    side = Side(label, typed.select(*schema, _hw_order=order), dict(schema), scannable=True)
     return side
 
 
@@ -273,4 +276,4 @@ def _parquet_side(engine: Engine, files: list[Any], *, label: str, prefix: str) 
     # meant as text — against a typed column of the other side it is compared by the
     # typed value's canonical text)
     t = table.select(*[table[old].name(new) for new, old in renamed.items()], _hw_order=order)
-    return Side(label, t, schema)
+    return Side(label, t, schema, scannable=True)
