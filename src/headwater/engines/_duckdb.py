@@ -17,6 +17,7 @@ import pyarrow as pa
 from headwater.config import EngineConfig
 from headwater.engines.base import ReadGroup
 from headwater.errors import EngineError
+from headwater.ingest._fingerprint import COLUMNS as FP_COLUMNS
 
 
 def _q(name: str) -> str:
@@ -296,7 +297,7 @@ class DuckDBEngine:
         self,
         table: ibis.Table,
         text_column: str,
-        names: tuple[str, str] = ("_hw_fp_hi", "_hw_fp_lo"),
+        names: tuple[str, str] = FP_COLUMNS,
     ) -> ibis.Table:
         """:func:`headwater.ingest._fingerprint.digest_halves`, computed from ``md5_number``.
 
