@@ -147,8 +147,10 @@ def _rows_if_sorted_unique(engine: Any, t: Any, key: list[str]) -> int | None:
         .limit(MAX_RUNS + 2),
         sequential=True,
     ).to_pylist()
-    if not rows or len(rows) > MAX_RUNS + 1 or any(r["_null"] for r in rows):
-        return 0 if not rows else None
+    if not rows:  # no rows at all
+        return 0
+    if len(rows) > MAX_RUNS + 1 or any(r["_null"] for r in rows):
+        return None
     rows.sort(key=lambda r: r["_rn"])
     if not rows[0]["_start"] or not rows[-1]["_last"]:
         return None  # cannot happen with non-null keys; be safe
@@ -195,10 +197,10 @@ def _align_text(engine: Any, side: Side, other: Side) -> Side:
         return side
     t = side.table
     na = list(DatasetConfig().na_values)
-    typed = {c: pl.typed_value(pl.clean_text(t[c], na), kind) for c, kind in wanted.items()}
+    cleaned = {c: pl.clean_text(t[c], na) for c in wanted}
+    typed = {c: pl.typed_value(cleaned[c], kind) for c, kind in wanted.items()}
     checks = {
-        f"f{i}": (pl.clean_text(t[c], na).notnull() & typed[c].isnull()).sum()
-        for i, c in enumerate(wanted)
+        f"f{i}": (cleaned[c].notnull() & typed[c].isnull()).sum() for i, c in enumerate(wanted)
     }
     fails = engine.to_pyarrow(t.aggregate(**checks)).to_pylist()[0]
     fit = [c for i, c in enumerate(wanted) if not fails[f"f{i}"]]

@@ -6,7 +6,9 @@ as text so that typing, with its rejects, is done once, in the pipeline's Ibis e
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -198,11 +200,8 @@ class DuckDBEngine:
         # the text stored in scan order (file by file, line by line), numbered by a view
         raw_name = f"{name}__raw"
         self.raw.execute(f"DROP VIEW IF EXISTS {_q(name)}")
-        self.raw.execute("SET preserve_insertion_order = true")
-        try:
+        with self._scan_order(body, raw_name):
             self.raw.execute(f"CREATE OR REPLACE TEMP TABLE {_q(raw_name)} AS {body}")
-        finally:
-            self.raw.execute("SET preserve_insertion_order = false")
         return self.number_records(raw_name, view=name)
 
     @staticmethod
@@ -249,16 +248,25 @@ class DuckDBEngine:
         self.raw.execute(f"DROP TABLE IF EXISTS {_q(name)}")
         if not ordered:
             return self.con.create_table(name, obj=expr, temp=True)
-        # Insertion order is kept through scans, projections and filters, not joins; the
-        # optimizer plans a long IN list (the NA tokens) as a hash join, which scrambled
-        # the rows of a CSV parsed in parallel chunks: keep IN lists as expressions here.
+        with self._scan_order(str(self.con.compile(expr)), name):
+            return self.con.create_table(name, obj=expr, temp=True)
+
+    @contextlib.contextmanager
+    def _scan_order(self, sql: str, name: str) -> Iterator[None]:
+        """Run the statement that writes table ``name`` from query ``sql`` so that its rows
+        keep the order of the query's scans (record numbers are derived from it).
+
+        Insertion order is kept through scans, projections and filters, not joins; the
+        optimizer plans a long IN list (the NA tokens) as a hash join, which scrambled the
+        rows of a CSV parsed in parallel chunks: IN lists stay expressions here, and a plan
+        with a join is refused (our own query: a bug, not bad input)."""
         self.raw.execute("SET preserve_insertion_order = true")
         self.raw.execute("SET disabled_optimizers = 'in_clause'")
         try:
-            joins = _joins(self.raw, str(self.con.compile(expr)))
-            if joins:  # our own query: a bug, not bad input
+            joins = _joins(self.raw, sql)
+            if joins:
                 raise RuntimeError(f"an ordered materialization would run {joins}: {name}")
-            return self.con.create_table(name, obj=expr, temp=True)
+            yield
         finally:
             self.raw.execute("RESET disabled_optimizers")
             self.raw.execute("SET preserve_insertion_order = false")
