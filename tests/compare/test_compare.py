@@ -313,6 +313,39 @@ def test_sorted_key_shortcut_is_exact(tmp_path):
     engine.close()
 
 
+def test_repeated_keys_are_found_wherever_they_hide():
+    """A repeated key is found and paired by occurrence wherever it is: among matched
+    rows that are identical (never stored), among unmatched rows, as null keys, and in a
+    key of two columns."""
+
+    def dups(left: dict, right: dict, key: str = "k") -> tuple[int, int, int]:
+        c = compare(pa.table(left), pa.table(right), key=key)
+        return c.duplicate_keys_left, c.duplicate_keys_right, c.rows_in_both
+
+    # identical matched rows: 2 copies on the left, 1 on the right (2·1 joined rows);
+    # the first copy pairs, the second is only on the left
+    one_a = {"k": [1, 1, 2], "v": ["a", "a", "b"]}
+    assert dups(one_a, {"k": [1, 2], "v": ["a", "b"]}) == (1, 0, 2)
+    # 2 copies on each side (2·2 joined rows): first pairs with first, second with second
+    assert dups(one_a, one_a) == (1, 1, 3)
+    # a repeat only among keys the other side does not have
+    assert dups({"k": [1, 9, 9], "v": ["a", "x", "y"]}, {"k": [1], "v": ["a"]}) == (1, 0, 1)
+    assert dups({"k": [1], "v": ["a"]}, {"k": [1, 7, 7], "v": ["a", "x", "y"]}) == (0, 1, 1)
+    # null keys never match; two of them on one side are one repeated key
+    assert dups({"k": [1, None, None], "v": ["a", "x", "y"]}, {"k": [1], "v": ["a"]}) == (1, 0, 1)
+    assert dups({"k": [1, None], "v": ["a", "x"]}, {"k": [1, None], "v": ["a", "y"]}) == (0, 0, 1)
+    # two key columns: (1, x) repeats on the right, (1, y) does not
+    two = {"a": [1, 1], "b": ["x", "y"], "v": [0, 0]}
+    c = compare(
+        pa.table(two), pa.table({"a": [1, 1, 1], "b": ["x", "y", "x"], "v": [0, 0, 0]}), key="a,b"
+    )
+    assert (c.duplicate_keys_left, c.duplicate_keys_right, c.rows_in_both) == (0, 1, 2)
+    assert c.rows_only_right == 1 and c.keys_in_both == 2 and c.keys_only_right == 0
+    # no repeat: the first pass stands (same numbers either way)
+    c = compare(pa.table(two), pa.table(two), key="a,b")
+    assert c.equal and (c.duplicate_keys_left, c.duplicate_keys_right) == (0, 0)
+
+
 def test_duplicate_keys_across_sorted_files_are_found(tmp_path):
     """Each file sorted by key, overlapping ranges: the shortcut cannot prove uniqueness
     and the exact count finds the keys the files share; disjoint ranges need no count."""

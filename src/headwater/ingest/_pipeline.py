@@ -58,11 +58,14 @@ def strip_text(value: ir.StringValue) -> ir.StringValue:
     One regular-expression replace, run only on values whose first or last character is
     a space or control character (most values have neither): the two one-character
     tests cost a fifth of the replace. In DuckDB, on 35M cells: guarded 0.5 s over a plain
-    copy, unguarded 1.6 s; the replace itself is 1.4× faster than choosing between the
+    copy (0.35 s since the first character is tested by comparing the string with "!"),
+    unguarded 1.6 s; the replace itself is 1.4× faster than choosing between the
     spaces-only TRIM and the full-whitespace one, 2.3× faster than the full-whitespace
     TRIM. Spark has the same functions.
     """
-    edge = (value.ascii_str() <= 32) | (_substr_from(value, -1).ascii_str() <= 32)
+    # a character below "!" is a space or control character (UTF-8 bytes of other
+    # characters are all above it): a plain comparison, no decoding
+    edge = (value < "!") | (_substr_from(value, -1) < "!")
     return ibis.ifelse(edge, value.re_replace(_EDGES, ""), value)
 
 
