@@ -291,22 +291,19 @@ def compare_sides(engine: Any, left: Side, right: Side, opts: Options) -> dict[s
     if has_dups:  # pair the k-th row of a key on the left with the k-th on the right
         L = L.mutate(_hw_k=ibis.row_number().over(group_by=key, order_by="_hw_order"))
         R = R.mutate(_hw_k=ibis.row_number().over(group_by=key, order_by="_hw_order"))
-    else:
-        L = L.mutate(_hw_k=ibis.literal(0, "int64"))
-        R = R.mutate(_hw_k=ibis.literal(0, "int64"))
     li = {c: f"l_{i}" for i, c in enumerate(lcols)}
     ri = {c: f"r_{i}" for i, c in enumerate(rcols)}
-    lsel = L.select(
-        *[L[c].name(li[c]) for c in lcols], _hw_k=L._hw_k, _l=ibis.literal(True), _lo=L._hw_order
-    )
-    rsel = R.select(
-        *[R[c].name(ri[c]) for c in rcols], _hw_kr=R._hw_k, _r=ibis.literal(True), _ro=R._hw_order
-    )
+    # ``_lo`` / ``_ro``: the row's order on that side, never null where the row has it;
+    # nothing else rides along (each column carried through the join's hash table costs)
+    lx = {"_hw_k": L._hw_k} if has_dups else {}
+    rx = {"_hw_kr": R._hw_k} if has_dups else {}
+    lsel = L.select(*[L[c].name(li[c]) for c in lcols], **lx, _lo=L._hw_order)
+    rsel = R.select(*[R[c].name(ri[c]) for c in rcols], **rx, _ro=R._hw_order)
     preds = [lsel[li[k]] == rsel[ri[k]] for k in key]
     if has_dups:
         preds.append(lsel._hw_k == rsel._hw_kr)
     j = lsel.outer_join(rsel, preds)
-    in_l, in_r = j._l.notnull(), j._r.notnull()
+    in_l, in_r = j._lo.notnull(), j._ro.notnull()
     matched = in_l & in_r
     compared = [c for c in common if c not in key]
     # One pass over the join keeps only the rows that are unmatched, unequal, or differ
@@ -335,7 +332,7 @@ def compare_sides(engine: Any, left: Side, right: Side, opts: Options) -> dict[s
         else:
             maybe = maybe | unequal
     d = engine.materialize(j.filter(maybe).mutate(**flags, _any=any_diff), "_hw_cmp_diffs")
-    d_in_l, d_in_r = d._l.notnull(), d._r.notnull()
+    d_in_l, d_in_r = d._lo.notnull(), d._ro.notnull()
     d_matched = d_in_l & d_in_r
     aggs: dict[str, Any] = {
         "only_l": (d_in_l & ~d_in_r).sum(),
