@@ -27,8 +27,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-ORDER_STRIDE = 2**40  # order = file number × stride + record number: no sort needed
-
 VERSION_REF = re.compile(r"^(?P<name>[A-Za-z0-9_][A-Za-z0-9_.-]*)@(?P<version>latest|\d+)$")
 
 
@@ -126,9 +124,10 @@ def _dataset_side(
         return Side(label, table, schema)
     live = ds_mod.conform(live, schema)
 
+    from headwater.ingest._pipeline import ordinal
+
     # file ids grow with runs, so (file, record) orders rows as they were ingested
-    order = live._hw_file * ORDER_STRIDE + live._hw_record
-    return Side(label, live.select(*schema, _hw_order=order), schema)
+    return Side(label, live.select(*schema, _hw_order=ordinal(live)), schema)
 
 
 def _file_side(
@@ -231,8 +230,9 @@ def _file_side(
     for name in staged:  # the raw text is no longer needed
         engine.drop(name)
     # file ids follow the sorted listing, so (file, record) is path-then-record order
-    order = typed._hw_file * ORDER_STRIDE + typed._hw_record
-    side = Side(label, typed.select(*schema, _hw_order=order), dict(schema), scannable=True)
+    side = Side(
+        label, typed.select(*schema, _hw_order=pl.ordinal(typed)), dict(schema), scannable=True
+    )
     return side
 
 
@@ -251,6 +251,7 @@ def _typed(text: ibis.Table, schema: dict[str, str]) -> ibis.Table:
 
 def _parquet_side(engine: Engine, files: list[Any], *, label: str, prefix: str) -> Side:
     """Parquet keeps its own types: read natively (no text round trip), names normalised."""
+    from headwater.ingest._pipeline import ordinal
     from headwater.ingest._plan import FileProblem, check_names
     from headwater.ingest._read import engine_reason
 
@@ -270,7 +271,7 @@ def _parquet_side(engine: Engine, files: list[Any], *, label: str, prefix: str) 
     mapping = dict(zip(raw_cols, names, strict=True))
     renamed = {mapping.get(c, c): c for c in data}
     schema = {new: _kind_of(table[old].type()) for new, old in renamed.items()}
-    order = table._hw_file * ORDER_STRIDE + table._hw_record
+    order = ordinal(table)  # (file, record) as one number: no sort needed
     # a view, not a copy: the comparison reads the files once, in its join; text columns
     # stay text (Parquet has real nulls and types: a text column holds what its writer
     # meant as text — against a typed column of the other side it is compared by the
