@@ -124,6 +124,22 @@ def test_save_differences_writes_complete_lists(tmp_path):
     assert pq.read_table(c.saved["rows_only_right"]).num_rows == 5
 
 
+def test_progress_reports_each_stage_start_and_end(tmp_path):
+    put(tmp_path / "l.csv", "id,a\n1,2\n2,3\n")
+    calls = []
+    c = compare(
+        tmp_path / "l.csv",
+        pa.table({"id": [1, 2], "a": [2, 4]}),
+        key="id",
+        progress=lambda *a: calls.append(a),
+    )
+    assert c.rows_with_differences == 1
+    stages = [stage for stage, *_ in calls]
+    assert stages == ["left", "left", "right", "right", "compare", "compare", "samples", "samples"]
+    assert [(done, total) for _, done, total, _ in calls] == [(0, 1), (1, 1)] * 4
+    assert calls[0][3] == f"reading {tmp_path / 'l.csv'}" and calls[4][3] == "matching rows by id"
+
+
 def _frames(n: int, seed: int):
     import numpy as np
 

@@ -185,7 +185,8 @@ def ingest(
 
 
 class _progress:
-    """A rich progress bar on stderr, fed by the ingest's progress callback."""
+    """A rich progress bar on stderr (when it is a terminal), fed by a progress callback
+    (ingest, compare): one line per stage, with what it is doing and for how long."""
 
     def __init__(self, enabled: bool) -> None:
         self.enabled = enabled and output.err_console.is_terminal
@@ -208,6 +209,7 @@ class _progress:
             BarColumn(),
             MofNCompleteColumn(),
             TimeElapsedColumn(),
+            TextColumn("{task.fields[detail]}", style="dim"),
             console=output.err_console,
             transient=True,
         )
@@ -216,8 +218,8 @@ class _progress:
 
     def update(self, stage: str, done: int, total: int, detail: str) -> None:
         if stage not in self.tasks:
-            self.tasks[stage] = self.bar.add_task(stage, total=max(total, 1))
-        self.bar.update(self.tasks[stage], completed=done, total=max(total, 1))
+            self.tasks[stage] = self.bar.add_task(stage, total=max(total, 1), detail=detail)
+        self.bar.update(self.tasks[stage], completed=done, total=max(total, 1), detail=detail)
 
     def __exit__(self, *exc: object) -> None:
         if self.bar is not None:
@@ -422,10 +424,12 @@ def compare(
         except (ConfigError, ProjectError):
             if wants_project:
                 raise
-    if proj is not None:
-        result = proj.compare(left, right, record=record, **kwargs)
-    else:
-        result = run_compare(left, right, **kwargs)
+    with _progress(enabled=True) as progress:  # on stderr: stdout keeps the report alone
+        kwargs["progress"] = progress
+        if proj is not None:
+            result = proj.compare(left, right, record=record, **kwargs)
+        else:
+            result = run_compare(left, right, **kwargs)
     if format is CompareFmt.json:
         import json
 

@@ -8,10 +8,11 @@ are equal, 1 when they differ, 2 on bad input. The logic is Ibis expressions
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -20,6 +21,7 @@ from headwater.compare._core import Options, Tolerance
 from headwater.config import EngineConfig, SourceConfig
 
 if TYPE_CHECKING:
+    from headwater.ingest import ProgressCallback
     from headwater.project import Project
 
 SAMPLE_KINDS = (
@@ -121,6 +123,7 @@ def compare(
     project: Project | None = None,
     source: SourceConfig | None = None,
     engine: EngineConfig | None = None,
+    progress: ProgressCallback | None = None,
 ) -> Comparison:
     """Compare two datasets.
 
@@ -143,6 +146,9 @@ def compare(
         A folder to write every difference to, as Parquet files.
     source
         Read options for file inputs (delimiter, encoding …), as for a ``[[sources]]``.
+    progress
+        ``progress(stage, done, total, detail)``, called as each stage (``left``,
+        ``right``, ``compare``, ``samples``) starts (done 0 of 1) and ends (1 of 1).
 
     Raises
     ------
@@ -179,31 +185,35 @@ def compare(
         )
         root = Path(".").resolve()
     eng = connect(eng_cfg, root)
+    stage = _stages(progress)
     try:
-        lside = read_side(
-            eng, left, label=_label(left), project=project, source=source, prefix="_hw_l"
-        )
-        rside = read_side(
-            eng, right, label=_label(right), project=project, source=source, prefix="_hw_r"
-        )
-        res = compare_sides(eng, lside, rside, opts)
+        with stage("left", f"reading {_label(left)}"):
+            lside = read_side(
+                eng, left, label=_label(left), project=project, source=source, prefix="_hw_l"
+            )
+        with stage("right", f"reading {_label(right)}"):
+            rside = read_side(
+                eng, right, label=_label(right), project=project, source=source, prefix="_hw_r"
+            )
+        with stage("compare", "matching rows" + (f" by {', '.join(keys)}" if keys else "")):
+            res = compare_sides(eng, lside, rside, opts)
         tables = res.pop("tables")
-        res.pop("flags", None)
         samples: dict[str, list[dict[str, Any]]] = {}
         saved: dict[str, str] = {}
-        for kind, expr in tables.items():
-            if expr is None:
-                continue
-            if save_differences is not None:
-                folder = Path(save_differences)
-                folder.mkdir(parents=True, exist_ok=True)
-                path = folder / f"{kind}.parquet"
-                eng.write_parquet(expr, str(path))
-                saved[kind] = str(path)
-            if sample > 0:
-                rows = eng.to_pyarrow(expr.limit(sample)).to_pylist()
-                if rows:
-                    samples[kind] = rows
+        with stage("samples", "writing differences" if save_differences else "fetching samples"):
+            for kind, expr in tables.items():
+                if expr is None:
+                    continue
+                if save_differences is not None:
+                    folder = Path(save_differences)
+                    folder.mkdir(parents=True, exist_ok=True)
+                    path = folder / f"{kind}.parquet"
+                    eng.write_parquet(expr, str(path))
+                    saved[kind] = str(path)
+                if sample > 0:
+                    rows = eng.to_pyarrow(expr.limit(sample)).to_pylist()
+                    if rows:
+                        samples[kind] = rows
         columns = {c: ColumnComparison(**v) for c, v in res.pop("columns").items()}
         return Comparison(
             left=lside.label,
@@ -225,6 +235,22 @@ def compare(
         )
     finally:
         eng.close()
+
+
+def _stages(
+    progress: ProgressCallback | None,
+) -> Callable[[str, str], contextlib.AbstractContextManager[None]]:
+    """A context manager per stage that reports its start and end to ``progress``."""
+
+    @contextlib.contextmanager
+    def stage(name: str, detail: str) -> Iterator[None]:
+        if progress is not None:
+            progress(name, 0, 1, detail)
+        yield
+        if progress is not None:
+            progress(name, 1, 1, detail)
+
+    return stage
 
 
 def _label(obj: Any) -> str:
