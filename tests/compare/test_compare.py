@@ -124,6 +124,24 @@ def test_save_differences_writes_complete_lists(tmp_path):
     assert pq.read_table(c.saved["rows_only_right"]).num_rows == 5
 
 
+def test_null_keys_match_null_keys():
+    """A table compared with itself is equal, null keys included: a null key pairs with a
+    null key (as datacompy's merge does), by occurrence when it repeats."""
+    t = pa.table({"k": [1, None, 3], "v": ["a", "b", "c"]})
+    c = compare(t, t, key="k")
+    assert c.equal and c.rows_in_both == 3 and c.keys_in_both == 3
+    two = pa.table({"k": [1, None, None], "v": ["a", "b", "c"]})
+    c = compare(two, two, key="k")
+    assert c.equal and c.rows_in_both == 3 and c.keys_in_both == 2
+    assert c.duplicate_keys_left == c.duplicate_keys_right == 1
+    c = compare(t, pa.table({"k": [1.0, None, 4.0], "v": ["a", "x", "c"]}), key="k")
+    assert (c.rows_in_both, c.rows_only_left, c.rows_only_right) == (2, 1, 1)
+    assert c.columns["v"].unequal == 1 and c.samples["rows_with_differences"][0]["k"] is None
+    # two key columns, one of them null in a row on both sides
+    ab = pa.table({"a": [1, 1], "b": ["x", None], "v": [1, 2]})
+    assert compare(ab, ab, key="a,b").equal
+
+
 def test_progress_reports_each_stage_start_and_end(tmp_path):
     put(tmp_path / "l.csv", "id,a\n1,2\n2,3\n")
     calls = []
@@ -347,9 +365,9 @@ def test_repeated_keys_are_found_wherever_they_hide():
     # a repeat only among keys the other side does not have
     assert dups({"k": [1, 9, 9], "v": ["a", "x", "y"]}, {"k": [1], "v": ["a"]}) == (1, 0, 1)
     assert dups({"k": [1], "v": ["a"]}, {"k": [1, 7, 7], "v": ["a", "x", "y"]}) == (0, 1, 1)
-    # null keys never match; two of them on one side are one repeated key
+    # a null key is a key like any other: two of them on one side are one repeated key
     assert dups({"k": [1, None, None], "v": ["a", "x", "y"]}, {"k": [1], "v": ["a"]}) == (1, 0, 1)
-    assert dups({"k": [1, None], "v": ["a", "x"]}, {"k": [1, None], "v": ["a", "y"]}) == (0, 0, 1)
+    assert dups({"k": [1, None], "v": ["a", "x"]}, {"k": [1, None], "v": ["a", "y"]}) == (0, 0, 2)
     # two key columns: (1, x) repeats on the right, (1, y) does not
     two = {"a": [1, 1], "b": ["x", "y"], "v": [0, 0]}
     c = compare(

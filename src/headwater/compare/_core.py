@@ -299,7 +299,7 @@ def compare_sides(engine: Any, left: Side, right: Side, opts: Options) -> dict[s
     rx = {"_hw_kr": R._hw_k} if has_dups else {}
     lsel = L.select(*[L[c].name(li[c]) for c in lcols], **lx, _lo=L._hw_order)
     rsel = R.select(*[R[c].name(ri[c]) for c in rcols], **rx, _ro=R._hw_order)
-    preds = [lsel[li[k]] == rsel[ri[k]] for k in key]
+    preds = [lsel[li[k]].identical_to(rsel[ri[k]]) for k in key]  # a null key is a value
     if has_dups:
         preds.append(lsel._hw_k == rsel._hw_kr)
     j = lsel.outer_join(rsel, preds)
@@ -350,7 +350,7 @@ def compare_sides(engine: Any, left: Side, right: Side, opts: Options) -> dict[s
     out["rows_in_both"] = out["rows_left"] - out["rows_only_left"]
     out["rows_with_differences"] = int(a["diff_rows"] or 0)
     if has_dups:
-        kj = lkc.outer_join(rkc, [lkc[k] == rkc[k] for k in key])
+        kj = lkc.outer_join(rkc, [lkc[k].identical_to(rkc[k]) for k in key])
         ka = engine.to_pyarrow(
             kj.aggregate(
                 both=(kj.n.notnull() & kj.n_right.notnull()).sum(),
