@@ -133,3 +133,28 @@ def test_init_example_stocks_does_not_run(tmp_path):
     )
     out = run_cli("ingest", "--format", "json", "-p", str(tmp_path / "s"))
     assert json.loads(out.stdout)["rows_added"] > 7000
+
+
+def test_text_output_shows_bracketed_data_as_it_is(tmp_path):
+    """Values, paths and messages are printed verbatim: "[/x]" is data, not terminal
+    markup (rich used to read it as a closing tag and crash with a traceback)."""
+    root = _project(tmp_path)
+    text = (root / "headwater.toml").read_text() + '\n[dataset.columns.employees]\ntype = "int"\n'
+    (root / "headwater.toml").write_text(text)
+    put(root / "incoming/a.csv", "Corporation,Employees\n[/x],10\nbolt,[bold]9[/]\n")
+    out = run_cli("ingest", cwd=root)
+    assert out.returncode == 0, out.stderr
+    run_id = json.loads(run_cli("history", "--format", "json", cwd=root).stdout)[0]["id"]
+    out = run_cli("rejects", str(run_id), cwd=root)
+    assert out.returncode == 0, out.stderr
+    assert "[bold]9[/]" in out.stdout and "Traceback" not in out.stderr
+
+    put(tmp_path / "l.csv", "id,v\n1,[/x]\n2,[red]b\n")
+    put(tmp_path / "r.csv", "id,v\n1,a\n2,b\n")
+    out = run_cli("compare", str(tmp_path / "l.csv"), str(tmp_path / "r.csv"), "--key", "id")
+    assert out.returncode == 1, out.stderr
+    assert "[/x]" in out.stdout and "[red]b" in out.stdout
+
+    missing = tmp_path / "[/y]" / "none.csv"
+    out = run_cli("compare", str(missing), str(tmp_path / "r.csv"))
+    assert out.returncode == 2 and "[/y]" in out.stderr and "Traceback" not in out.stderr

@@ -110,6 +110,12 @@ def test_bad_inputs_are_clear_errors(tmp_path):
     put(tmp_path / "bad.csv", "id,a\n1,2,3\n")
     with pytest.raises(CompareError, match="wrong number of fields"):
         compare(tmp_path / "l.csv", tmp_path / "bad.csv")
+    with pytest.raises(CompareError, match="sample must be 0 or more"):
+        compare(tmp_path / "l.csv", tmp_path / "l.csv", sample=-1)
+    with pytest.raises(CompareError, match="abs_tol must be a finite number"):
+        compare(tmp_path / "l.csv", tmp_path / "l.csv", abs_tol=-0.1)
+    with pytest.raises(CompareError, match=r"column_rel_tol\[a\] must be"):
+        compare(tmp_path / "l.csv", tmp_path / "l.csv", column_rel_tol={"a": float("nan")})
 
 
 def test_save_differences_writes_complete_lists(tmp_path):

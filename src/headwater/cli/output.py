@@ -8,7 +8,9 @@ import traceback
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from headwater.errors import HeadwaterError
 
@@ -24,6 +26,12 @@ def line(text: str = "") -> None:
     console.print(text, markup=False)
 
 
+def _add_row(table: Table, *cells: Any) -> None:
+    """A table row whose cells show as they are: rich reads "[...]" in a plain string as
+    markup (a value "[/x]" in the data made it raise); styled cells are ``Text``."""
+    table.add_row(*[c if isinstance(c, Text) else Text(str(c)) for c in cells])
+
+
 def markup(text: str) -> None:
     console.print(text)
 
@@ -31,17 +39,17 @@ def markup(text: str) -> None:
 def error(exc: HeadwaterError, *, debug: bool) -> None:
     if debug:
         traceback.print_exception(exc)
-    err_console.print(f"[bold red]error:[/] {exc}", markup=True, soft_wrap=True)
+    err_console.print(f"[bold red]error:[/] {escape(str(exc))}", markup=True, soft_wrap=True)
     if exc.hint:
-        err_console.print(f"[dim]hint:[/] {exc.hint}", soft_wrap=True)
+        err_console.print(f"[dim]hint:[/] {escape(exc.hint)}", soft_wrap=True)
 
 
 def error_line(text: str) -> None:
-    err_console.print(f"[bold red]{text}[/]")
+    err_console.print(Text(text, style="bold red"))
 
 
 def warn(text: str) -> None:
-    err_console.print(f"[yellow]warning:[/] {text}", soft_wrap=True)
+    err_console.print(f"[yellow]warning:[/] {escape(text)}", soft_wrap=True)
 
 
 def _took(run: dict[str, Any]) -> str:
@@ -81,12 +89,13 @@ def history(runs: list[dict[str, Any]]) -> None:
     }
     for r in runs:
         st = r["status"]
-        table.add_row(
+        _add_row(
+            table,
             str(r["id"]),
             r["kind"],
             r["started"][:19].replace("T", " "),
             _took(r),
-            f"[{colors.get(st, 'white')}]{st}[/]",
+            Text(st, style=colors.get(st, "white")),
             _run_summary(r),
         )
     if not runs:
@@ -104,7 +113,8 @@ def show(run: dict[str, Any]) -> None:
         for col in ("status", "path", "rows", "rejected", "dups", "added", "retracted"):
             table.add_column(col, overflow="fold")
         for f in files[:500]:
-            table.add_row(
+            _add_row(
+                table,
                 f["status"],
                 f["path"],
                 str(f["rows_read"]),
@@ -150,7 +160,7 @@ def ingest_result(r: dict[str, Any]) -> None:
         ]
     for what, n in rows:
         if n or what in ("files new", "rows added"):
-            table.add_row(what, f"{n:,}")
+            _add_row(table, what, f"{n:,}")
     console.print(table)
     for f in r["files"]:
         if f["status"] in ("failed", "deferred"):
@@ -179,7 +189,8 @@ def rejects(rows: list[dict[str, Any]], run_id: int) -> None:
     for col in ("file", "record", "column", "value", "rule", "reason"):
         table.add_column(col, overflow="fold")
     for r in rows:
-        table.add_row(
+        _add_row(
+            table,
             r["path"] or "",
             str(r["record"]),
             r["column"] or "",
@@ -198,7 +209,8 @@ def versions(rows: list[dict[str, Any]]) -> None:
     for col in ("version", "line", "parent", "run", "created", "rows", "added", "retracted", ""):
         table.add_column(col)
     for v in rows:
-        table.add_row(
+        _add_row(
+            table,
             str(v["version"]),
             str(v["line"]),
             str(v["parent"]),
@@ -221,12 +233,14 @@ def comparison(c: Any) -> None:
 
     verdict = "[green]equal[/]" if c.equal else "[red]different[/]"
     how = f"key {', '.join(c.key)}" if c.key else "whole rows"
-    console.print(f"{c.left} vs {c.right}: {verdict} ({how}, {c.seconds:.2f}s)")
+    console.print(
+        f"{escape(f'{c.left} vs {c.right}')}: {verdict} ({escape(how)}, {c.seconds:.2f}s)"
+    )
     table = Table(show_header=False)
     table.add_column("what")
     table.add_column("value", justify="right")
     for name, value in summary_rows(c):
-        table.add_row(name, f"{value:,}" if isinstance(value, int) else str(value))
+        _add_row(table, name, f"{value:,}" if isinstance(value, int) else str(value))
     console.print(table)
     if c.columns:
         cols = Table(title="columns (matched rows)", title_justify="left")
@@ -235,10 +249,11 @@ def comparison(c: Any) -> None:
         for name, col in c.columns.items():
             diff = "" if col.max_abs_diff is None else f"{col.max_abs_diff:.6g}"
             style = "red" if col.unequal else "green"
-            cols.add_row(
+            _add_row(
+                cols,
                 name,
                 f"{col.equal:,}",
-                f"[{style}]{col.unequal:,}[/]",
+                Text(f"{col.unequal:,}", style=style),
                 f"{col.null_one_side:,}",
                 diff,
                 f"{col.left_type} / {col.right_type}",
@@ -249,9 +264,9 @@ def comparison(c: Any) -> None:
             continue
         t = Table(title=f"sample: {kind.replace('_', ' ')}", title_justify="left")
         for h in rows[0]:
-            t.add_column(str(h), overflow="fold")
+            t.add_column(Text(str(h)), overflow="fold")
         for r in rows:
-            t.add_row(*["null" if v is None else str(v) for v in r.values()])
+            _add_row(t, *["null" if v is None else str(v) for v in r.values()])
         console.print(t)
     for kind, path in c.saved.items():
         line(f"all {kind.replace('_', ' ')}: {path}")
@@ -275,7 +290,7 @@ def model_result(what: str, r: dict[str, Any]) -> None:
             return
     if what == "deploy":
         verdict = "[green]promoted[/]" if r["promoted"] else "[red]not promoted[/]"
-        console.print(f"model v{r['model_version']}: {verdict} — {r['reason']}")
+        console.print(f"model v{r['model_version']}: {verdict} — {escape(str(r['reason']))}")
         line(
             f"production: v{r['production_version']}"
             if r["production_version"]
@@ -298,7 +313,8 @@ def models(info: dict[str, Any]) -> None:
     for col in ("version", "created", "data version", "metric", "score", "test rows", "status", ""):
         table.add_column(col)
     for m in info["models"]:
-        table.add_row(
+        _add_row(
+            table,
             str(m["version"]),
             m["created"][:19].replace("T", " "),
             str(m["dataset_version"]),
@@ -306,7 +322,7 @@ def models(info: dict[str, Any]) -> None:
             f"{m['score']:.4f}" if m["score"] is not None else "-",
             f"{m['test_rows']:,}",
             m["status"],
-            "[green]production[/]" if m["in_production"] else "",
+            Text("production", style="green") if m["in_production"] else "",
         )
     console.print(table)
     if info["production_version"] is not None:
@@ -316,7 +332,8 @@ def models(info: dict[str, Any]) -> None:
         for col in ("when", "action", "from", "to", "forced", "by", "why"):
             hist.add_column(col, overflow="fold")
         for h in info["history"][:20]:
-            hist.add_row(
+            _add_row(
+                hist,
                 h["at"][:19].replace("T", " "),
                 h["action"],
                 str(h["from_version"]),
@@ -341,7 +358,8 @@ def diagnostics(info: dict[str, Any]) -> None:
             def num(v: Any) -> str:
                 return "" if v is None else f"{v:.4g}"
 
-            table.add_row(
+            _add_row(
+                table,
                 name,
                 c["type"],
                 f"{c['missing_share']:.1%}",

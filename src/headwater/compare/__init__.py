@@ -163,6 +163,7 @@ def compare(
     t0 = time.monotonic()
     keys = [k.strip() for k in key.split(",")] if isinstance(key, str) else list(key or [])
     keys = [k for k in keys if k]
+    _check_options(sample, abs_tol, rel_tol, column_abs_tol, column_rel_tol)
     tol = {
         c: Tolerance(abs=v, rel=(column_rel_tol or {}).get(c, rel_tol))
         for c, v in (column_abs_tol or {}).items()
@@ -235,6 +236,33 @@ def compare(
         )
     finally:
         eng.close()
+
+
+def _check_options(
+    sample: int,
+    abs_tol: float,
+    rel_tol: float,
+    column_abs_tol: Mapping[str, float] | None,
+    column_rel_tol: Mapping[str, float] | None,
+) -> None:
+    """Refuse option values that would make every count meaningless."""
+    import math
+
+    from headwater.errors import CompareError
+
+    if sample < 0:
+        raise CompareError(
+            f"sample must be 0 or more, not {sample}", hint="--sample 0 prints no example rows"
+        )
+    named = [("abs_tol", abs_tol), ("rel_tol", rel_tol)]
+    named += [(f"column_abs_tol[{c}]", v) for c, v in (column_abs_tol or {}).items()]
+    named += [(f"column_rel_tol[{c}]", v) for c, v in (column_rel_tol or {}).items()]
+    for name, value in named:
+        if not (isinstance(value, int | float) and math.isfinite(value) and value >= 0):
+            raise CompareError(
+                f"{name} must be a finite number, 0 or more, not {value!r}",
+                hint="a tolerance is how far apart two numbers may be and still be equal",
+            )
 
 
 def _stages(
