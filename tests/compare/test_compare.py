@@ -396,3 +396,26 @@ def test_duplicate_keys_across_sorted_files_are_found(tmp_path):
     c = compare(tmp_path / "l", tmp_path / "r", key="k")
     assert c.duplicate_keys_left == 3 and c.duplicate_keys_right == 0
     assert c.rows_left == 15 and c.rows_right == 12
+
+
+def test_reports_show_tricky_values_as_they_are():
+    """A value with "|", a line break or HTML in it stays one Markdown cell and inert
+    text in the HTML page (its embedded JSON included), and round-trips through that JSON."""
+    import re
+
+    from headwater.reports.compare import to_html, to_markdown
+
+    tricky = ["<script>alert(1)</script>", "a|b\nc", "x &amp; <!-- y"]
+    left = pa.table({"id": [1, 2, 3], "v": tricky})
+    c = compare(left, pa.table({"id": [1, 2, 3], "v": ["p", "q", "r"]}), key="id")
+    md = to_markdown(c)
+    rows = [ln for ln in md.splitlines() if ln.startswith("| 1 ") or ln.startswith("| 2 ")]
+    assert rows == [
+        "| 1 | &lt;script>alert(1)&lt;/script> | p |",
+        "| 2 | a\\|b\\nc | q |",
+    ]
+    page = to_html(c)
+    assert "<script>alert" not in page and "<!-- y" not in page
+    data = re.search(r'id="comparison-data">(.*?)</script>', page, re.S).group(1)
+    got = [r["v_left"] for r in json.loads(data)["samples"]["rows_with_differences"]]
+    assert got == tricky

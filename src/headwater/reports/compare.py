@@ -52,6 +52,13 @@ def _fmt(v: Any) -> str:
     return str(v)
 
 
+def _md(v: Any) -> str:
+    """A value as one Markdown table cell, shown as it is: a "|" would end the cell, a line
+    break the row, and "<" or "&" would be read as HTML."""
+    text = _fmt(v).replace("&", "&amp;").replace("<", "&lt;").replace("|", "\\|")
+    return text.replace("\r\n", "\\n").replace("\n", "\\n")
+
+
 def to_markdown(c: Comparison) -> str:
     verdict = "**equal**" if c.equal else "**different**"
     out = [
@@ -62,7 +69,7 @@ def to_markdown(c: Comparison) -> str:
         "| | |",
         "|---|---|",
     ]
-    out += [f"| {name} | {_fmt(v)} |" for name, v in summary_rows(c)]
+    out += [f"| {name} | {_md(v)} |" for name, v in summary_rows(c)]
     if c.columns:
         out += [
             "",
@@ -73,7 +80,7 @@ def to_markdown(c: Comparison) -> str:
         ]
         for name, col in c.columns.items():
             out.append(
-                f"| {name} | {col.equal} | {col.unequal} | {col.null_one_side} | "
+                f"| {_md(name)} | {col.equal} | {col.unequal} | {col.null_one_side} | "
                 f"{_fmt(col.max_abs_diff)} | {col.left_type} / {col.right_type} |"
             )
     for kind, rows in c.samples.items():
@@ -84,10 +91,10 @@ def to_markdown(c: Comparison) -> str:
             "",
             f"## Sample: {kind.replace('_', ' ')}",
             "",
-            "| " + " | ".join(cols) + " |",
+            "| " + " | ".join(_md(k) for k in cols) + " |",
             "|" + "---|" * len(cols),
         ]
-        out += ["| " + " | ".join(_fmt(r[k]) for k in cols) + " |" for r in rows]
+        out += ["| " + " | ".join(_md(r[k]) for k in cols) + " |" for r in rows]
     if c.saved:
         out += ["", "Complete lists: " + ", ".join(f"`{p}`" for p in c.saved.values())]
     return "\n".join(out) + "\n"
@@ -186,8 +193,14 @@ def to_html(c: Comparison) -> str:
         f"<h2>Sample: {e(kind.replace('_', ' '))}</h2>{_table(rows)}"
         for kind, rows in c.samples.items()
     )
-    # JSON inside <script> is not HTML-decoded: only "</" must not appear in it
-    data = json.dumps(c.to_dict(), default=str).replace("</", "<\\/")
+    # JSON inside <script> is not HTML-decoded, and "<" there can end or re-open the
+    # element ("</script>", "<!--"): it and its friends are written as JSON escapes
+    data = (
+        json.dumps(c.to_dict(), default=str)
+        .replace("<", "\\u003c")
+        .replace(">", "\\u003e")
+        .replace("&", "\\u0026")
+    )
     return (
         "<!doctype html><html lang=en><head><meta charset=utf-8>"
         f"<title>headwater comparison: {e(c.left)} vs {e(c.right)}</title>"
