@@ -20,7 +20,22 @@ def test_whole_rows_count_multiplicity_and_duplicates():
     assert (c.rows_only_left, c.rows_only_right) == (2, 2)  # a (2nd copy), c | b (2nd), d
     assert (c.duplicate_rows_left, c.duplicate_rows_right) == (1, 1)
     assert not c.equal
-    assert sorted(r["x"] for r in c.samples["duplicate_rows_left"]) == ["a", "a"]
+    # examples are the copies counted (the extra ones), in order of first appearance
+    assert [r["x"] for r in c.samples["duplicate_rows_left"]] == ["a"]
+    assert [r["x"] for r in c.samples["rows_only_left"]] == ["a", "c"]
+    assert [r["x"] for r in c.samples["rows_only_right"]] == ["b", "d"]
+    three = compare(pa.table({"x": ["z", "a", "a", "a"]}), pa.table({"x": ["a", "z"]}))
+    assert three.rows_only_left == 2 and three.duplicate_rows_left == 2
+    assert [r["x"] for r in three.samples["rows_only_left"]] == ["a", "a"]
+    # a column only on the left: rows compared over "x"; examples are the left's own rows,
+    # the copies after as many as the right has; repeats are over all the left's columns
+    left2 = left.append_column("n", pa.array([1, 2, 3, 4]))
+    c2 = compare(left2, right)
+    assert (c2.rows_in_both, c2.rows_only_left, c2.rows_only_right) == (2, 2, 2)
+    assert (c2.duplicate_rows_left, c2.duplicate_rows_right) == (0, 1)
+    assert c2.samples["rows_only_left"] == [{"x": "a", "n": 2}, {"x": "c", "n": 4}]
+    assert [r["x"] for r in c2.samples["rows_only_right"]] == ["b", "d"]
+    assert c2.samples["duplicate_rows_right"] == [{"x": "b"}]
 
 
 def test_equal_tables_are_equal_regardless_of_row_order():

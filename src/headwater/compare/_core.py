@@ -252,8 +252,6 @@ def compare_sides(engine: Any, left: Side, right: Side, opts: Options) -> dict[s
             )
     L, R = left.table, right.table
     if not key:
-        out["rows_left"], out["duplicate_rows_left"] = _duplicate_rows(engine, left)
-        out["rows_right"], out["duplicate_rows_right"] = _duplicate_rows(engine, right)
         return _compare_rows(engine, left, right, common, out)
 
     lkc = L.group_by(key).aggregate(n=L.count())
@@ -410,10 +408,24 @@ def compare_sides(engine: Any, left: Side, right: Side, opts: Options) -> dict[s
 def _compare_rows(
     engine: Any, left: Side, right: Side, common: list[str], out: dict[str, Any]
 ) -> dict[str, Any]:
-    """Whole rows over the common columns, counting multiplicity (no key)."""
+    """Whole rows over the common columns, counting multiplicity (no key).
+
+    Each side is grouped by its rows (the common columns, made comparable: ``c{i}``) and
+    the groups are joined, null-safe. One pass stores only the groups that hold a
+    difference — counts that differ between the sides, or (when each side's rows are its
+    comparable rows) a row that repeats within a side — with the first order of each side;
+    every count comes from that small table and the sides' row counts, and so do the
+    examples when the sides have the same columns and kinds (a group is then its row).
+    Otherwise examples are the side's rows that belong to those groups: the copies after
+    the first ``n`` of a row found ``n`` times on the other side.
+    """
     import ibis
 
     L, R = left.table, right.table
+    # each side's rows are exactly its comparable rows: same columns, same kinds
+    same = list(left.schema) == common and set(right.schema) == set(common)
+    same = same and all(left.schema[c] == right.schema[c] for c in common)
+    keys = [f"c{i}" for i in range(len(common))]
 
     def comparable_rows(side: Side, other: Side) -> Any:
         """Each row as ``c{i}`` (common columns, made comparable), its order and ``_o{i}``
@@ -429,54 +441,89 @@ def _compare_rows(
         )
 
     lk, rk = comparable_rows(left, right), comparable_rows(right, left)
-    keys = [f"c{i}" for i in range(len(common))]
-    lg = lk.group_by(keys).aggregate(nl=lk.count())
-    rg = rk.group_by(keys).aggregate(nr=rk.count())
-    preds = [lg[f"c{i}"].identical_to(rg[f"c{i}"]) for i in range(len(common))]
+    lg = lk.group_by(keys).aggregate(nl=lk.count(), ol=lk._hw_order.min())
+    rg = rk.group_by(keys).aggregate(nr=rk.count(), orr=rk._hw_order.min())
+    preds = [lg[k].identical_to(rg[k]) for k in keys]
     j = lg.outer_join(rg, preds) if preds else lg.cross_join(rg)
     nl, nr = j.nl.fill_null(0), j.nr.fill_null(0)
-    both = ibis.least(nl, nr)
-    a = engine.to_pyarrow(
-        j.aggregate(both=both.sum(), only_l=(nl - both).sum(), only_r=(nr - both).sum())
-    ).to_pylist()[0]
-    out["rows_in_both"] = int(a["both"] or 0)
-    out["rows_only_left"] = int(a["only_l"] or 0)
-    out["rows_only_right"] = int(a["only_r"] or 0)
-    # samples: rows of the groups with more copies on one side than on the other
-    extra_l = j.filter(j.nl.fill_null(0) > j.nr.fill_null(0)).select(
-        *[f"c{i}" for i in range(len(common))]
+    keep = nl != nr
+    if same:
+        keep = keep | (nl > 1) | (nr > 1)
+    # an unmatched group has nulls for the other side's columns: take the side it has
+    vals = {
+        k: ibis.ifelse(nl > 0, j[k], j[f"{k}_right"]) if f"{k}_right" in j.columns else j[k]
+        for k in keys
+    }
+    d = engine.materialize(
+        j.filter(keep).select(**vals, nl=nl, nr=nr, ol=j.ol, orr=j.orr), "_hw_cmp_rows"
     )
-    extra_r = j.filter(j.nr.fill_null(0) > j.nl.fill_null(0)).select(
-        *[
-            j[f"c{i}_right"].name(f"c{i}") if f"c{i}_right" in j.columns else j[f"c{i}"]
-            for i in range(len(common))
-        ]
-    )
+    aggs: dict[str, Any] = {
+        "rows_left": L.count().as_scalar(),
+        "rows_right": R.count().as_scalar(),
+        "only_l": ibis.greatest(d.nl - d.nr, 0).sum(),
+        "only_r": ibis.greatest(d.nr - d.nl, 0).sum(),
+        "dup_l": ibis.greatest(d.nl - 1, 0).sum(),
+        "dup_r": ibis.greatest(d.nr - 1, 0).sum(),
+    }
+    a = {k: int(v or 0) for k, v in engine.to_pyarrow(d.aggregate(**aggs)).to_pylist()[0].items()}
+    out["rows_left"], out["rows_right"] = a["rows_left"], a["rows_right"]
+    if same:
+        out["duplicate_rows_left"], out["duplicate_rows_right"] = a["dup_l"], a["dup_r"]
+    else:  # repeats over all of a side's columns, not only the common ones
+        out["duplicate_rows_left"] = _duplicate_rows(engine, left)[1]
+        out["duplicate_rows_right"] = _duplicate_rows(engine, right)[1]
+    out["rows_only_left"], out["rows_only_right"] = a["only_l"], a["only_r"]
+    out["rows_in_both"] = out["rows_left"] - out["rows_only_left"]
 
-    def rows_of(side_rows: Any, groups: Any, schema: dict[str, str]) -> Any:
-        hit = side_rows.semi_join(
-            groups, [side_rows[f"c{i}"].identical_to(groups[f"c{i}"]) for i in range(len(common))]
-        )
+    def copies(groups: Any, n: Any, order: str, side: Side) -> Any:
+        """``n`` copies of each group's row, as ``side``'s columns, in ``order``."""
+        names = {c: f"c{common.index(c)}" for c in side.schema}
+        g = groups.mutate(_rep=ibis.range(0, n)).unnest("_rep")
+        return g.order_by(order).select(*[g[names[c]].name(c) for c in side.schema])
+
+    def extra_rows(rows: Any, groups: Any, first: Any, schema: dict[str, str]) -> Any:
+        """The rows of ``rows`` in ``groups`` after the first ``first`` of each, in order."""
+        g = groups.select(*keys, _first=first)
+        hit = rows.join(g, [rows[k].identical_to(g[k]) for k in keys])
+        hit = hit.mutate(_rn=ibis.row_number().over(group_by=keys, order_by="_hw_order"))
+        hit = hit.filter(hit._rn >= hit._first)
         return hit.order_by("_hw_order").select(
             *[hit[f"_o{i}"].name(c) for i, c in enumerate(schema)]
         )
 
-    lg_dup = L.group_by(list(left.schema)).aggregate(_n=L.count()).filter(lambda t: t._n > 1)
-    rg_dup = R.group_by(list(right.schema)).aggregate(_n=R.count()).filter(lambda t: t._n > 1)
+    def own_duplicates(side: Side) -> Any:
+        """A side's rows that repeat an earlier row, over all of its columns."""
+        t, cols = side.table, list(side.schema)
+        groups = t.group_by(cols).aggregate(_n=t.count()).filter(lambda g: g._n > 1)
+        hit = t.semi_join(groups, [t[c].identical_to(groups[c]) for c in cols])
+        hit = hit.mutate(_rn=ibis.row_number().over(group_by=cols, order_by="_hw_order"))
+        return hit.filter(hit._rn >= 1).order_by("_hw_order").select(*cols)
 
-    def dup_rows(t: Any, groups: Any, schema: dict[str, str]) -> Any:
-        hit = t.semi_join(groups, [t[c].identical_to(groups[c]) for c in schema])
-        return hit.order_by("_hw_order").select(*schema)
-
-    out["tables"] = {
-        "rows_only_left": rows_of(lk, extra_l, left.schema) if out["rows_only_left"] else None,
-        "rows_only_right": rows_of(rk, extra_r, right.schema) if out["rows_only_right"] else None,
-        "duplicate_rows_left": dup_rows(L, lg_dup, left.schema)
-        if out["duplicate_rows_left"]
-        else None,
-        "duplicate_rows_right": dup_rows(R, rg_dup, right.schema)
-        if out["duplicate_rows_right"]
-        else None,
-    }
+    tables: dict[str, Any] = {}
+    if out["rows_only_left"]:
+        more = d.filter(d.nl > d.nr)
+        tables["rows_only_left"] = (
+            copies(more, more.nl - more.nr, "ol", left)
+            if same
+            else extra_rows(lk, more, more.nr, left.schema)
+        )
+    if out["rows_only_right"]:
+        more = d.filter(d.nr > d.nl)
+        tables["rows_only_right"] = (
+            copies(more, more.nr - more.nl, "orr", right)
+            if same
+            else extra_rows(rk, more, more.nl, right.schema)
+        )
+    if out["duplicate_rows_left"]:
+        rep = d.filter(d.nl > 1)
+        tables["duplicate_rows_left"] = (
+            copies(rep, rep.nl - 1, "ol", left) if same else own_duplicates(left)
+        )
+    if out["duplicate_rows_right"]:
+        rep = d.filter(d.nr > 1)
+        tables["duplicate_rows_right"] = (
+            copies(rep, rep.nr - 1, "orr", right) if same else own_duplicates(right)
+        )
+    out["tables"] = tables
     out["columns"] = {}
     return out
