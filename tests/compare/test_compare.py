@@ -143,6 +143,19 @@ def test_save_differences_writes_complete_lists(tmp_path):
     assert pq.read_table(c.saved["rows_with_differences"]).num_rows == c.rows_with_differences == 9
     assert pq.read_table(c.saved["rows_only_left"]).num_rows == 5
     assert pq.read_table(c.saved["rows_only_right"]).num_rows == 5
+    # without a key, with repeats: each list holds exactly the copies counted
+    left = pa.table({"v": [1, 1, 1, 2, 3] * 20})  # 1 ×60, 2 ×20, 3 ×20
+    right = pa.table({"v": [1, 2, 2, 4] * 20})  # 1 ×20, 2 ×40, 4 ×20
+    c = compare(left, right, sample=3, save_differences=tmp_path / "rows")
+    assert (c.rows_only_left, c.rows_only_right) == (40 + 20, 20 + 20)
+    assert (c.duplicate_rows_left, c.duplicate_rows_right) == (59 + 19 + 19, 19 + 39 + 19)
+    assert {k: pq.read_table(p).num_rows for k, p in c.saved.items()} == {
+        "rows_only_left": 60,
+        "rows_only_right": 40,
+        "duplicate_rows_left": 97,
+        "duplicate_rows_right": 77,
+    }
+    assert pq.read_table(c.saved["rows_only_left"]).column("v").to_pylist() == [1] * 40 + [3] * 20
 
 
 def test_null_keys_match_null_keys():
