@@ -245,7 +245,7 @@ def comparison(c: Any) -> None:
     if c.columns:
         cols = Table(title="columns (matched rows)", title_justify="left")
         for h in ("column", "equal", "unequal", "null one side", "max abs diff", "types"):
-            cols.add_column(h)
+            cols.add_column(h, overflow="fold")  # a long name wraps, it is not cut
         for name, col in c.columns.items():
             diff = "" if col.max_abs_diff is None else f"{col.max_abs_diff:.6g}"
             style = "red" if col.unequal else "green"
