@@ -125,6 +125,9 @@ def test_bad_inputs_are_clear_errors(tmp_path):
     put(tmp_path / "bad.csv", "id,a\n1,2,3\n")
     with pytest.raises(CompareError, match="wrong number of fields"):
         compare(tmp_path / "l.csv", tmp_path / "bad.csv")
+    put(tmp_path / "other.csv", "x,y\n1,2\n")
+    with pytest.raises(CompareError, match="no column in common"):
+        compare(tmp_path / "l.csv", tmp_path / "other.csv")
     with pytest.raises(CompareError, match="sample must be 0 or more"):
         compare(tmp_path / "l.csv", tmp_path / "l.csv", sample=-1)
     with pytest.raises(CompareError, match="abs_tol must be a finite number"):

@@ -251,6 +251,14 @@ def compare_sides(engine: Any, left: Side, right: Side, opts: Options) -> dict[s
                 column=k,
             )
     L, R = left.table, right.table
+    if not common:
+        raise CompareError(
+            f"{left.label!r} and {right.label!r} have no column in common (left: "
+            f"{', '.join(lcols) or 'none'}; right: {', '.join(rcols) or 'none'}): there is "
+            "nothing to compare their rows by",
+            hint="check the inputs; a whole file read as one column usually means another "
+            "delimiter (--delimiter)",
+        )
     if not key:
         return _compare_rows(engine, left, right, common, out)
 
