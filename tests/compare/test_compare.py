@@ -450,3 +450,32 @@ def test_reports_show_tricky_values_as_they_are():
     data = re.search(r'id="comparison-data">(.*?)</script>', page, re.S).group(1)
     got = [r["v_left"] for r in json.loads(data)["samples"]["rows_with_differences"]]
     assert got == tricky
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_key_counts_with_repeated_keys_match_sets(seed):
+    """With repeated keys the key counts come from each side's first row of a key (its k
+    = 0 row); checked against Python sets on random keys, nulls included."""
+    import random
+
+    rng = random.Random(seed)
+
+    def side(n: int) -> pa.Table:
+        keys = [rng.choice([None, *range(40)]) for _ in range(n)]
+        return pa.table({"k": keys, "v": [rng.randint(0, 2) for _ in range(n)]})
+
+    left, right = side(120), side(90)
+    c = compare(left, right, key="k")
+    lk, rk = set(left.column("k").to_pylist()), set(right.column("k").to_pylist())
+    assert c.duplicate_keys_left and c.duplicate_keys_right  # the case under test
+    assert (c.keys_in_both, c.keys_only_left, c.keys_only_right) == (
+        len(lk & rk),
+        len(lk - rk),
+        len(rk - lk),
+    )
+    per_key = {
+        k: (left.column("k").to_pylist().count(k), right.column("k").to_pylist().count(k))
+        for k in lk | rk
+    }
+    assert c.rows_in_both == sum(min(a, b) for a, b in per_key.values())
+    assert c.rows_only_left == sum(max(a - b, 0) for a, b in per_key.values())

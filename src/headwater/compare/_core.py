@@ -170,12 +170,14 @@ def _rows_if_sorted_unique(engine: Any, t: Any, key: list[str]) -> int | None:
     return int(rows[-1]["_rn"]) + 1
 
 
-def _duplicate_rows(engine: Any, side: Side) -> tuple[int, int]:
-    """(rows, extra copies of whole rows) of one side, by grouping on every column."""
+def _duplicate_rows(engine: Any, side: Side) -> int:
+    """Extra copies of whole rows in one side, by grouping on every column. (Grouping only
+    the rows whose key repeats, found by a semi-join, was slower with many such keys:
+    10M rows with 1.8M repeated keys, 2.9 s against 1.4 s.)"""
     t = side.table
     g = t.group_by(list(side.schema)).aggregate(_n=t.count())
-    row = engine.to_pyarrow(g.aggregate(rows=g._n.sum(), dups=(g._n - 1).sum())).to_pylist()[0]
-    return int(row["rows"] or 0), int(row["dups"] or 0)
+    row = engine.to_pyarrow(g.aggregate(dups=(g._n - 1).sum())).to_pylist()[0]
+    return int(row["dups"] or 0)
 
 
 def _align_text(engine: Any, side: Side, other: Side) -> Side:
@@ -265,33 +267,28 @@ def compare_sides(engine: Any, left: Side, right: Side, opts: Options) -> dict[s
     lkc = L.group_by(key).aggregate(n=L.count())
     rkc = R.group_by(key).aggregate(n=R.count())
 
-    def key_stats(t: Any, kc: Any, scannable: bool) -> tuple[int, int]:
-        """(rows, keys occurring more than once).
+    def key_stats(t: Any, kc: Any, scannable: bool) -> tuple[int, int, int]:
+        """(rows, distinct keys, keys occurring more than once).
 
-        A side whose keys come sorted has none (one cheap pass over a side that is a plain
-        scan, on engines that can compare each row with the one before, see
-        :func:`_rows_if_sorted_unique`); otherwise a distinct count (cheaper than
-        grouping), and only a side where the two differ (duplicates or null keys) is
-        grouped."""
+        A side whose keys come sorted has no repeats (one cheap pass over a side that is a
+        plain scan, on engines that can compare each row with the one before, see
+        :func:`_rows_if_sorted_unique`); otherwise one pass groups it by key (as cheap
+        as a distinct count, and it counts the repeats too; a null key is a key)."""
         if scannable and getattr(engine, "window_without_order", False):
             rows = _rows_if_sorted_unique(engine, t, key)
             if rows is not None:
-                return rows, 0
-        k = t[key[0]] if len(key) == 1 else ibis.struct({c: t[c] for c in key})
-        row = engine.to_pyarrow(t.aggregate(rows=t.count(), keys=k.nunique())).to_pylist()[0]
-        if int(row["rows"] or 0) == int(row["keys"] or 0):
-            return int(row["rows"] or 0), 0
-        dup = engine.to_pyarrow(kc.aggregate(dup=(kc.n > 1).sum())).to_pylist()[0]["dup"]
-        return int(row["rows"] or 0), int(dup or 0)
+                return rows, rows, 0
+        row = engine.to_pyarrow(
+            kc.aggregate(rows=kc.n.sum(), keys=kc.count(), dup=(kc.n > 1).sum())
+        ).to_pylist()[0]
+        return int(row["rows"] or 0), int(row["keys"] or 0), int(row["dup"] or 0)
 
-    out["rows_left"], out["duplicate_keys_left"] = key_stats(L, lkc, left.scannable)
-    out["rows_right"], out["duplicate_keys_right"] = key_stats(R, rkc, right.scannable)
+    out["rows_left"], keys_left, out["duplicate_keys_left"] = key_stats(L, lkc, left.scannable)
+    out["rows_right"], _, out["duplicate_keys_right"] = key_stats(R, rkc, right.scannable)
     # a whole-row duplicate has a duplicate key: only sides with duplicate keys need a look
-    out["duplicate_rows_left"] = (
-        _duplicate_rows(engine, left)[1] if out["duplicate_keys_left"] else 0
-    )
+    out["duplicate_rows_left"] = _duplicate_rows(engine, left) if out["duplicate_keys_left"] else 0
     out["duplicate_rows_right"] = (
-        _duplicate_rows(engine, right)[1] if out["duplicate_keys_right"] else 0
+        _duplicate_rows(engine, right) if out["duplicate_keys_right"] else 0
     )
     has_dups = bool(out["duplicate_keys_left"] or out["duplicate_keys_right"])
     if has_dups:  # pair the k-th row of a key on the left with the k-th on the right
@@ -345,6 +342,9 @@ def compare_sides(engine: Any, left: Side, right: Side, opts: Options) -> dict[s
         "only_r": (d_in_r & ~d_in_l).sum(),
         "diff_rows": (d_matched & d._any).sum(),
     }
+    if has_dups:
+        aggs["konly_l"] = (d_in_l & ~d_in_r & (d._hw_k == 0)).sum()
+        aggs["konly_r"] = (d_in_r & ~d_in_l & (d._hw_kr == 0)).sum()
     for i, _ in enumerate(compared):
         aggs[f"u{i}"] = (d_matched & d[f"_u{i}"]).sum()
         aggs[f"n{i}"] = (d_matched & d[f"_n{i}"]).sum()
@@ -356,17 +356,11 @@ def compare_sides(engine: Any, left: Side, right: Side, opts: Options) -> dict[s
     out["rows_in_both"] = out["rows_left"] - out["rows_only_left"]
     out["rows_with_differences"] = int(a["diff_rows"] or 0)
     if has_dups:
-        kj = lkc.outer_join(rkc, [lkc[k].identical_to(rkc[k]) for k in key])
-        ka = engine.to_pyarrow(
-            kj.aggregate(
-                both=(kj.n.notnull() & kj.n_right.notnull()).sum(),
-                only_l=(kj.n.notnull() & kj.n_right.isnull()).sum(),
-                only_r=(kj.n.isnull() & kj.n_right.notnull()).sum(),
-            )
-        ).to_pylist()[0]
-        out["keys_in_both"] = int(ka["both"] or 0)
-        out["keys_only_left"] = int(ka["only_l"] or 0)
-        out["keys_only_right"] = int(ka["only_r"] or 0)
+        # a key's first row on a side is its k = 0 row: a key only on the left is a left
+        # k = 0 row with no partner (stored, as every unmatched row is); the others are in both
+        out["keys_only_left"] = int(a["konly_l"] or 0)
+        out["keys_only_right"] = int(a["konly_r"] or 0)
+        out["keys_in_both"] = keys_left - out["keys_only_left"]
     else:  # every key is one row: key counts are row counts
         out["keys_in_both"] = out["rows_in_both"]
         out["keys_only_left"] = out["rows_only_left"]
@@ -478,8 +472,8 @@ def _compare_rows(
     if same:
         out["duplicate_rows_left"], out["duplicate_rows_right"] = a["dup_l"], a["dup_r"]
     else:  # repeats over all of a side's columns, not only the common ones
-        out["duplicate_rows_left"] = _duplicate_rows(engine, left)[1]
-        out["duplicate_rows_right"] = _duplicate_rows(engine, right)[1]
+        out["duplicate_rows_left"] = _duplicate_rows(engine, left)
+        out["duplicate_rows_right"] = _duplicate_rows(engine, right)
     out["rows_only_left"], out["rows_only_right"] = a["only_l"], a["only_r"]
     out["rows_in_both"] = out["rows_left"] - out["rows_only_left"]
 
