@@ -66,6 +66,37 @@ def state(conn: sa.Connection, name: str) -> DatasetState:
     )
 
 
+def check_key(conn: sa.Connection, name: str, state: DatasetState, key: list[str]) -> None:
+    """Refuse to add to a version line built with another ``key`` (ConfigError).
+
+    A line's rows were de-duplicated (append mode) or upserted by the key in force when
+    they came in; adding rows under another key would mix the two rules in one version
+    (rows unique by neither key, retractions chosen by the new one). The key of a version
+    is in its lineage; versions without one are not checked."""
+    if state.version is None:
+        return
+    lineage = conn.execute(
+        sa.select(rs.versions.c.lineage).where(
+            rs.versions.c.dataset == name, rs.versions.c.version == state.version
+        )
+    ).scalar_one_or_none()
+    built = json.loads(lineage).get("key") if lineage else None
+    if built is None or list(built) == list(key):
+        return
+
+    def shown(k: list[str]) -> str:
+        return f"key = {json.dumps(list(k))}" if k else "no key (append mode)"
+
+    back = f"dataset.key = {json.dumps(list(built))}" if built else "no dataset.key"
+    raise ConfigError(
+        f"dataset {name!r} is configured with {shown(key)}, but its version line "
+        f"{state.line} (version {state.version}) was built with {shown(built)}",
+        hint="run `headwater ingest --rebuild` to rebuild it under the new key (a new version "
+        f"line; earlier versions stay readable), or go back to {back}",
+        key="dataset.key",
+    )
+
+
 def _parts(conn: sa.Connection, name: str, line: int, version: int | None, kind: str) -> list[str]:
     if version is None:
         return []

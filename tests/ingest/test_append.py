@@ -242,6 +242,44 @@ def test_rebuild_starts_a_new_line_and_keeps_old_versions(make_project, tmp_path
     assert p.ingest().files_skipped == 1
 
 
+def test_changing_the_key_needs_a_rebuild(make_project, tmp_path):
+    """A version line keeps the key it was built with: another key (or a key added to an
+    append-mode dataset) is refused, recorded, and changes nothing until --rebuild."""
+    import pytest
+
+    from headwater import ConfigError
+    from headwater.project import Project
+
+    p = make_project('key = ["id"]\n')
+    put(tmp_path / "incoming/a.csv", "id,v\n1,a\n2,b\n")
+    assert p.ingest().dataset_version == 1
+    toml = tmp_path / "headwater.toml"
+    toml.write_text(toml.read_text().replace('key = ["id"]', 'key = ["id", "v"]'))
+    p = Project.open(tmp_path)
+    put(tmp_path / "incoming/b.csv", "id,v\n1,z\n")
+    with pytest.raises(ConfigError, match=r'built with key = \["id"\]') as err:
+        p.ingest()
+    assert "--rebuild" in (err.value.hint or "")
+    with pytest.raises(ConfigError, match="built with"):
+        p.ingest(dry_run=True)
+    [failed, first] = p.history()
+    assert first["status"] == "ok" and failed["status"] == "failed"
+    assert "built with" in failed["error"]
+    assert [v["version"] for v in p.versions()] == [1]  # nothing was written
+    r = p.ingest(rebuild=True)
+    assert (r.dataset_version, r.rows_added) == (2, 3)  # (1,a) (2,b) (1,z) under the new key
+    assert p.ingest().files_skipped == 2  # the new line carries on normally
+    # and from append mode (no key) to a key
+    other = tmp_path / "other"
+    put(other / "in/a.csv", "id\n1\n")
+    body = '[project]\nname = "o"\n[[sources]]\npath = "in"\n[dataset]\nname = "o"\n'
+    (other / "headwater.toml").write_text(body + "settle_seconds = 0\n")
+    assert Project.open(other).ingest().dataset_version == 1
+    (other / "headwater.toml").write_text(body + 'settle_seconds = 0\nkey = ["id"]\n')
+    with pytest.raises(ConfigError, match=r"built with no key \(append mode\)"):
+        Project.open(other).ingest()
+
+
 def test_orphan_parts_of_a_crashed_run_are_removed(make_project, tmp_path):
     p = make_project()
     put(tmp_path / "incoming/a.csv", "x\n1\n")

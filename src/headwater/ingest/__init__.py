@@ -68,6 +68,8 @@ def _dry_run(project: Project, *, rebuild: bool, progress: ProgressCallback) -> 
     cfg = project.config
     with project.records.read() as conn:
         st = ds_mod.state(conn, cfg.dataset.name)
+        if not rebuild:
+            ds_mod.check_key(conn, cfg.dataset.name, st, list(cfg.dataset.key))
         line = st.line + 1 if rebuild else st.line
         known = {} if rebuild else known_files(conn, cfg.dataset.name, line)
     staging = cfg.state_dir / "staging" / f"dry-{uuid.uuid4().hex[:8]}"

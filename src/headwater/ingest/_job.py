@@ -70,6 +70,8 @@ class IngestJob:
         ds_mod.write_manifests(project)
         with project.records.read() as conn:
             parent = ds_mod.state(conn, ds.name)
+            if not self.rebuild:
+                ds_mod.check_key(conn, ds.name, parent, list(ds.key))
             line = parent.line + 1 if self.rebuild else parent.line
             known = known_files(conn, ds.name, line)
         if self.rebuild and parent.version is not None:
