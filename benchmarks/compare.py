@@ -3,8 +3,10 @@
     python benchmarks/compare.py [--sizes 1000000,5000000] [--repeat 3]
 
 Keyed data (id + 6 columns); the right side has ~1% rows removed, ~1% added and ~1%
-changed in one column. Inputs are written as Parquet and as CSV. Each figure is the median
-wall time of --repeat runs of a whole process; peak memory is the max RSS of one run.
+changed in one column. Inputs are written as Parquet and as CSV. The Parquet inputs are
+also compared as whole rows (no key) against a hand-written group-and-join query. Each
+figure is the median wall time of --repeat runs of a whole process; peak memory is the max
+RSS of one run.
 Writes the "compare" section of benchmarks/RESULTS.md.
 """
 
@@ -82,6 +84,26 @@ DUCKDB = textwrap.dedent(
     """
 )
 
+# whole rows, no key: each side grouped by all of its columns, the groups joined null-safe
+DUCKDB_ROWS = textwrap.dedent(
+    """
+    import sys, duckdb
+    l, r = sys.argv[1], sys.argv[2]
+    con = duckdb.connect()
+    con.execute("SET memory_limit = '2GB'")
+    cols = [row[0] for row in con.execute(f"DESCRIBE SELECT * FROM read_parquet('{l}')").fetchall()]
+    on = " AND ".join(f"a.{c} IS NOT DISTINCT FROM b.{c}" for c in cols)
+    print(con.execute(
+        f"WITH a AS (SELECT *, count(*) AS nl FROM read_parquet('{l}') GROUP BY ALL), "
+        f"b AS (SELECT *, count(*) AS nr FROM read_parquet('{r}') GROUP BY ALL) "
+        "SELECT sum(least(coalesce(nl, 0), coalesce(nr, 0))), "
+        "sum(greatest(coalesce(nl, 0) - coalesce(nr, 0), 0)), "
+        "sum(greatest(coalesce(nr, 0) - coalesce(nl, 0), 0)) "
+        f"FROM a FULL OUTER JOIN b ON {on}"
+    ).fetchall())
+    """
+)
+
 DATACOMPY = textwrap.dedent(
     """
     import sys
@@ -125,10 +147,23 @@ def main() -> int:
                 res["dc_mem"] = peak_rss([PY, "-c", DATACOMPY, left, right])
             print(res, flush=True)
             rows_out.append(res)
+        # whole rows (no key) on Parquet: headwater against a hand-written group-and-join
+        left, right = str(folder / "left.parquet"), str(folder / "right.parquet")
+        hw = [PY, "-m", "headwater", "compare", left, right, "--format", "json"]
+        res = {"rows": size, "format": "parquet, no key"}
+        res["duckdb"] = statistics.median(
+            timed([PY, "-c", DUCKDB_ROWS, left, right])[0] for _ in range(args.repeat)
+        )
+        res["headwater"] = statistics.median(timed(hw, ok=(0, 1))[0] for _ in range(args.repeat))
+        res["hw_mem"] = peak_rss(hw, ok=(0, 1))
+        print(res, flush=True)
+        rows_out.append(res)
     lines = [
         f"Command: `python benchmarks/compare.py` (medians of {args.repeat} runs; whole "
         "processes, wall time). Keyed rows (id + 6 columns); right side: ~1% removed, ~1% "
-        "added, ~1% changed in `price`. " + versions_line(),
+        'added, ~1% changed in `price`. The "parquet, no key" rows compare the same files as '
+        "whole rows: the DuckDB query groups each side by all columns and joins the groups "
+        "null-safe (datacompy has no keyless mode). " + versions_line(),
         "",
         "| rows | input | DuckDB full outer join | headwater compare | ratio to DuckDB | "
         "datacompy (pandas) | headwater vs datacompy | peak RSS headwater | peak RSS datacompy |",
