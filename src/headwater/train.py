@@ -144,7 +144,7 @@ def _read_path_frame(
     import json
 
     from headwater import dataset as ds_mod
-    from headwater.compare._inputs import read_side
+    from headwater.compare._inputs import read_side, staging_dir
     from headwater.engines import connect
     from headwater.errors import CompareError
     from headwater.ingest import _pipeline as pl
@@ -156,42 +156,44 @@ def _read_path_frame(
             kinds = dict(json.loads(v["schema"]))
         except ProjectError:  # no dataset version yet: keep the inferred types
             kinds = {}
-    engine = connect(project.config.engine, project.root)
-    try:
+    with staging_dir() as staging:  # removed after the engine is closed
+        engine = connect(project.config.engine, project.root)
         try:
-            side = read_side(
-                engine,
-                project.config.resolve(path),
-                label=path,
-                project=None,
-                source=None,
-                prefix="_hw_data",
-            )
-        except CompareError as exc:
-            raise TrainError(str(exc), hint="check the path of the data") from exc
-        lacking = [c for c in cols if c not in side.schema]
-        if lacking:
-            raise TrainError(
-                f"{path!r} lacks column(s) {', '.join(map(repr, lacking))} "
-                f"(it has {', '.join(side.schema)})",
-                hint="give data with the model's features (and target, to score)",
-            )
-        t = side.table
-        conversions = {}
-        for c, want in kinds.items():
-            have = side.schema.get(c)
-            if have is None or have == want:
-                continue
-            if have == "string":
-                conversions[c] = pl.typed_value(t[c], want)
-            elif want in ("int", "float") and have in ("int", "float", "bool"):
-                conversions[c] = t[c].cast(ds_mod.IBIS_TYPES[want])
-        if conversions:
-            t = t.mutate(**conversions)
-        t = t.order_by("_hw_order").select(*(side.schema if keep_all else cols))
-        return engine.to_pyarrow(t).to_pandas()
-    finally:
-        engine.close()
+            try:
+                side = read_side(
+                    engine,
+                    project.config.resolve(path),
+                    label=path,
+                    project=None,
+                    source=None,
+                    prefix="_hw_data",
+                    staging=staging,
+                )
+            except CompareError as exc:
+                raise TrainError(str(exc), hint="check the path of the data") from exc
+            lacking = [c for c in cols if c not in side.schema]
+            if lacking:
+                raise TrainError(
+                    f"{path!r} lacks column(s) {', '.join(map(repr, lacking))} "
+                    f"(it has {', '.join(side.schema)})",
+                    hint="give data with the model's features (and target, to score)",
+                )
+            t = side.table
+            conversions = {}
+            for c, want in kinds.items():
+                have = side.schema.get(c)
+                if have is None or have == want:
+                    continue
+                if have == "string":
+                    conversions[c] = pl.typed_value(t[c], want)
+                elif want in ("int", "float") and have in ("int", "float", "bool"):
+                    conversions[c] = t[c].cast(ds_mod.IBIS_TYPES[want])
+            if conversions:
+                t = t.mutate(**conversions)
+            t = t.order_by("_hw_order").select(*(side.schema if keep_all else cols))
+            return engine.to_pyarrow(t).to_pandas()
+        finally:
+            engine.close()
 
 
 def read_frame(

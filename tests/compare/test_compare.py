@@ -479,3 +479,26 @@ def test_key_counts_with_repeated_keys_match_sets(seed):
     }
     assert c.rows_in_both == sum(min(a, b) for a, b in per_key.values())
     assert c.rows_only_left == sum(max(a - b, 0) for a, b in per_key.values())
+
+
+def test_remote_inputs_are_compared_and_their_copies_removed(tmp_path, monkeypatch):
+    """An fsspec input is copied locally for the comparison; the copy (and the folder it
+    went to) is gone afterwards, also when the comparison fails."""
+    import tempfile
+    import uuid
+
+    import fsspec
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    bucket = f"memory://bucket-{uuid.uuid4().hex[:8]}"
+    fs = fsspec.filesystem("memory")
+    with fs.open(f"{bucket}/a.csv", "w") as fh:
+        fh.write("id,v\n1,a\n2,b\n")
+    put(tmp_path / "b.csv", "id,v\n1,a\n2,c\n")
+    c = compare(f"{bucket}/a.csv", tmp_path / "b.csv", key="id")
+    assert (c.rows_in_both, c.rows_with_differences) == (2, 1)
+    assert not list((tmp_path / "tmp").glob("headwater-compare-*"))
+    with pytest.raises(CompareError, match="'nope' is missing on the left"):
+        compare(f"{bucket}/a.csv", tmp_path / "b.csv", key="nope")
+    assert not list((tmp_path / "tmp").glob("headwater-compare-*"))

@@ -157,7 +157,7 @@ def compare(
         input or an unknown dataset version.
     """
     from headwater.compare._core import compare_sides
-    from headwater.compare._inputs import read_side
+    from headwater.compare._inputs import read_side, staging_dir
     from headwater.engines import connect
 
     t0 = time.monotonic()
@@ -185,57 +185,72 @@ def compare(
             temp_directory=str(Path(tempfile.gettempdir()) / "headwater-tmp")
         )
         root = Path(".").resolve()
-    eng = connect(eng_cfg, root)
-    stage = _stages(progress)
-    try:
-        with stage("left", f"reading {_label(left)}"):
-            lside = read_side(
-                eng, left, label=_label(left), project=project, source=source, prefix="_hw_l"
+    with staging_dir() as staging:  # removed after the engine is closed
+        eng = connect(eng_cfg, root)
+        stage = _stages(progress)
+        try:
+            with stage("left", f"reading {_label(left)}"):
+                lside = read_side(
+                    eng,
+                    left,
+                    label=_label(left),
+                    project=project,
+                    source=source,
+                    prefix="_hw_l",
+                    staging=staging,
+                )
+            with stage("right", f"reading {_label(right)}"):
+                rside = read_side(
+                    eng,
+                    right,
+                    label=_label(right),
+                    project=project,
+                    source=source,
+                    prefix="_hw_r",
+                    staging=staging,
+                )
+            with stage("compare", "matching rows" + (f" by {', '.join(keys)}" if keys else "")):
+                res = compare_sides(eng, lside, rside, opts)
+            tables = res.pop("tables")
+            samples: dict[str, list[dict[str, Any]]] = {}
+            saved: dict[str, str] = {}
+            with stage(
+                "samples", "writing differences" if save_differences else "fetching samples"
+            ):
+                for kind, expr in tables.items():
+                    if expr is None:
+                        continue
+                    if save_differences is not None:
+                        folder = Path(save_differences)
+                        folder.mkdir(parents=True, exist_ok=True)
+                        path = folder / f"{kind}.parquet"
+                        eng.write_parquet(expr, str(path))
+                        saved[kind] = str(path)
+                    if sample > 0:
+                        rows = eng.to_pyarrow(expr.limit(sample)).to_pylist()
+                        if rows:
+                            samples[kind] = rows
+            columns = {c: ColumnComparison(**v) for c, v in res.pop("columns").items()}
+            return Comparison(
+                left=lside.label,
+                right=rside.label,
+                key=keys,
+                columns=columns,
+                samples=samples,
+                saved=saved,
+                options={
+                    "abs_tol": abs_tol,
+                    "rel_tol": rel_tol,
+                    "ignore_case": ignore_case,
+                    "ignore_spaces": ignore_spaces,
+                    "column_abs_tol": dict(column_abs_tol or {}),
+                    "column_rel_tol": dict(column_rel_tol or {}),
+                },
+                seconds=round(time.monotonic() - t0, 3),
+                **res,
             )
-        with stage("right", f"reading {_label(right)}"):
-            rside = read_side(
-                eng, right, label=_label(right), project=project, source=source, prefix="_hw_r"
-            )
-        with stage("compare", "matching rows" + (f" by {', '.join(keys)}" if keys else "")):
-            res = compare_sides(eng, lside, rside, opts)
-        tables = res.pop("tables")
-        samples: dict[str, list[dict[str, Any]]] = {}
-        saved: dict[str, str] = {}
-        with stage("samples", "writing differences" if save_differences else "fetching samples"):
-            for kind, expr in tables.items():
-                if expr is None:
-                    continue
-                if save_differences is not None:
-                    folder = Path(save_differences)
-                    folder.mkdir(parents=True, exist_ok=True)
-                    path = folder / f"{kind}.parquet"
-                    eng.write_parquet(expr, str(path))
-                    saved[kind] = str(path)
-                if sample > 0:
-                    rows = eng.to_pyarrow(expr.limit(sample)).to_pylist()
-                    if rows:
-                        samples[kind] = rows
-        columns = {c: ColumnComparison(**v) for c, v in res.pop("columns").items()}
-        return Comparison(
-            left=lside.label,
-            right=rside.label,
-            key=keys,
-            columns=columns,
-            samples=samples,
-            saved=saved,
-            options={
-                "abs_tol": abs_tol,
-                "rel_tol": rel_tol,
-                "ignore_case": ignore_case,
-                "ignore_spaces": ignore_spaces,
-                "column_abs_tol": dict(column_abs_tol or {}),
-                "column_rel_tol": dict(column_rel_tol or {}),
-            },
-            seconds=round(time.monotonic() - t0, 3),
-            **res,
-        )
-    finally:
-        eng.close()
+        finally:
+            eng.close()
 
 
 def _check_options(

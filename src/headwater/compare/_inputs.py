@@ -9,9 +9,12 @@ or a table's row position.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
+import shutil
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -58,6 +61,17 @@ def _kind_of(dtype: Any) -> str:
     return "string"
 
 
+@contextlib.contextmanager
+def staging_dir() -> Iterator[Path]:
+    """A private folder for the local copies of remote inputs, removed afterwards (close
+    the engine first: its views read those copies)."""
+    path = Path(tempfile.mkdtemp(prefix="headwater-compare-"))
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
 def read_side(
     engine: Engine,
     obj: Any,
@@ -66,8 +80,10 @@ def read_side(
     project: Project | None,
     source: SourceConfig | None,
     prefix: str,
+    staging: Path,
 ) -> Side:
-    """Resolve one input into a typed table; raise CompareError on bad input."""
+    """Resolve one input into a typed table; raise CompareError on bad input. Remote
+    files are copied into ``staging`` (see :func:`staging_dir`)."""
     import ibis
     import pyarrow as pa
 
@@ -88,7 +104,7 @@ def read_side(
     m = VERSION_REF.match(text)
     if m and not Path(text).exists():
         return _dataset_side(engine, m["name"], m["version"], label=label, project=project)
-    return _file_side(engine, text, label=label, source=source, prefix=prefix)
+    return _file_side(engine, text, label=label, source=source, prefix=prefix, staging=staging)
 
 
 def _dataset_side(
@@ -131,7 +147,13 @@ def _dataset_side(
 
 
 def _file_side(
-    engine: Engine, path: str, *, label: str, source: SourceConfig | None, prefix: str
+    engine: Engine,
+    path: str,
+    *,
+    label: str,
+    source: SourceConfig | None,
+    prefix: str,
+    staging: Path,
 ) -> Side:
     """A file, folder, glob or URL, read as an ingest source would be."""
     from headwater.ingest import _pipeline as pl
@@ -151,13 +173,12 @@ def _file_side(
             hint="give a .csv, .tsv, .json, .jsonl or .parquet file (or a folder of them), "
             "or set --input-format",
         )
-    staging = Path(tempfile.mkdtemp(prefix="headwater-compare-"))
     for i, sf in enumerate(files, 1):
         sf.file_id = i
         sf.status = "new"
         try:
             if sf.remote:
-                target = staging / f"{i}-{Path(sf.path).name}"
+                target = staging / f"{prefix}-{i}-{Path(sf.path).name}"
                 sf.hash = stage_remote(sf.path, target)
                 sf.local_path = str(target)
             else:
