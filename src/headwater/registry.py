@@ -66,16 +66,25 @@ def load_model(project: Project, version: int) -> Any:
     import skops.io as sio
 
     row = model_row(project, version)
-    location = row["location"]
-    try:
-        with fsspec.open(_join(location, MODEL_FILE), "rb") as fh:
-            data = fh.read()
-    except (OSError, FileNotFoundError) as exc:
+    # this project's models folder first: the recorded location is where the model was
+    # written, which a moved or copied project no longer is (the hash still decides)
+    here = version_dir(project, version)
+    data, error = None, None
+    location = here
+    for location in dict.fromkeys([here, row["location"]]):
+        try:
+            with fsspec.open(_join(location, MODEL_FILE), "rb") as fh:
+                data = fh.read()
+            break
+        except (OSError, FileNotFoundError) as exc:
+            error = exc
+    if data is None:
         raise RegistryError(
-            f"model v{version} cannot be read from {location!r}: {exc}",
+            f"model v{version} cannot be read from {here!r} (its folder in this project) nor "
+            f"from {row['location']!r} (where it was written): {error}",
             hint="restore the models folder from a backup, or train and deploy a new model",
             version=version,
-        ) from exc
+        ) from error
     digest = f"sha256:{hashlib.sha256(data).hexdigest()}"
     if digest != row["file_hash"]:
         raise RegistryError(

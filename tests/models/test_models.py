@@ -97,6 +97,27 @@ def test_tampered_model_is_refused_and_production_untouched(proj, tmp_path):
     assert proj.models()["production_version"] == 1
 
 
+def test_a_moved_project_loads_its_own_models(proj, tmp_path):
+    """Models are found in the project's own models folder, not only where they were
+    written: a moved project keeps working, and a copy never borrows the original's file."""
+    import shutil
+
+    from headwater import Project
+
+    proj.train(deploy=True)
+    moved = tmp_path.parent / f"{tmp_path.name}-moved"
+    shutil.copytree(tmp_path, moved)
+    shutil.rmtree(tmp_path / "models")  # the old place is gone, as after a move
+    assert Project.open(moved).score()["model_version"] == 1
+    # a copy with a damaged model is refused even though the original is intact
+    copy = tmp_path.parent / f"{tmp_path.name}-copy"
+    shutil.copytree(moved, copy)
+    shutil.copytree(moved / "models", tmp_path / "models")  # the recorded place is back
+    (copy / "models/v0001/model.skops").write_bytes(b"not a model")
+    with pytest.raises(RegistryError, match="does not match its record"):
+        Project.open(copy).score()
+
+
 def test_hold_out_is_stable_across_dataset_versions(proj, tmp_path):
     from headwater.train import load_training_data
 
