@@ -248,6 +248,12 @@ def export_version(
     import pyarrow.csv as pacsv
     import pyarrow.parquet as pq
 
+    if output.is_dir():
+        raise ConfigError(
+            f"{str(output)!r} is a folder; export writes one file",
+            hint=f"give a file name, e.g. -o {output / (project.config.dataset.name + '.csv')}",
+            key="output",
+        )
     fmt = (fmt or output.suffix.lstrip(".") or "csv").lower()
     if fmt not in ("csv", "parquet"):
         raise ConfigError(

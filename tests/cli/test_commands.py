@@ -64,6 +64,8 @@ def test_init_ingest_history_show_rejects_export_records(tmp_path):
     out = run_cli("rejects", str(run_id), "-p", str(root), "--format", "json")
     assert json.loads(out.stdout) == []
 
+    out = run_cli("export", "-o", str(tmp_path), "-p", str(root))  # a folder: refused
+    assert out.returncode == 2 and "is a folder" in out.stderr and "bug" not in out.stderr
     out = run_cli("export", "-o", str(tmp_path / "final.csv"), "-p", str(root))
     assert out.returncode == 0, out.stderr
     assert (tmp_path / "final.csv").read_text().splitlines() == [
