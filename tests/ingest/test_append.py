@@ -184,6 +184,17 @@ def test_formats_jsonl_json_parquet_tsv_and_compressed(make_project, tmp_path):
     ]
 
 
+def test_byte_order_mark_is_not_part_of_the_first_column_name(make_project, tmp_path):
+    """Spreadsheet exports start UTF-8 CSV files with a byte order mark: it must not end up
+    in the first column's name (a second "id" column), nor in its first value."""
+    p = make_project()
+    (tmp_path / "incoming/bom.csv").write_bytes(b"\xef\xbb\xbfid,v\r\n1,a\r\n")
+    put(tmp_path / "incoming/plain.csv", "id,v\n2,b\n")
+    r = p.ingest()
+    assert (r.files_failed, r.rows_added) == (0, 2)
+    assert rows(p) == [{"id": 1, "v": "a"}, {"id": 2, "v": "b"}]
+
+
 def test_export_csv_and_parquet(make_project, tmp_path):
     p = make_project()
     put(tmp_path / "incoming/a.csv", "x,y\n1,a\n2,b\n")

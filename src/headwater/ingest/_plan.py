@@ -214,7 +214,11 @@ def _open_text(path: str, compression: str | None, encoding: str) -> io.TextIOBa
 
 
 def _codec(encoding: str) -> str:
-    return codecs.lookup(encoding).name
+    """Python's codec for ``encoding``; UTF-8 as ``utf-8-sig``, which drops the byte order
+    mark that spreadsheet exports put first (it would otherwise join the first column's
+    name: "\ufeffid"). DuckDB skips it when it reads the rows."""
+    name = codecs.lookup(encoding).name
+    return "utf-8-sig" if name == "utf-8" else name
 
 
 def csv_header(sf: SourceFile, source: SourceConfig, fmt: str) -> tuple[list[str], dict[str, Any]]:
