@@ -195,6 +195,21 @@ def test_byte_order_mark_is_not_part_of_the_first_column_name(make_project, tmp_
     assert rows(p) == [{"id": 1, "v": "a"}, {"id": 2, "v": "b"}]
 
 
+def test_empty_header_names_become_positional_names(make_project, tmp_path):
+    """A trailing delimiter (or an empty header cell) names a column by its position, as
+    for files without a header, instead of failing the file with a parser error."""
+    p = make_project()
+    put(tmp_path / "incoming/trail.csv", "id,v,\n1,a,\n")
+    put(tmp_path / "incoming/gaps.csv", "id,,\n2,b,c\n")
+    r = p.ingest()
+    assert (r.files_failed, r.rows_added) == (0, 2)
+    got = sorted(rows(p), key=lambda x: x["id"])
+    assert got == [
+        {"id": 1, "v": "a", "column_2": None, "column_3": None},
+        {"id": 2, "v": None, "column_2": "b", "column_3": "c"},
+    ]
+
+
 def test_export_csv_and_parquet(make_project, tmp_path):
     p = make_project()
     put(tmp_path / "incoming/a.csv", "x,y\n1,a\n2,b\n")

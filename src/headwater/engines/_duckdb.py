@@ -173,10 +173,17 @@ class DuckDBEngine:
         raise EngineError(f"unknown format {fmt!r}", hint="use csv, tsv, json, jsonl or parquet")
 
     def stage(self, group: ReadGroup, name: str, *, lazy: bool = False) -> ibis.Table:
-        reader = self._reader_sql(group.format, group.files, group.options, group.columns)
+        # CSV columns are named by position for the reader (the header line is skipped):
+        # a raw header may be empty (a trailing delimiter) or otherwise unusable in SQL
+        in_file = (
+            tuple(f"c{i}" for i in range(len(group.columns)))
+            if group.format in ("csv", "tsv")
+            else group.columns
+        )
+        reader = self._reader_sql(group.format, group.files, group.options, in_file)
         casts = ", ".join(
             f"{self._as_text(group.format, raw)} AS {_q(new)}"
-            for raw, new in zip(group.columns, group.names, strict=True)
+            for raw, new in zip(in_file, group.names, strict=True)
         )
         select = f"{casts}, " if casts else ""
         ids = group.file_ids or tuple(range(1, len(group.files) + 1))
