@@ -140,12 +140,28 @@ def live_rows(
     """The rows of a version: its row parts minus its retractions (None if no parts)."""
     if not row_parts:
         return None
+    _check_parts(dataset_dir, [*row_parts, *retraction_parts])
     cols = None if columns is None else list(dict.fromkeys([*columns, *ROW_ID]))
     rows = engine.read_parquet([_abs(dataset_dir, p) for p in row_parts], cols)
     if retraction_parts:
         gone = engine.read_parquet([_abs(dataset_dir, p) for p in retraction_parts], list(ROW_ID))
         rows = rows.anti_join(gone, list(ROW_ID))
     return rows
+
+
+def _check_parts(dataset_dir: str, parts: list[str]) -> None:
+    """ProjectError if a local part file of a version is gone (deleted or moved by hand):
+    the engine would only say that no file matches a pattern."""
+    missing = [p for p in parts if "://" not in _abs(dataset_dir, p)]
+    missing = [p for p in missing if not os.path.exists(_abs(dataset_dir, p))]
+    if missing:
+        more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
+        raise ProjectError(
+            f"the dataset file {missing[0]!r}{more} is missing from {dataset_dir!r}: the "
+            "version's rows cannot be read",
+            hint="restore the dataset folder from a backup (its manifests list every file), "
+            "or rebuild the dataset from the sources with `headwater ingest --rebuild`",
+        )
 
 
 def _abs(dataset_dir: str, rel: str) -> str:

@@ -210,6 +210,32 @@ def test_empty_header_names_become_positional_names(make_project, tmp_path):
     ]
 
 
+def test_a_deleted_data_file_is_a_clear_error_and_rebuild_recovers(make_project, tmp_path):
+    """A part file removed by hand: reading the version says which file is missing (not an
+    engine error about patterns), ingest refuses and records it, --rebuild recovers."""
+    import pytest
+
+    from headwater import ProjectError, compare
+
+    p = make_project()
+    put(tmp_path / "incoming/a.csv", "x\n1\n")
+    p.ingest()
+    for part in (tmp_path / "data/d/parts").glob("*.parquet"):
+        part.unlink()
+    with pytest.raises(ProjectError, match=r"dataset file 'parts/.*\.parquet' is missing"):
+        p.export(tmp_path / "out.csv")
+    with pytest.raises(ProjectError, match="is missing"):
+        compare("d@1", "d@1", project=p)
+    put(tmp_path / "incoming/b.csv", "x\n2\n")
+    with pytest.raises(ProjectError, match="is missing") as err:
+        p.ingest()
+    assert "--rebuild" in (err.value.hint or "")
+    assert p.history()[0]["status"] == "failed"
+    r = p.ingest(rebuild=True)
+    assert (r.status, r.rows_added) == ("ok", 2)
+    assert sorted(x["x"] for x in rows(p)) == [1, 2]
+
+
 def test_export_csv_and_parquet(make_project, tmp_path):
     p = make_project()
     put(tmp_path / "incoming/a.csv", "x,y\n1,a\n2,b\n")
