@@ -264,12 +264,9 @@ def export_version(
     import pyarrow.csv as pacsv
     import pyarrow.parquet as pq
 
-    if output.is_dir():
-        raise ConfigError(
-            f"{str(output)!r} is a folder; export writes one file",
-            hint=f"give a file name, e.g. -o {output / (project.config.dataset.name + '.csv')}",
-            key="output",
-        )
+    from headwater._output import check_output_file, write_atomically
+
+    check_output_file(output, f"{project.config.dataset.name}.csv")
     fmt = (fmt or output.suffix.lstrip(".") or "csv").lower()
     if fmt not in ("csv", "parquet"):
         raise ConfigError(
@@ -279,16 +276,14 @@ def export_version(
     with project.records.read() as conn:
         number = int(version_row(conn, project.config.dataset.name, version)["version"])
     table = read_version(project, number, provenance=provenance)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    tmp = output.with_name(f".{output.name}.tmp-{os.getpid()}")
-    try:
+
+    def write(tmp: Path) -> None:
         if fmt == "csv":
             pacsv.write_csv(table, tmp)
         else:
             pq.write_table(table, tmp, compression="zstd")
-        os.replace(tmp, output)
-    finally:
-        tmp.unlink(missing_ok=True)
+
+    write_atomically(output, write)
     return {"output": str(output), "format": fmt, "rows": table.num_rows, "version": number}
 
 

@@ -340,8 +340,11 @@ def predict(project: Project, data: str, output: str | os.PathLike[str]) -> dict
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
+    from headwater._output import check_output_file, write_atomically
     from headwater.train import is_classifier, read_frame
 
+    target = Path(output)
+    check_output_file(target, "predictions.csv")
     version, model, row = _production(project)
     features = json.loads(row["features"])
     frame = read_frame(project, data, features, keep_all=True)  # output keeps every column
@@ -358,14 +361,8 @@ def predict(project: Project, data: str, output: str | os.PathLike[str]) -> dict
         proba = model.predict_proba(frame[features])
         for i, cls in enumerate(model.classes_):
             out[f"probability_{cls}"] = proba[:, i]
-    target = Path(output)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
-    try:
-        pacsv.write_csv(pa.Table.from_pandas(out, preserve_index=False), tmp)
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
+    table = pa.Table.from_pandas(out, preserve_index=False)
+    write_atomically(target, lambda tmp: pacsv.write_csv(table, tmp))
     return {
         "model_version": version,
         "production_version": version,

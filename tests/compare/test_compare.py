@@ -179,6 +179,19 @@ def test_null_keys_match_null_keys():
     assert compare(ab, ab, key="a,b").equal
 
 
+def test_output_paths_that_cannot_be_written_are_clear_errors(tmp_path):
+    put(tmp_path / "l.csv", "id,v\n1,a\n")
+    put(tmp_path / "r.csv", "id,v\n1,b\n")
+    put(tmp_path / "afile", "")
+    with pytest.raises(CompareError, match="is a file"):
+        compare(tmp_path / "l.csv", tmp_path / "r.csv", save_differences=tmp_path / "afile")
+    args = ["compare", str(tmp_path / "l.csv"), str(tmp_path / "r.csv"), "--key", "id"]
+    out = run_cli(*args, "-o", str(tmp_path))  # a folder
+    assert out.returncode == 2 and "is a folder" in out.stderr and "bug" not in out.stderr
+    out = run_cli(*args, "--save-differences", str(tmp_path / "afile"))
+    assert out.returncode == 2 and "is a file" in out.stderr and "bug" not in out.stderr
+
+
 def test_progress_reports_each_stage_start_and_end(tmp_path):
     put(tmp_path / "l.csv", "id,a\n1,2\n2,3\n")
     calls = []

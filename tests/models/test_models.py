@@ -148,6 +148,8 @@ def test_score_predict_and_diagnostics(proj, tmp_path):
     messy = proj.predict(str(tmp_path / "new/messy.csv"), tmp_path / "pred2.csv")
     assert messy["rows"] == 2
     assert (tmp_path / "pred2.csv").read_text().splitlines()[0].startswith('"id","a","b","color"')
+    with pytest.raises(ConfigError, match="is a folder"):  # checked before any work
+        proj.predict(str(tmp_path / "new/batch.csv"), tmp_path / "new")
     d = proj.diagnostics()
     assert d["rows"] == 600 and d["columns"]["a"]["mean"] is not None
     assert 0 < d["columns"]["b"]["missing_share"] < 0.05

@@ -164,6 +164,14 @@ def compare(
     keys = [k.strip() for k in key.split(",")] if isinstance(key, str) else list(key or [])
     keys = [k for k in keys if k]
     _check_options(sample, abs_tol, rel_tol, column_abs_tol, column_rel_tol)
+    if save_differences is not None and Path(save_differences).is_file():
+        from headwater.errors import CompareError
+
+        raise CompareError(
+            f"{str(save_differences)!r} is a file; the differences are written as Parquet "
+            "files into a folder",
+            hint="give a folder for --save-differences (it is created if needed)",
+        )
     tol = {
         c: Tolerance(abs=v, rel=(column_rel_tol or {}).get(c, rel_tol))
         for c, v in (column_abs_tol or {}).items()
