@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from headwater.errors import ConfigError
 
@@ -19,7 +20,7 @@ def check_output_file(path: Path, example: str) -> None:
         )
 
 
-def write_atomically(path: Path, write: Callable[[Path], None]) -> None:
+def write_atomically(path: Path, write: Callable[[Path], Any]) -> None:
     """``write`` a temporary file beside ``path``, then rename it: readers see the old
     file or the new one, never half of it. A path that cannot be written is a ConfigError."""
     try:

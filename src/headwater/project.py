@@ -102,20 +102,33 @@ class Project:
         """Create a project folder with a commented ``headwater.toml`` and open it."""
         root = Path(path).resolve()
         target = root / CONFIG_FILE
+        if root.exists() and not root.is_dir():
+            raise ProjectError(
+                f"{str(root)!r} is a file; a project is a folder",
+                hint="give a new or existing folder, e.g. headwater init my-project",
+                path=str(root),
+            )
         if target.exists() and not force:
             raise ProjectError(
                 f"{str(target)!r} already exists",
                 hint="open it with --project, or pass --force to overwrite the config file",
                 path=str(target),
             )
-        root.mkdir(parents=True, exist_ok=True)
         text = config_text or TEMPLATE.format(name=name or root.name, dataset=dataset)
-        target.write_text(text, encoding="utf-8")
-        if config_text is None:
-            (root / "incoming").mkdir(exist_ok=True)  # the template's source folder
-        gitignore = root / ".gitignore"
-        if not gitignore.exists():
-            gitignore.write_text(".headwater/\n", encoding="utf-8")
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+            target.write_text(text, encoding="utf-8")
+            if config_text is None:
+                (root / "incoming").mkdir(exist_ok=True)  # the template's source folder
+            gitignore = root / ".gitignore"
+            if not gitignore.exists():
+                gitignore.write_text(".headwater/\n", encoding="utf-8")
+        except OSError as exc:
+            raise ProjectError(
+                f"cannot create the project in {str(root)!r}: {exc.strerror or exc}",
+                hint="choose a folder you can write to",
+                path=str(root),
+            ) from exc
         project = cls.open(root, search_parents=False)
         project.records  # noqa: B018 - creates and migrates the record store now
         return project

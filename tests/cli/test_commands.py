@@ -160,3 +160,22 @@ def test_text_output_shows_bracketed_data_as_it_is(tmp_path):
     missing = tmp_path / "[/y]" / "none.csv"
     out = run_cli("compare", str(missing), str(tmp_path / "r.csv"))
     assert out.returncode == 2 and "[/y]" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_paths_of_the_wrong_kind_are_clear_errors(tmp_path):
+    """A file where a folder is wanted, or a folder where a file is: exit 2 with a message,
+    never "unexpected error … a bug"."""
+    put(tmp_path / "afile", "")
+    for args in (
+        ("init", str(tmp_path / "afile")),
+        ("init", str(tmp_path / "afile" / "sub")),
+    ):
+        out = run_cli(*args)
+        assert out.returncode == 2 and "bug" not in out.stderr, (args, out.stderr)
+    root = _project(tmp_path)
+    put(root / "incoming/a.csv", "Corporation,Employees\nacme,10\n")
+    assert run_cli("ingest", cwd=root).returncode == 0
+    out = run_cli("records", "export", "1", "-o", str(tmp_path), cwd=root)
+    assert out.returncode == 2 and "is a folder" in out.stderr and "bug" not in out.stderr
+    out = run_cli("records", "export", "1", "-o", str(tmp_path / "rec.txt"), cwd=root)
+    assert out.returncode == 0 and "run 1" in (tmp_path / "rec.txt").read_text()

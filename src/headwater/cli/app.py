@@ -293,7 +293,10 @@ def records_export(
     else:
         text = proj.record_text(run_id)
     if out:
-        out.write_text(text, encoding="utf-8")
+        from headwater._output import check_output_file, write_atomically
+
+        check_output_file(out, f"run-{run_id}.txt")
+        write_atomically(out, lambda tmp: tmp.write_text(text, encoding="utf-8"))
         output.line(f"wrote the record of run {run_id} to {out}")
     else:
         output.line(text.rstrip("\n"))
