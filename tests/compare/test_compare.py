@@ -190,6 +190,8 @@ def test_output_paths_that_cannot_be_written_are_clear_errors(tmp_path):
     assert out.returncode == 2 and "is a folder" in out.stderr and "bug" not in out.stderr
     out = run_cli(*args, "--save-differences", str(tmp_path / "afile"))
     assert out.returncode == 2 and "is a file" in out.stderr and "bug" not in out.stderr
+    out = run_cli(*args, "--input-format", "xml")
+    assert out.returncode == 2 and "--input-format 'xml': Input should be" in out.stderr
 
 
 def test_progress_reports_each_stage_start_and_end(tmp_path):

@@ -409,8 +409,20 @@ def compare(
     try:
         source = SourceConfig(**src_opts)
     except Exception as exc:
+        from pydantic import ValidationError
+
+        flags = {"format": "--input-format", "delimiter": "--delimiter", "encoding": "--encoding"}
+        problems = (
+            [
+                f"{flags.get(str(e['loc'][0]), e['loc'][0])} {e.get('input')!r}: "
+                + e["msg"].removeprefix("Value error, ")
+                for e in exc.errors()
+            ]
+            if isinstance(exc, ValidationError)
+            else [str(exc)]
+        )
         raise ConfigError(
-            f"bad input option: {exc}", hint="see `headwater compare --help`"
+            "bad input option: " + "; ".join(problems), hint="see `headwater compare --help`"
         ) from exc
     kwargs: dict[str, Any] = dict(
         key=key,
