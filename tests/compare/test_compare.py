@@ -125,6 +125,9 @@ def test_bad_inputs_are_clear_errors(tmp_path):
     put(tmp_path / "bad.csv", "id,a\n1,2,3\n")
     with pytest.raises(CompareError, match="wrong number of fields"):
         compare(tmp_path / "l.csv", tmp_path / "bad.csv")
+    mixed = pd.DataFrame({"id": [1, 2], "a": ["x", 1]})  # one column, two types
+    with pytest.raises(CompareError, match="cannot be converted to a table"):
+        compare(mixed, mixed, key="id")
     put(tmp_path / "other.csv", "x,y\n1,2\n")
     with pytest.raises(CompareError, match="no column in common"):
         compare(tmp_path / "l.csv", tmp_path / "other.csv")

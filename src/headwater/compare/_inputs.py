@@ -88,9 +88,16 @@ def read_side(
     import pyarrow as pa
 
     if isinstance(obj, pa.Table) or type(obj).__name__ == "DataFrame":
-        table = (
-            obj if isinstance(obj, pa.Table) else pa.Table.from_pandas(obj, preserve_index=False)
-        )
+        if isinstance(obj, pa.Table):
+            table = obj
+        else:
+            try:
+                table = pa.Table.from_pandas(obj, preserve_index=False)
+            except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as exc:
+                raise CompareError(
+                    f"{label}: the DataFrame cannot be converted to a table: {exc}",
+                    hint="give each column one type, e.g. df[col] = df[col].astype(str)",
+                ) from exc
         table = table.append_column("_hw_order", pa.array(range(table.num_rows), pa.int64()))
         t = ibis.memtable(table)
         schema = {c: _kind_of(t[c].type()) for c in t.columns if c != "_hw_order"}
