@@ -347,8 +347,10 @@ def fit(spec: ModelConfig, data: TrainingData) -> Fitted:
     model = build_pipeline(spec, train, data.features)
     classifier = is_classifier(model)
     if classifier and train[spec.target].nunique() < 2:
+        only = train[spec.target].iloc[0]
+        only = only.item() if hasattr(only, "item") else only  # a numpy scalar, shown plainly
         raise TrainError(
-            f"target {spec.target!r} has a single class ({train[spec.target].iloc[0]!r}) in the "
+            f"target {spec.target!r} has a single class ({only!r}) in the "
             "training data: a classifier cannot learn from it",
             hint="ingest data with both outcomes, or check the target column",
         )
