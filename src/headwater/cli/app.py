@@ -394,11 +394,10 @@ def compare(
     from headwater.config import SourceConfig
     from headwater.errors import ConfigError, ProjectError
 
-    if out is not None and out.is_dir():  # before the work, not after it
-        raise ConfigError(
-            f"{str(out)!r} is a folder; --output is the report's file",
-            hint="give a file name, e.g. -o report.html",
-        )
+    if out is not None:  # before the work, not after it
+        from headwater._output import check_output_file
+
+        check_output_file(out, "report.html")
     src_opts: dict[str, Any] = {"path": "."}
     if input_format:
         src_opts["format"] = input_format
@@ -469,15 +468,9 @@ def compare(
             from headwater.reports.compare import to_markdown
 
             text = to_markdown(result)
-        try:
-            out.parent.mkdir(parents=True, exist_ok=True)
-            out.write_text(text, encoding="utf-8")
-        except OSError as exc:
-            raise ConfigError(
-                f"cannot write the report to {str(out)!r}: {exc.strerror or exc}",
-                hint="--output is the report's file name (e.g. -o report.html), in a folder "
-                "you can write to",
-            ) from exc
+        from headwater._output import write_atomically
+
+        write_atomically(out, lambda tmp: tmp.write_text(text, encoding="utf-8"))
         output.line(f"{'equal' if result.equal else 'different'}; wrote the report to {out}")
     elif format is CompareFmt.text:
         output.comparison(result)
