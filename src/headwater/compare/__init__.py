@@ -197,26 +197,21 @@ def compare(
         eng = connect(eng_cfg, root)
         stage = _stages(progress)
         try:
-            with stage("left", f"reading {_label(left)}"):
-                lside = read_side(
-                    eng,
-                    left,
-                    label=_label(left),
-                    project=project,
-                    source=source,
-                    prefix="_hw_l",
-                    staging=staging,
-                )
-            with stage("right", f"reading {_label(right)}"):
-                rside = read_side(
-                    eng,
-                    right,
-                    label=_label(right),
-                    project=project,
-                    source=source,
-                    prefix="_hw_r",
-                    staging=staging,
-                )
+            sides = []
+            for name, obj, prefix in (("left", left, "_hw_l"), ("right", right, "_hw_r")):
+                with stage(name, f"reading {_label(obj)}"):
+                    sides.append(
+                        read_side(
+                            eng,
+                            obj,
+                            label=_label(obj),
+                            project=project,
+                            source=source,
+                            prefix=prefix,
+                            staging=staging,
+                        )
+                    )
+            lside, rside = sides
             with stage("compare", "matching rows" + (f" by {', '.join(keys)}" if keys else "")):
                 res = compare_sides(eng, lside, rside, opts)
             tables = res.pop("tables")

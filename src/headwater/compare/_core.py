@@ -512,30 +512,23 @@ def _compare_rows(
         return hit.filter(hit._rn >= 1).order_by("_hw_order").select(*cols)
 
     tables: dict[str, Any] = {}
-    if out["rows_only_left"]:
-        more = d.filter(d.nl > d.nr)
-        tables["rows_only_left"] = (
-            copies(more, more.nl - more.nr, "ol", left)
-            if same
-            else extra_rows(lk, more, more.nr, left.schema)
-        )
-    if out["rows_only_right"]:
-        more = d.filter(d.nr > d.nl)
-        tables["rows_only_right"] = (
-            copies(more, more.nr - more.nl, "orr", right)
-            if same
-            else extra_rows(rk, more, more.nl, right.schema)
-        )
-    if out["duplicate_rows_left"]:
-        rep = d.filter(d.nl > 1)
-        tables["duplicate_rows_left"] = (
-            copies(rep, rep.nl - 1, "ol", left) if same else own_duplicates(left)
-        )
-    if out["duplicate_rows_right"]:
-        rep = d.filter(d.nr > 1)
-        tables["duplicate_rows_right"] = (
-            copies(rep, rep.nr - 1, "orr", right) if same else own_duplicates(right)
-        )
+    # each side: its examples' table names, the group counts ``mine`` / ``theirs``, its order
+    for name, side, rows, mine, theirs, order in (
+        ("left", left, lk, "nl", "nr", "ol"),
+        ("right", right, rk, "nr", "nl", "orr"),
+    ):
+        if out[f"rows_only_{name}"]:
+            more = d.filter(d[mine] > d[theirs])
+            tables[f"rows_only_{name}"] = (
+                copies(more, more[mine] - more[theirs], order, side)
+                if same
+                else extra_rows(rows, more, more[theirs], side.schema)
+            )
+        if out[f"duplicate_rows_{name}"]:
+            rep = d.filter(d[mine] > 1)
+            tables[f"duplicate_rows_{name}"] = (
+                copies(rep, rep[mine] - 1, order, side) if same else own_duplicates(side)
+            )
     out["tables"] = tables
     out["columns"] = {}
     return out
