@@ -152,8 +152,8 @@ def live_rows(
 def _check_parts(dataset_dir: str, parts: list[str]) -> None:
     """ProjectError if a local part file of a version is gone (deleted or moved by hand):
     the engine would only say that no file matches a pattern."""
-    missing = [p for p in parts if "://" not in _abs(dataset_dir, p)]
-    missing = [p for p in missing if not os.path.exists(_abs(dataset_dir, p))]
+    full = {p: _abs(dataset_dir, p) for p in parts}
+    missing = [p for p, f in full.items() if "://" not in f and not os.path.exists(f)]
     if missing:
         more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
         raise ProjectError(
