@@ -14,10 +14,10 @@ import sqlalchemy as sa
 from headwater.records import schema as rs
 
 if TYPE_CHECKING:
-    from headwater.project import Project
+    from headwater.workspace import Workspace
 
 
-def run_record(project: Project, run_id: int) -> dict[str, Any]:
+def run_record(project: Workspace, run_id: int) -> dict[str, Any]:
     """The run row plus its files, the version it published and a count of its rejects."""
     run = project.records.run(run_id)
     with project.records.read() as conn:
@@ -127,7 +127,7 @@ def story(run: dict[str, Any]) -> list[str]:
     return lines
 
 
-def rejects(project: Project, run_id: int, limit: int | None = None) -> list[dict[str, Any]]:
+def rejects(project: Workspace, run_id: int, limit: int | None = None) -> list[dict[str, Any]]:
     project.records.run(run_id)  # raises for an unknown run
     stmt = (
         sa.select(rs.rejects)
@@ -140,7 +140,7 @@ def rejects(project: Project, run_id: int, limit: int | None = None) -> list[dic
         return [dict(r._mapping) for r in conn.execute(stmt)]
 
 
-def record_text(project: Project, run_id: int) -> str:
+def record_text(project: Workspace, run_id: int) -> str:
     """The classic ``records.txt``: sources, date, counts, duplicates, fixes, output."""
     run = run_record(project, run_id)
     s = run.get("summary") or {}

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
     from headwater.engines.base import Engine
-    from headwater.project import Project
+    from headwater.workspace import Workspace
 
 PROVENANCE = ("_hw_file", "_hw_record", "_hw_run", "_hw_fp_hi", "_hw_fp_lo")
 ROW_ID = ("_hw_file", "_hw_record")
@@ -194,18 +194,15 @@ def version_row(conn: sa.Connection, name: str, version: int | None) -> dict[str
     return dict(row._mapping)
 
 
-def read_version(project: Project, version: int | None, *, provenance: bool = False) -> pa.Table:
+def read_version(project: Workspace, version: int | None, *, provenance: bool = False) -> pa.Table:
     """Read one version of the project's dataset into a pyarrow table."""
     import pyarrow as pa
-
-    from headwater.engines import connect
 
     name = project.config.dataset.name
     with project.records.read() as conn:
         v, row_parts, gone = version_parts(conn, name, version)
     schema: dict[str, str] = dict(json.loads(v["schema"]))
-    engine = connect(project.config.engine, project.root)
-    try:
+    with project.engine_scope() as engine:
         live = live_rows(engine, project.config.dataset_dir, row_parts, gone)
         if live is None:
             return pa.table({c: pa.array([], type=_arrow_type(t)) for c, t in schema.items()})
@@ -213,8 +210,6 @@ def read_version(project: Project, version: int | None, *, provenance: bool = Fa
         cols = list(schema) + (list(PROVENANCE) if provenance else [])
         expr = live.order_by(["_hw_run", "_hw_file", "_hw_record"]).select(*cols)
         return engine.to_pyarrow(expr)
-    finally:
-        engine.close()
 
 
 def _arrow_type(kind: str) -> pa.DataType:
@@ -238,7 +233,7 @@ def conform(table: ibis.Table, schema: dict[str, str]) -> ibis.Table:
     return table.select(*cols, *extra)
 
 
-def list_versions(project: Project) -> list[dict[str, Any]]:
+def list_versions(project: Workspace) -> list[dict[str, Any]]:
     name = project.config.dataset.name
     with project.records.read() as conn:
         current = state(conn, name).version
@@ -258,7 +253,7 @@ def list_versions(project: Project) -> list[dict[str, Any]]:
 
 
 def export_version(
-    project: Project, output: Path, *, fmt: str | None, version: int | None, provenance: bool
+    project: Workspace, output: Path, *, fmt: str | None, version: int | None, provenance: bool
 ) -> dict[str, Any]:
     """Write a version as CSV or Parquet, atomically (temporary file, then rename)."""
     import pyarrow.csv as pacsv
@@ -386,7 +381,7 @@ def set_schema(conn: sa.Connection, name: str, line: int, schema: dict[str, str]
         conn.execute(sa.insert(rs.datasets).values(name=name, current_version=None, **values))
 
 
-def write_manifests(project: Project, conn: sa.Connection | None = None) -> list[int]:
+def write_manifests(project: Workspace, conn: sa.Connection | None = None) -> list[int]:
     """Write the manifest of every committed version that lacks one; return their numbers."""
     name = project.config.dataset.name
     folder = Path(project.config.dataset_dir) / "versions"
@@ -432,7 +427,7 @@ def write_manifests(project: Project, conn: sa.Connection | None = None) -> list
     return written
 
 
-def remove_orphans(project: Project) -> list[str]:
+def remove_orphans(project: Workspace) -> list[str]:
     """Delete part files that no committed version references (a crashed run's leftovers).
 
     Only call under the project lock: a running writer's parts are not committed yet.

@@ -23,10 +23,10 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from headwater.config import ModelConfig
-    from headwater.project import Project, Run
+    from headwater.workspace import Run, Workspace
 
 
-def require_spec(project: Project) -> ModelConfig:
+def require_spec(project: Workspace) -> ModelConfig:
     if project.config.model is None:
         raise ConfigError(
             "headwater.toml has no [model] section",
@@ -37,7 +37,7 @@ def require_spec(project: Project) -> ModelConfig:
 
 
 def _user() -> str:
-    from headwater.project import _user as user
+    from headwater.workspace import user
 
     return user()
 
@@ -54,7 +54,7 @@ def _write_bytes(folder: str, name: str, data: bytes) -> str:
 
 
 def _report_plot(
-    project: Project,
+    project: Workspace,
     version: int,
     model: Any,
     frame: pd.DataFrame,
@@ -105,7 +105,7 @@ def _library_versions() -> dict[str, str]:
 
 
 def train(
-    project: Project, *, deploy: bool = False, force: bool = False, wait: bool = False
+    project: Workspace, *, deploy: bool = False, force: bool = False, wait: bool = False
 ) -> dict[str, Any]:
     """Fit a candidate on the current dataset version; optionally deploy it."""
     from headwater import registry
@@ -189,7 +189,7 @@ def train(
 
 
 def deploy(
-    project: Project, version: int | None = None, *, force: bool = False, wait: bool = False
+    project: Workspace, version: int | None = None, *, force: bool = False, wait: bool = False
 ) -> dict[str, Any]:
     """Promote ``version`` (default: the newest candidate) if it passes the gate."""
     from headwater.train import load_training_data
@@ -215,7 +215,7 @@ def deploy(
 
 
 def _gate(
-    project: Project, run: Run, version: int, test: pd.DataFrame, *, force: bool
+    project: Workspace, run: Run, version: int, test: pd.DataFrame, *, force: bool
 ) -> dict[str, Any]:
     """Score candidate and production on the same test data; move the pointer if it passes."""
     from headwater import registry
@@ -276,7 +276,7 @@ def _gate(
     return result
 
 
-def rollback(project: Project, *, wait: bool = False) -> dict[str, Any]:
+def rollback(project: Workspace, *, wait: bool = False) -> dict[str, Any]:
     """Move production back to the version before the current one, in one step."""
     from headwater import registry
 
@@ -299,7 +299,7 @@ def rollback(project: Project, *, wait: bool = False) -> dict[str, Any]:
     return result
 
 
-def _production(project: Project) -> tuple[int, Any, dict[str, Any]]:
+def _production(project: Workspace) -> tuple[int, Any, dict[str, Any]]:
     from headwater import registry
 
     with project.records.read() as conn:
@@ -309,7 +309,7 @@ def _production(project: Project) -> tuple[int, Any, dict[str, Any]]:
     return current, registry.load_model(project, current), registry.model_row(project, current)
 
 
-def score_production(project: Project, data: str | None = None) -> dict[str, Any]:
+def score_production(project: Workspace, data: str | None = None) -> dict[str, Any]:
     """Score the production model on the test data (or ``data``); change nothing."""
     from headwater.train import load_training_data, read_frame, score
 
@@ -335,7 +335,7 @@ def score_production(project: Project, data: str | None = None) -> dict[str, Any
     }
 
 
-def predict(project: Project, data: str, output: str | os.PathLike[str]) -> dict[str, Any]:
+def predict(project: Workspace, data: str, output: str | os.PathLike[str]) -> dict[str, Any]:
     """Predict with the production model; write the input rows plus predictions as CSV."""
     import pyarrow as pa
     import pyarrow.csv as pacsv
@@ -371,7 +371,7 @@ def predict(project: Project, data: str, output: str | os.PathLike[str]) -> dict
     }
 
 
-def models_overview(project: Project) -> dict[str, Any]:
+def models_overview(project: Workspace) -> dict[str, Any]:
     """Every model version, the production pointer and its history; the score history plot."""
     from headwater import registry
     from headwater.reports import plots
@@ -402,11 +402,10 @@ def models_overview(project: Project) -> dict[str, Any]:
     return info
 
 
-def diagnostics(project: Project) -> dict[str, Any]:
+def diagnostics(project: Workspace) -> dict[str, Any]:
     """Summary statistics and missing values of the dataset, run timings from the records,
     and the installed versions of the key dependencies. Nothing is re-run."""
     from headwater import dataset as ds_mod
-    from headwater.engines import connect
 
     name = project.config.dataset.name
     out: dict[str, Any] = {"dataset": name, "libraries": _library_versions(), "columns": {}}
@@ -443,8 +442,7 @@ def diagnostics(project: Project) -> dict[str, Any]:
     schema: dict[str, str] = dict(json.loads(v["schema"]))
     out["dataset_version"] = v["version"]
     out["rows"] = v["rows"]
-    engine = connect(project.config.engine, project.root)
-    try:
+    with project.engine_scope() as engine:
         live = ds_mod.live_rows(engine, project.config.dataset_dir, row_parts, gone)
         if live is None:
             return out
@@ -458,8 +456,6 @@ def diagnostics(project: Project) -> dict[str, Any]:
                 aggs[f"median{i}"] = col.median()
                 aggs[f"std{i}"] = col.std()
         row = engine.to_pyarrow(live.aggregate(**aggs)).to_pylist()[0]
-    finally:
-        engine.close()
     n = row["_n"] or 0
     for i, (c, kind) in enumerate(schema.items()):
         entry: dict[str, Any] = {"type": kind, "missing_share": (row[f"miss{i}"] / n) if n else 0.0}

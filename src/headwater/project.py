@@ -1,59 +1,30 @@
 """A headwater project: one folder, one ``headwater.toml``, one record store, one lock.
 
-:class:`Project` is the Python API the CLI calls; every command is one of its methods.
-Writers run inside :meth:`Project.writer`, which takes the project lock, reconciles what a
-killed process left behind, records the run, and marks it finished, failed or interrupted.
+:class:`Project` is the Python API the CLI calls; every command is one of its methods, and
+each is one line over the stages. The stages never see a ``Project``: they receive its
+:class:`~headwater.workspace.Workspace` (config, root, records, engine, writer), and nothing
+below this module imports it.
 """
 
 from __future__ import annotations
 
-import getpass
-import json
-import logging
 import os
-import socket
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from headwater._lock import ProjectLock
-from headwater._version import __version__
 from headwater.config import CONFIG_FILE, TEMPLATE, Config, find_project, load_config
-from headwater.errors import HeadwaterError, LockError, ProjectError
-from headwater.records import now_iso
+from headwater.errors import ProjectError
+from headwater.workspace import WRITER_KINDS, Run, Workspace
 
 if TYPE_CHECKING:
     import pyarrow as pa
-    import sqlalchemy as sa
 
     from headwater.compare import Comparison
+    from headwater.engines.base import Engine
     from headwater.ingest import IngestResult, ProgressCallback
     from headwater.records.store import RecordStore
-
-log = logging.getLogger(__name__)
-
-WRITER_KINDS = ("ingest", "train", "deploy", "rollback", "run", "gc")
-
-
-@dataclass
-class Run:
-    """The run a writer is doing: its id, and what it will record when it ends."""
-
-    id: int
-    kind: str
-    status: str = "ok"
-    summary: dict[str, Any] = field(default_factory=dict)
-    recovered: list[int] = field(default_factory=list)
-    finished: bool = False
-
-    def finish_in(
-        self, store: RecordStore, conn: sa.Connection, status: str, summary: dict[str, Any]
-    ) -> None:
-        """Record the end of the run inside the caller's transaction (e.g. a publish)."""
-        store.finish_run(self.id, status, summary=summary, conn=conn)
-        self.status, self.summary, self.finished = status, summary, True
 
 
 class Project:
@@ -62,10 +33,10 @@ class Project:
     Use :meth:`open` (an existing folder) or :meth:`init` (a new one).
     """
 
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, *, engine: Engine | None = None) -> None:
+        self.workspace = Workspace(config, engine=engine)
         self.config = config
         self.root = config.root
-        self._records: RecordStore | None = None
 
     # -- opening ---------------------------------------------------------------------
 
@@ -136,22 +107,11 @@ class Project:
     @property
     def records(self) -> RecordStore:
         """The record store (created and migrated on first use)."""
-        if self._records is None:
-            from headwater.records.store import RecordStore
-
-            url = self.config.records.url
-            if url:
-                if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
-                    url = "sqlite:///" + self.config.resolve(url.removeprefix("sqlite:///"))
-                self._records = RecordStore(url)
-            else:
-                self._records = RecordStore.for_folder(self.config.state_dir)
-        return self._records
+        return self.workspace.records
 
     def close(self) -> None:
-        if self._records is not None:
-            self._records.dispose()
-            self._records = None
+        """Close the engine and the record store (the project can be used again after)."""
+        self.workspace.close()
 
     def __enter__(self) -> Project:
         return self
@@ -161,87 +121,23 @@ class Project:
 
     # -- writing -----------------------------------------------------------------------
 
-    @contextmanager
     def writer(
         self, kind: str, *, wait: bool = False, options: Mapping[str, Any] | None = None
-    ) -> Iterator[Run]:
-        """Hold the project lock for one recorded run of ``kind``.
-
-        A second writer gets :class:`LockError` at once (and a recorded ``skipped`` run)
-        unless ``wait`` is true. Runs left ``running`` by a killed process are marked
-        ``crashed`` as soon as the lock is taken.
-        """
-        base = {
-            "kind": kind,
-            "engine": self.config.engine.name,
-            "host": socket.gethostname(),
-            "user": _user(),
-            "pid": os.getpid(),
-            "headwater_version": __version__,
-            "config_hash": self.config.fingerprint(),
-            "options": json.dumps(dict(options or {}), default=str),
-        }
-        lock = ProjectLock(self.config.state_dir)
-        try:
-            lock.acquire(wait=wait)
-        except LockError as exc:
-            now = now_iso()
-            skipped = self.records.start_run(
-                **base, status="skipped", started=now, finished=now, note=str(exc)
-            )
-            exc.context["run_id"] = skipped
-            exc.run_id = skipped  # type: ignore[attr-defined]
-            raise
-        try:
-            run_id = self.records.start_run(**base)
-            recovered = self.records.mark_crashed_except(
-                run_id,
-                note=f"the process died while running; found by run {run_id} at {now_iso()}",
-            )
-            lock.describe(run_id=run_id, kind=kind, since=now_iso())
-            run = Run(id=run_id, kind=kind, recovered=recovered)
-            if recovered:
-                log.warning(
-                    "runs %s were left running by a dead process: marked crashed", recovered
-                )
-            try:
-                yield run
-            except KeyboardInterrupt:
-                self.records.finish_run(run_id, "interrupted", error="interrupted by the user")
-                raise
-            except HeadwaterError as exc:
-                if not run.finished:
-                    self.records.finish_run(run_id, "failed", error=str(exc), summary=run.summary)
-                raise
-            except Exception as exc:
-                if not run.finished:
-                    self.records.finish_run(
-                        run_id, "failed", error=f"{type(exc).__name__}: {exc}", summary=run.summary
-                    )
-                raise
-            else:
-                if not run.finished:
-                    self.records.finish_run(run_id, run.status, summary=run.summary)
-        finally:
-            lock.release()
+    ) -> AbstractContextManager[Run]:
+        """Hold the project lock for one recorded run (see :meth:`Workspace.writer`)."""
+        return self.workspace.writer(kind, wait=wait, options=options)
 
     # -- reading the records -------------------------------------------------------------
 
     def history(self, limit: int | None = 50, kind: str | None = None) -> list[dict[str, Any]]:
         """The most recent runs, newest first."""
-        if self._records is None and self.config.records.url is None:
-            from headwater.records import _fast
-
-            fast = _fast.runs(self.config.state_dir / "records.db", limit, kind)
-            if fast is not None:
-                return fast
-        return self.records.runs(limit=limit, kind=kind)
+        return self.workspace.history(limit=limit, kind=kind)
 
     def run_record(self, run_id: int) -> dict[str, Any]:
         """Everything recorded about one run: the run row, its files, version and rejects."""
         from headwater import _explain
 
-        return _explain.run_record(self, run_id)
+        return _explain.run_record(self.workspace, run_id)
 
     # -- the dataset -------------------------------------------------------------------
 
@@ -258,20 +154,25 @@ class Project:
         from headwater.ingest import ingest
 
         return ingest(
-            self, dry_run=dry_run, strict=strict, rebuild=rebuild, wait=wait, progress=progress
+            self.workspace,
+            dry_run=dry_run,
+            strict=strict,
+            rebuild=rebuild,
+            wait=wait,
+            progress=progress,
         )
 
     def read(self, version: int | None = None, *, provenance: bool = False) -> pa.Table:
         """The rows of a dataset version (default: the current one) as a pyarrow table."""
         from headwater.dataset import read_version
 
-        return read_version(self, version, provenance=provenance)
+        return read_version(self.workspace, version, provenance=provenance)
 
     def versions(self) -> list[dict[str, Any]]:
         """Every version of the dataset, newest first."""
         from headwater.dataset import list_versions
 
-        return list_versions(self)
+        return list_versions(self.workspace)
 
     def export(
         self,
@@ -285,7 +186,7 @@ class Project:
         from headwater.dataset import export_version
 
         return export_version(
-            self, Path(output), fmt=format, version=version, provenance=provenance
+            self.workspace, Path(output), fmt=format, version=version, provenance=provenance
         )
 
     def compare(self, left: Any, right: Any, *, record: bool = False, **options: Any) -> Comparison:
@@ -294,46 +195,9 @@ class Project:
         With ``record``, the result is saved in the record store as a ``compare`` run
         (``headwater show`` then lists it). Options are those of :func:`headwater.compare`.
         """
-        from headwater.compare import compare
+        from headwater.compare import compare_in
 
-        started = now_iso()
-        result = compare(left, right, project=self, **options)
-        if record:
-            self._record_comparison(result, started)
-        return result
-
-    def _record_comparison(self, result: Comparison, started: str) -> None:
-        from headwater.records import schema as rs
-
-        summary = result.to_dict()
-        summary.pop("samples", None)
-        run_id = self.records.start_run(
-            kind="compare",
-            started=started,
-            status="ok" if result.equal else "differences",
-            finished=now_iso(),
-            engine=self.config.engine.name,
-            host=socket.gethostname(),
-            user=_user(),
-            pid=os.getpid(),
-            headwater_version=__version__,
-            config_hash=self.config.fingerprint(),
-            summary=json.dumps(summary, default=str),
-            note=f"{result.left} vs {result.right}",
-        )
-        with self.records.write() as conn:
-            conn.execute(
-                rs.comparisons.insert().values(
-                    run_id=run_id,
-                    created=now_iso(),
-                    left=result.left,
-                    right=result.right,
-                    key=json.dumps(result.key),
-                    equal=result.equal,
-                    result=json.dumps(result.to_dict(), default=str),
-                )
-            )
-        result.options["run_id"] = run_id
+        return compare_in(self.workspace, left, right, record=record, **options)
 
     # -- models ------------------------------------------------------------------------
 
@@ -346,7 +210,7 @@ class Project:
         """
         from headwater import models
 
-        return models.train(self, deploy=deploy, force=force, wait=wait)
+        return models.train(self.workspace, deploy=deploy, force=force, wait=wait)
 
     def deploy(
         self, version: int | None = None, *, force: bool = False, wait: bool = False
@@ -356,53 +220,49 @@ class Project:
         (and is recorded)."""
         from headwater import models
 
-        return models.deploy(self, version, force=force, wait=wait)
+        return models.deploy(self.workspace, version, force=force, wait=wait)
 
     def rollback(self, *, wait: bool = False) -> dict[str, Any]:
         """Put the previous production version back, in one recorded step."""
         from headwater import models
 
-        return models.rollback(self, wait=wait)
+        return models.rollback(self.workspace, wait=wait)
 
     def models(self) -> dict[str, Any]:
         """Model versions, scores, data versions, production and its history."""
         from headwater import models
 
-        return models.models_overview(self)
+        return models.models_overview(self.workspace)
 
     def score(self, data: str | None = None) -> dict[str, Any]:
         """Score production on the test data (or on ``data``); changes nothing."""
         from headwater import models
 
-        return models.score_production(self, data)
+        return models.score_production(self.workspace, data)
 
     def predict(self, data: str, output: str | os.PathLike[str]) -> dict[str, Any]:
         """Predict with the production model on ``data``; write a CSV to ``output``."""
         from headwater import models
 
-        return models.predict(self, data, output)
+        return models.predict(self.workspace, data, output)
 
     def diagnostics(self) -> dict[str, Any]:
         """Dataset statistics, missing values, run timings and dependency versions."""
         from headwater import models
 
-        return models.diagnostics(self)
+        return models.diagnostics(self.workspace)
 
     def rejects(self, run_id: int, limit: int | None = None) -> list[dict[str, Any]]:
         """The rows a run refused, with file, record, column, value and reason."""
         from headwater import _explain
 
-        return _explain.rejects(self, run_id, limit=limit)
+        return _explain.rejects(self.workspace, run_id, limit=limit)
 
     def record_text(self, run_id: int) -> str:
         """The human-readable record of a run (the classic ``records.txt``)."""
         from headwater import _explain
 
-        return _explain.record_text(self, run_id)
+        return _explain.record_text(self.workspace, run_id)
 
 
-def _user() -> str:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return "unknown"
+__all__ = ["WRITER_KINDS", "Project", "Run"]

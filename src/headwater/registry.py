@@ -24,7 +24,7 @@ from headwater.records import now_iso
 from headwater.records import schema as rs
 
 if TYPE_CHECKING:
-    from headwater.project import Project
+    from headwater.workspace import Workspace
 
 MODEL_FILE = "model.skops"
 CARD_FILE = "card.json"
@@ -34,11 +34,13 @@ def _join(base: str, *parts: str) -> str:
     return "/".join([base.rstrip("/"), *parts])
 
 
-def version_dir(project: Project, version: int) -> str:
+def version_dir(project: Workspace, version: int) -> str:
     return _join(project.config.models_dir, f"v{version:04d}")
 
 
-def save_model(project: Project, version: int, model: Any, card: dict[str, Any]) -> dict[str, Any]:
+def save_model(
+    project: Workspace, version: int, model: Any, card: dict[str, Any]
+) -> dict[str, Any]:
     """Write the model and its card; return location, hash and the types skops must trust."""
     import fsspec
     import skops.io as sio
@@ -60,7 +62,7 @@ def save_model(project: Project, version: int, model: Any, card: dict[str, Any])
     return {"location": folder, "file_hash": digest, "trusted_types": trusted}
 
 
-def load_model(project: Project, version: int) -> Any:
+def load_model(project: Workspace, version: int) -> Any:
     """Load a model version after checking its hash; trust only the recorded types."""
     import fsspec
     import skops.io as sio
@@ -104,7 +106,7 @@ def load_model(project: Project, version: int) -> Any:
         ) from exc
 
 
-def model_row(project: Project, version: int) -> dict[str, Any]:
+def model_row(project: Workspace, version: int) -> dict[str, Any]:
     with project.records.read() as conn:
         row = conn.execute(sa.select(rs.models).where(rs.models.c.version == version)).first()
     if row is None:
@@ -217,7 +219,7 @@ def rollback_target(conn: sa.Connection) -> tuple[int | None, int]:
     return current, chain[idx]
 
 
-def list_models(project: Project) -> dict[str, Any]:
+def list_models(project: Workspace) -> dict[str, Any]:
     with project.records.read() as conn:
         current, since = production_version(conn)
         rows = [

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from headwater.config import ModelConfig
-    from headwater.project import Project
+    from headwater.workspace import Workspace
 
 LOWER_IS_BETTER = {"rmse", "mae"}
 CLASSIFICATION = {"f1", "accuracy", "precision", "recall", "roc_auc"}
@@ -57,10 +57,9 @@ def _threshold(fraction: float) -> int:
     return min(-(2**63) + int(fraction * 2**64), 2**63 - 1)
 
 
-def load_training_data(project: Project, spec: ModelConfig) -> TrainingData:
+def load_training_data(project: Workspace, spec: ModelConfig) -> TrainingData:
     """Read the current dataset version (and the test data) as pandas frames."""
     from headwater import dataset as ds_mod
-    from headwater.engines import connect
     from headwater.ingest._fingerprint import encoding
 
     name = project.config.dataset.name
@@ -89,8 +88,7 @@ def load_training_data(project: Project, spec: ModelConfig) -> TrainingData:
             f"(columns: {', '.join(schema)})",
             hint="fix [model] features in headwater.toml",
         )
-    engine = connect(project.config.engine, project.root)
-    try:
+    with project.engine_scope() as engine:
         live = ds_mod.live_rows(engine, project.config.dataset_dir, row_parts, gone)
         if live is None:
             raise TrainError(f"dataset {name!r} is empty", hint="ingest some rows first")
@@ -127,13 +125,11 @@ def load_training_data(project: Project, spec: ModelConfig) -> TrainingData:
             test = _read_path_frame(project, spec.test_data, cols, keep_all=True)
         else:
             test = engine.to_pyarrow(test_expr.order_by(order).select(*schema)).to_pandas()
-    finally:
-        engine.close()
     return TrainingData(train, test, features, v["version"], test_source)
 
 
 def _read_path_frame(
-    project: Project, path: str, cols: list[str], *, keep_all: bool = False
+    project: Workspace, path: str, cols: list[str], *, keep_all: bool = False
 ) -> pd.DataFrame:
     """Read a file/folder/glob like a source, as pandas, with the dataset's column types.
 
@@ -145,7 +141,6 @@ def _read_path_frame(
 
     from headwater import dataset as ds_mod
     from headwater.compare._inputs import read_side, staging_dir
-    from headwater.engines import connect
     from headwater.errors import CompareError
     from headwater.ingest import _pipeline as pl
 
@@ -156,48 +151,45 @@ def _read_path_frame(
             kinds = dict(json.loads(v["schema"]))
         except ProjectError:  # no dataset version yet: keep the inferred types
             kinds = {}
-    with staging_dir() as staging:  # removed after the engine is closed
-        engine = connect(project.config.engine, project.root)
+    # the stage's tables are dropped before the local copies they read are removed
+    with staging_dir() as staging, project.engine_scope() as engine:
         try:
-            try:
-                side = read_side(
-                    engine,
-                    project.config.resolve(path),
-                    label=path,
-                    project=None,
-                    source=None,
-                    prefix="_hw_data",
-                    staging=staging,
-                )
-            except CompareError as exc:
-                raise TrainError(str(exc), hint="check the path of the data") from exc
-            lacking = [c for c in cols if c not in side.schema]
-            if lacking:
-                raise TrainError(
-                    f"{path!r} lacks column(s) {', '.join(map(repr, lacking))} "
-                    f"(it has {', '.join(side.schema)})",
-                    hint="give data with the model's features (and target, to score)",
-                )
-            t = side.table
-            conversions = {}
-            for c, want in kinds.items():
-                have = side.schema.get(c)
-                if have is None or have == want:
-                    continue
-                if have == "string":
-                    conversions[c] = pl.typed_value(t[c], want)
-                elif want in ("int", "float") and have in ("int", "float", "bool"):
-                    conversions[c] = t[c].cast(ds_mod.IBIS_TYPES[want])
-            if conversions:
-                t = t.mutate(**conversions)
-            t = t.order_by("_hw_order").select(*(side.schema if keep_all else cols))
-            return engine.to_pyarrow(t).to_pandas()
-        finally:
-            engine.close()
+            side = read_side(
+                engine,
+                project.config.resolve(path),
+                label=path,
+                project=None,
+                source=None,
+                prefix="_hw_data",
+                staging=staging,
+            )
+        except CompareError as exc:
+            raise TrainError(str(exc), hint="check the path of the data") from exc
+        lacking = [c for c in cols if c not in side.schema]
+        if lacking:
+            raise TrainError(
+                f"{path!r} lacks column(s) {', '.join(map(repr, lacking))} "
+                f"(it has {', '.join(side.schema)})",
+                hint="give data with the model's features (and target, to score)",
+            )
+        t = side.table
+        conversions = {}
+        for c, want in kinds.items():
+            have = side.schema.get(c)
+            if have is None or have == want:
+                continue
+            if have == "string":
+                conversions[c] = pl.typed_value(t[c], want)
+            elif want in ("int", "float") and have in ("int", "float", "bool"):
+                conversions[c] = t[c].cast(ds_mod.IBIS_TYPES[want])
+        if conversions:
+            t = t.mutate(**conversions)
+        t = t.order_by("_hw_order").select(*(side.schema if keep_all else cols))
+        return engine.to_pyarrow(t).to_pandas()
 
 
 def read_frame(
-    project: Project, path: str, cols: list[str], *, keep_all: bool = False
+    project: Workspace, path: str, cols: list[str], *, keep_all: bool = False
 ) -> pd.DataFrame:
     """Public form of the path reader (used by score and predict)."""
     return _read_path_frame(project, path, cols, keep_all=keep_all)

@@ -122,10 +122,10 @@ def test_hold_out_is_stable_across_dataset_versions(proj, tmp_path):
     from headwater.train import load_training_data
 
     spec = proj.config.model
-    before = set(load_training_data(proj, spec).test["id"])
+    before = set(load_training_data(proj.workspace, spec).test["id"])
     put(tmp_path / "incoming/more.csv", _rows(300, start=5000, seed=9))
     proj.ingest()
-    after = load_training_data(proj, spec)
+    after = load_training_data(proj.workspace, spec)
     # train and test partition the rows; every earlier test row is still a test row
     assert len(after.train) + len(after.test) == 900
     assert before <= set(after.test["id"])

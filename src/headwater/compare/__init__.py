@@ -13,16 +13,18 @@ import os
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from headwater.compare._core import Options, Tolerance
 from headwater.config import EngineConfig, SourceConfig
 
 if TYPE_CHECKING:
+    from headwater.compare._inputs import Side
+    from headwater.engines.base import Engine
     from headwater.ingest import ProgressCallback
-    from headwater.project import Project
+    from headwater.workspace import Workspace
 
 SAMPLE_KINDS = (
     "rows_with_differences",
@@ -120,7 +122,7 @@ def compare(
     ignore_spaces: bool = False,
     sample: int = 10,
     save_differences: str | os.PathLike[str] | None = None,
-    project: Project | None = None,
+    project: Workspace | HasWorkspace | None = None,
     source: SourceConfig | None = None,
     engine: EngineConfig | None = None,
     progress: ProgressCallback | None = None,
@@ -157,13 +159,94 @@ def compare(
         input or an unknown dataset version.
     """
     from headwater.compare._core import compare_sides
-    from headwater.compare._inputs import read_side, staging_dir
-    from headwater.engines import connect
+    from headwater.compare._inputs import staging_dir
 
     t0 = time.monotonic()
     keys = [k.strip() for k in key.split(",")] if isinstance(key, str) else list(key or [])
     keys = [k for k in keys if k]
     _check_options(sample, abs_tol, rel_tol, column_abs_tol, column_rel_tol)
+    _check_save_folder(save_differences)
+    opts = _options(keys, abs_tol, rel_tol, column_abs_tol, column_rel_tol)
+    opts = replace(opts, ignore_case=ignore_case, ignore_spaces=ignore_spaces, sample=sample)
+    ws = _workspace(project)
+    stage = _stages(progress)
+    # the engine's tables are dropped (or it is closed) before the local copies are removed
+    with staging_dir() as staging, _engine_for(ws, engine) as eng:
+        lside, rside = (
+            _read(eng, obj, name, prefix, ws=ws, source=source, staging=staging, stage=stage)
+            for name, obj, prefix in (("left", left, "_hw_l"), ("right", right, "_hw_r"))
+        )
+        with stage("compare", "matching rows" + (f" by {', '.join(keys)}" if keys else "")):
+            res = compare_sides(eng, lside, rside, opts)
+        detail = "writing differences" if save_differences else "fetching samples"
+        with stage("samples", detail):
+            samples, saved = _examples(eng, res.pop("tables"), sample, save_differences)
+    columns = {c: ColumnComparison(**v) for c, v in res.pop("columns").items()}
+    return Comparison(
+        left=lside.label,
+        right=rside.label,
+        key=keys,
+        columns=columns,
+        samples=samples,
+        saved=saved,
+        options={
+            "abs_tol": abs_tol,
+            "rel_tol": rel_tol,
+            "ignore_case": ignore_case,
+            "ignore_spaces": ignore_spaces,
+            "column_abs_tol": dict(column_abs_tol or {}),
+            "column_rel_tol": dict(column_rel_tol or {}),
+        },
+        seconds=round(time.monotonic() - t0, 3),
+        **res,
+    )
+
+
+def compare_in(
+    ws: Workspace, left: Any, right: Any, *, record: bool = False, **options: Any
+) -> Comparison:
+    """:func:`compare` inside a project (``name@N`` are its dataset's versions), on the
+    workspace's engine; with ``record``, saved as a ``compare`` run."""
+    from headwater.records import now_iso
+
+    started = now_iso()
+    result = compare(left, right, project=ws, **options)
+    if record:
+        _record(ws, result, started)
+    return result
+
+
+class HasWorkspace(Protocol):
+    """What :func:`compare` accepts as ``project``: a Project (or anything) with a workspace."""
+
+    workspace: Workspace
+
+
+def _workspace(project: Workspace | HasWorkspace | None) -> Workspace | None:
+    if project is None:
+        return None
+    ws = getattr(project, "workspace", project)
+    return cast("Workspace", ws)
+
+
+@contextlib.contextmanager
+def _engine_for(ws: Workspace | None, config: EngineConfig | None) -> Iterator[Engine]:
+    """The workspace's engine (its tables dropped after), or one of our own, closed after."""
+    if ws is not None:
+        with ws.engine_scope() as eng:
+            yield eng
+        return
+    from headwater.engines import connect
+
+    cfg = config or EngineConfig(temp_directory=str(Path(tempfile.gettempdir()) / "headwater-tmp"))
+    eng = connect(cfg, Path(".").resolve())
+    try:
+        yield eng
+    finally:
+        eng.close()
+
+
+def _check_save_folder(save_differences: str | os.PathLike[str] | None) -> None:
     if save_differences is not None and Path(save_differences).is_file():
         from headwater.errors import CompareError
 
@@ -172,88 +255,102 @@ def compare(
             "files into a folder",
             hint="give a folder for --save-differences (it is created if needed)",
         )
+
+
+def _options(
+    keys: list[str],
+    abs_tol: float,
+    rel_tol: float,
+    column_abs_tol: Mapping[str, float] | None,
+    column_rel_tol: Mapping[str, float] | None,
+) -> Options:
+    """The key and the tolerances: per-column values override the defaults."""
     tol = {
         c: Tolerance(abs=v, rel=(column_rel_tol or {}).get(c, rel_tol))
         for c, v in (column_abs_tol or {}).items()
     }
     for c, v in (column_rel_tol or {}).items():
         tol.setdefault(c, Tolerance(abs=abs_tol, rel=v))
-    opts = Options(
-        key=tuple(keys),
-        tolerance=tol,
-        default_tolerance=Tolerance(abs=abs_tol, rel=rel_tol),
-        ignore_case=ignore_case,
-        ignore_spaces=ignore_spaces,
-        sample=sample,
+    return Options(
+        key=tuple(keys), tolerance=tol, default_tolerance=Tolerance(abs=abs_tol, rel=rel_tol)
     )
-    if project is not None:
-        eng_cfg, root = project.config.engine, project.root
-    else:
-        eng_cfg = engine or EngineConfig(
-            temp_directory=str(Path(tempfile.gettempdir()) / "headwater-tmp")
+
+
+def _read(
+    eng: Engine,
+    obj: Any,
+    name: str,
+    prefix: str,
+    *,
+    ws: Workspace | None,
+    source: SourceConfig | None,
+    staging: Path,
+    stage: Callable[[str, str], contextlib.AbstractContextManager[None]],
+) -> Side:
+    """One side, read into a typed table (progress stage ``left`` or ``right``)."""
+    from headwater.compare._inputs import read_side
+
+    with stage(name, f"reading {_label(obj)}"):
+        return read_side(
+            eng, obj, label=_label(obj), project=ws, source=source, prefix=prefix, staging=staging
         )
-        root = Path(".").resolve()
-    with staging_dir() as staging:  # removed after the engine is closed
-        eng = connect(eng_cfg, root)
-        stage = _stages(progress)
-        try:
-            sides = []
-            for name, obj, prefix in (("left", left, "_hw_l"), ("right", right, "_hw_r")):
-                with stage(name, f"reading {_label(obj)}"):
-                    sides.append(
-                        read_side(
-                            eng,
-                            obj,
-                            label=_label(obj),
-                            project=project,
-                            source=source,
-                            prefix=prefix,
-                            staging=staging,
-                        )
-                    )
-            lside, rside = sides
-            with stage("compare", "matching rows" + (f" by {', '.join(keys)}" if keys else "")):
-                res = compare_sides(eng, lside, rside, opts)
-            tables = res.pop("tables")
-            samples: dict[str, list[dict[str, Any]]] = {}
-            saved: dict[str, str] = {}
-            with stage(
-                "samples", "writing differences" if save_differences else "fetching samples"
-            ):
-                for kind, expr in tables.items():
-                    if expr is None:
-                        continue
-                    if save_differences is not None:
-                        folder = Path(save_differences)
-                        folder.mkdir(parents=True, exist_ok=True)
-                        path = folder / f"{kind}.parquet"
-                        eng.write_parquet(expr, str(path))
-                        saved[kind] = str(path)
-                    if sample > 0:
-                        rows = eng.to_pyarrow(expr.limit(sample)).to_pylist()
-                        if rows:
-                            samples[kind] = rows
-            columns = {c: ColumnComparison(**v) for c, v in res.pop("columns").items()}
-            return Comparison(
-                left=lside.label,
-                right=rside.label,
-                key=keys,
-                columns=columns,
-                samples=samples,
-                saved=saved,
-                options={
-                    "abs_tol": abs_tol,
-                    "rel_tol": rel_tol,
-                    "ignore_case": ignore_case,
-                    "ignore_spaces": ignore_spaces,
-                    "column_abs_tol": dict(column_abs_tol or {}),
-                    "column_rel_tol": dict(column_rel_tol or {}),
-                },
-                seconds=round(time.monotonic() - t0, 3),
-                **res,
+
+
+def _examples(
+    eng: Engine,
+    tables: dict[str, Any],
+    sample: int,
+    save_differences: str | os.PathLike[str] | None,
+) -> tuple[dict[str, list[dict[str, Any]]], dict[str, str]]:
+    """Example rows of each kind of difference, and the files every difference went to."""
+    samples: dict[str, list[dict[str, Any]]] = {}
+    saved: dict[str, str] = {}
+    for kind, expr in tables.items():
+        if expr is None:
+            continue
+        if save_differences is not None:
+            folder = Path(save_differences)
+            folder.mkdir(parents=True, exist_ok=True)
+            path = folder / f"{kind}.parquet"
+            eng.write_parquet(expr, str(path))
+            saved[kind] = str(path)
+        if sample > 0:
+            rows = eng.to_pyarrow(expr.limit(sample)).to_pylist()
+            if rows:
+                samples[kind] = rows
+    return samples, saved
+
+
+def _record(ws: Workspace, result: Comparison, started: str) -> None:
+    """Save a comparison as a ``compare`` run with its result (``headwater show``)."""
+    import json
+
+    from headwater.records import now_iso
+    from headwater.records import schema as rs
+
+    summary = result.to_dict()
+    summary.pop("samples", None)
+    run_id = ws.records.start_run(
+        **ws.run_values("compare"),
+        started=started,
+        status="ok" if result.equal else "differences",
+        finished=now_iso(),
+        summary=json.dumps(summary, default=str),
+        note=f"{result.left} vs {result.right}",
+    )
+    with ws.records.write() as conn:
+        conn.execute(
+            rs.comparisons.insert().values(
+                run_id=run_id,
+                created=now_iso(),
+                left=result.left,
+                right=result.right,
+                key=json.dumps(result.key),
+                equal=result.equal,
+                result=json.dumps(result.to_dict(), default=str),
             )
-        finally:
-            eng.close()
+        )
+    result.options["run_id"] = run_id
 
 
 def _check_options(
@@ -305,4 +402,4 @@ def _label(obj: Any) -> str:
     return f"<{type(obj).__name__} in memory>"
 
 
-__all__ = ["ColumnComparison", "Comparison", "compare"]
+__all__ = ["ColumnComparison", "Comparison", "compare", "compare_in"]

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     import ibis
 
     from headwater.engines.base import Engine
-    from headwater.project import Project
+    from headwater.workspace import Workspace
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +77,7 @@ def read_side(
     obj: Any,
     *,
     label: str,
-    project: Project | None,
+    project: Workspace | None,
     source: SourceConfig | None,
     prefix: str,
     staging: Path,
@@ -115,7 +115,7 @@ def read_side(
 
 
 def _dataset_side(
-    engine: Engine, name: str, version: str, *, label: str, project: Project | None
+    engine: Engine, name: str, version: str, *, label: str, project: Workspace | None
 ) -> Side:
     from headwater import dataset as ds_mod
 

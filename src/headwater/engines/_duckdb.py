@@ -346,6 +346,13 @@ class DuckDBEngine:
         rows = self.raw.execute(sql).fetchall()
         return rows[0][0] if rows else None
 
+    def temp_tables(self) -> set[str]:
+        # Ibis registers in-memory tables as views of its own: they are not ours to drop
+        rows = self.raw.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_catalog = 'temp'"
+        ).fetchall()
+        return {r[0] for r in rows if not r[0].startswith("ibis_")}
+
     def drop(self, name: str) -> None:
         kinds = self.raw.execute(
             "SELECT table_name, table_type FROM information_schema.tables "

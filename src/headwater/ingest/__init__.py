@@ -27,11 +27,11 @@ from headwater.ingest._result import no_progress as _no_progress
 from headwater.sources import clear_staging
 
 if TYPE_CHECKING:
-    from headwater.project import Project
+    from headwater.workspace import Workspace
 
 
 def ingest(
-    project: Project,
+    project: Workspace,
     *,
     dry_run: bool = False,
     strict: bool = False,
@@ -54,7 +54,7 @@ def ingest(
     options = {"strict": strict, "rebuild": rebuild}
     from headwater.ingest._job import IngestJob
 
-    with project.writer("ingest", wait=wait, options=options) as run:
+    with project.writer("ingest", wait=wait, options=options) as run, project.scratch():
         job = IngestJob(project, run, strict=strict, rebuild=rebuild, progress=progress)
         try:
             return job.execute()
@@ -62,7 +62,7 @@ def ingest(
             job.cleanup()
 
 
-def _dry_run(project: Project, *, rebuild: bool, progress: ProgressCallback) -> IngestResult:
+def _dry_run(project: Workspace, *, rebuild: bool, progress: ProgressCallback) -> IngestResult:
     from headwater import dataset as ds_mod
 
     cfg = project.config

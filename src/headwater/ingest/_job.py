@@ -25,7 +25,7 @@ from headwater.sources import SourceFile, clear_staging
 
 if TYPE_CHECKING:
     from headwater.engines.base import Engine
-    from headwater.project import Project, Run
+    from headwater.workspace import Run, Workspace
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 class IngestJob:
     def __init__(
         self,
-        project: Project,
+        project: Workspace,
         run: Run,
         *,
         strict: bool,
@@ -55,11 +55,7 @@ class IngestJob:
         self._parent_rows: Any = None
 
     def cleanup(self) -> None:
-        if self.engine is not None:
-            try:
-                self.engine.close()
-            except Exception:  # pragma: no cover - closing must not mask the real error
-                log.debug("engine close failed", exc_info=True)
+        # the engine is the workspace's (its tables go with the writer's scratch scope)
         clear_staging(self.staging)
 
     # -- the run -----------------------------------------------------------------------
@@ -311,9 +307,7 @@ class IngestJob:
     # -- steps ----------------------------------------------------------------------------
 
     def _connect(self) -> Engine:
-        from headwater.engines import connect
-
-        return connect(self.cfg.engine, self.cfg.root)
+        return self.project.engine()
 
     def _register_files(self, plan: Plan) -> None:
         """Give every file of the run a record (and so an id for its rows' provenance)."""

@@ -157,6 +157,12 @@ class RecordStore:
         with self.write() as c:
             c.execute(stmt)
 
+    def runs_running(self) -> list[dict[str, Any]]:
+        """Runs still marked ``running`` (their process may be alive or gone)."""
+        stmt = sa.select(schema.runs).where(schema.runs.c.status == "running")
+        with self.read() as conn:
+            return [run_dict(r._mapping) for r in conn.execute(stmt)]
+
     def mark_crashed_except(self, run_id: int, note: str) -> list[int]:
         """Mark every run but ``run_id`` still ``running`` as ``crashed``.
 
