@@ -1,7 +1,9 @@
-"""Shared fixtures: tiny projects written into tmp_path, and a way to run the real CLI."""
+"""Shared fixtures: tiny projects written into tmp_path, and ways to run the real CLI."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import subprocess
 import sys
@@ -63,6 +65,33 @@ def make_project(tmp_path: Path) -> ProjectFactory:
 
 
 def run_cli(
+    *args: str, cwd: Path | None = None, env: dict[str, str] | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """Run the ``headwater`` command in this process: ``main(argv)`` with its own working
+    folder, environment and captured output, as a subprocess would see them.
+
+    ``timeout`` is accepted for the subprocess form (:func:`run_cli_subprocess`), which the
+    tests use only where a process is the point (start-up imports, ``kill -9``, a lock held
+    by another process, a command that might hang).
+    """
+    from headwater.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    saved_env, saved_cwd = dict(os.environ), os.getcwd()
+    os.environ.update({"COLUMNS": "200", **(env or {})})
+    try:
+        if cwd is not None:
+            os.chdir(cwd)
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = main(list(args))
+    finally:
+        os.chdir(saved_cwd)
+        os.environ.clear()
+        os.environ.update(saved_env)
+    return subprocess.CompletedProcess(["headwater", *args], code, out.getvalue(), err.getvalue())
+
+
+def run_cli_subprocess(
     *args: str, cwd: Path | None = None, env: dict[str, str] | None = None, timeout: float = 120
 ) -> subprocess.CompletedProcess[str]:
     """Run the real ``headwater`` command in a subprocess."""

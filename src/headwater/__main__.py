@@ -1,5 +1,7 @@
 """``python -m headwater`` is the ``headwater`` command."""
 
+import sys
+
 from headwater.cli import main
 
-main()
+sys.exit(main())

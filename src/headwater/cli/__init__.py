@@ -1,17 +1,18 @@
 """The ``headwater`` command. Thin: every command calls one :class:`headwater.Project` method.
 
 Exit codes, in one place (:func:`main`): 0 ok; 1 the job failed or differences were
-found; 2 usage, configuration or another expected error; 130 interrupted.
+found; 2 usage, configuration or another expected error; 130 interrupted. :func:`main`
+returns the code (tests call it in-process); the console script and ``python -m
+headwater`` exit with it.
 """
 
 from __future__ import annotations
-
-import sys
 
 from headwater.errors import HeadwaterError
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the command line ``argv`` (default: ``sys.argv[1:]``) and return its exit code."""
     from typer.exceptions import Abort, Exit, TyperException
 
     from headwater.cli import output
@@ -45,8 +46,8 @@ def main(argv: list[str] | None = None) -> int:
     return _exit(rv if isinstance(rv, int) else 0)
 
 
-def _exit(code: int) -> int:
-    sys.exit(code)
+def _exit(code: int | None) -> int:
+    return int(code or 0)
 
 
 __all__ = ["main"]
