@@ -60,7 +60,7 @@ def _threshold(fraction: float) -> int:
 def load_training_data(project: Workspace, spec: ModelConfig) -> TrainingData:
     """Read the current dataset version (and the test data) as pandas frames."""
     from headwater import dataset as ds_mod
-    from headwater.ingest._fingerprint import encoding
+    from headwater.tables.fingerprint import encoding
 
     name = project.config.dataset.name
     with project.records.read() as conn:
@@ -142,7 +142,7 @@ def _read_path_frame(
     from headwater import dataset as ds_mod
     from headwater.compare._inputs import read_side, staging_dir
     from headwater.errors import CompareError
-    from headwater.ingest import _pipeline as pl
+    from headwater.tables import transform as pl
 
     kinds: dict[str, str] = {}
     with project.records.read() as conn:

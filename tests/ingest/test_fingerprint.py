@@ -9,7 +9,7 @@ import math
 import ibis
 import pytest
 
-from headwater.ingest._fingerprint import fingerprint, fingerprint_python
+from headwater.tables.fingerprint import fingerprint, fingerprint_python
 
 SCHEMA = {"s": "string", "i": "int", "f": "float", "b": "bool", "d": "date", "t": "timestamp"}
 
@@ -103,7 +103,7 @@ def test_the_encoding_is_unambiguous():
 
 
 def test_halves_on_the_engine_match_the_python_reference():
-    from headwater.ingest._fingerprint import halves, halves_python
+    from headwater.tables.fingerprint import halves, halves_python
 
     hexes = [fingerprint_python(r, SCHEMA) for r, _ in GOLDEN]
     hexes += ["0" * 32, "f" * 32, "7fffffffffffffff8000000000000000"]
@@ -122,8 +122,8 @@ def test_fingerprints_from_text_use_canonical_source_text_exactly():
     import pyarrow as pa
 
     from headwater.config import DatasetConfig
-    from headwater.ingest import _pipeline as pl
-    from headwater.ingest._fingerprint import halves_python
+    from headwater.tables import transform as pl
+    from headwater.tables.fingerprint import halves_python
 
     floats = [
         "468.6", "1.50", ".5", "0.5", "-0.5", "5", "5.0", "-0.0", "1e5", "1E-7", "0.0001",
@@ -164,7 +164,7 @@ def test_engine_digest_halves_equal_the_portable_halves(tmp_path):
 
     from headwater.config import EngineConfig
     from headwater.engines import connect
-    from headwater.ingest._fingerprint import halves_python
+    from headwater.tables.fingerprint import halves_python
 
     texts = [""] + [f"row {i} \x1e x\x1f{i * 7919}" for i in range(1000)] + ["é" * 40]
     engine = connect(EngineConfig(), tmp_path)

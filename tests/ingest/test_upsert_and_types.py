@@ -194,7 +194,7 @@ def test_trimming_strips_ascii_whitespace_only_and_skips_clean_values():
     import ibis
     import pyarrow as pa
 
-    from headwater.ingest._pipeline import strip_text
+    from headwater.tables.transform import strip_text
 
     values = [
         " a", "a ", "\ta\t", "\x0ba\x0c", "\r\na b\r\n", "\x01a", "a\x01", "\x01 a \x01",

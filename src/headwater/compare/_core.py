@@ -60,7 +60,7 @@ def column_flags(
     """(unequal, null on one side only, |difference|) for one matched column."""
     import ibis
 
-    from headwater.ingest._fingerprint import canonical_text
+    from headwater.tables.fingerprint import canonical_text
 
     one_null = left.isnull() != right.isnull()
     both = left.notnull() & right.notnull()
@@ -87,7 +87,7 @@ def column_flags(
 
 def _comparable(value: ir.Value, kind: str, other: str) -> ir.Value:
     """A value cast so that it can be matched against the other side's column."""
-    from headwater.ingest._fingerprint import canonical_text
+    from headwater.tables.fingerprint import canonical_text
 
     if kind == other:
         return value
@@ -188,7 +188,7 @@ def _align_text(engine: Any, side: Side, other: Side) -> Side:
     and typed strictly, as ingest would, when no value fails (one aggregate pass for those
     columns only); otherwise it stays text and is compared by canonical text.
     """
-    from headwater.ingest import _pipeline as pl
+    from headwater.tables import transform as pl
 
     wanted = {
         c: other.schema[c]

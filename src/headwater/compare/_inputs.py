@@ -147,7 +147,7 @@ def _dataset_side(
         return Side(label, table, schema)
     live = ds_mod.conform(live, schema)
 
-    from headwater.ingest._pipeline import ordinal
+    from headwater.tables.transform import ordinal
 
     # file ids grow with runs, so (file, record) orders rows as they were ingested
     return Side(label, live.select(*schema, _hw_order=ordinal(live)), schema)
@@ -163,9 +163,9 @@ def _file_side(
     staging: Path,
 ) -> Side:
     """A file, folder, glob or URL, read as an ingest source would be."""
-    from headwater.ingest import _pipeline as pl
     from headwater.ingest._read import read_text, recheck
     from headwater.sources import list_source, stage_remote
+    from headwater.tables import transform as pl
 
     src = (source or SourceConfig(path=path)).model_copy(update={"path": path})
     resolved = str(Path(path).expanduser().resolve()) if "://" not in path else path
@@ -266,7 +266,7 @@ def _file_side(
 
 def _typed(text: ibis.Table, schema: dict[str, str]) -> ibis.Table:
     """Typed columns, provenance and a did-not-fit flag per typed column (no text copies)."""
-    from headwater.ingest import _pipeline as pl
+    from headwater.tables import transform as pl
 
     t = pl.type_stage(text, schema, [])
     flags = {
@@ -279,9 +279,9 @@ def _typed(text: ibis.Table, schema: dict[str, str]) -> ibis.Table:
 
 def _parquet_side(engine: Engine, files: list[Any], *, label: str, prefix: str) -> Side:
     """Parquet keeps its own types: read natively (no text round trip), names normalised."""
-    from headwater.ingest._pipeline import ordinal
     from headwater.ingest._plan import FileProblem, check_names
     from headwater.ingest._read import engine_reason
+    from headwater.tables.transform import ordinal
 
     paths = [f.local_path or f.path for f in files]
     try:

@@ -17,9 +17,8 @@ import ibis
 import pyarrow as pa
 
 from headwater.config import EngineConfig
-from headwater.engines.base import ReadGroup
+from headwater.engines.base import FP_COLUMNS, ReadGroup
 from headwater.errors import EngineError
-from headwater.ingest._fingerprint import COLUMNS as FP_COLUMNS
 
 
 def _q(name: str) -> str:
@@ -34,7 +33,7 @@ def _list(paths: tuple[str, ...] | list[str]) -> str:
     return "[" + ", ".join(_lit(p) for p in paths) + "]"
 
 
-# The fingerprint halves (see ingest/_fingerprint.py: each half of the md5 hex as an
+# The fingerprint halves (see tables/fingerprint.py: each half of the md5 hex as an
 # unsigned number, minus 2**63) without formatting and parsing hex: md5_number is the
 # digest as one little-endian 128-bit number, so each half is a byte-swapped 64-bit slice
 # of it (on 10M encodings alone: md5 + hex + parse 2.4 s, this 1.45 s; in the whole typing
@@ -314,7 +313,7 @@ class DuckDBEngine:
         text_column: str,
         names: tuple[str, str] = FP_COLUMNS,
     ) -> ibis.Table:
-        """:func:`headwater.ingest._fingerprint.digest_halves`, computed from ``md5_number``.
+        """:func:`headwater.tables.fingerprint.digest_halves`, computed from ``md5_number``.
 
         One projection per step, so that each value is computed once (a macro repeats its
         argument wherever it is used)."""

@@ -10,6 +10,11 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
 
+# the two int64 halves of a row's fingerprint, as every engine writes them
+# (the fingerprint itself is engine-neutral: headwater.tables.fingerprint)
+FP_COLUMNS = ("_hw_fp_hi", "_hw_fp_lo")
+
+
 @dataclass(frozen=True)
 class ReadGroup:
     """Files of one source that share a format, options and raw header: one read.
@@ -75,7 +80,7 @@ class Engine(Protocol):
         self, table: ibis.Table, text_column: str, names: tuple[str, str] = ...
     ) -> ibis.Table:
         """``table`` with row encodings ``text_column`` replaced by the two int64 halves of
-        their md5 (exactly :func:`headwater.ingest._fingerprint.digest_halves`)."""
+        their md5 (exactly :func:`headwater.tables.fingerprint.digest_halves`)."""
         ...
 
     def to_pyarrow(self, expr: ibis.Table, *, sequential: bool = False) -> pa.Table:

@@ -11,7 +11,7 @@ project lock:
    groups are staged one by one, and a failing group file by file, so that only the bad
    file fails;
 4. types, validates, fingerprints and de-duplicates (or upserts by key) with Ibis
-   expressions (:mod:`headwater.ingest._pipeline`);
+   expressions (:mod:`headwater.tables.transform`);
 5. writes new rows and retractions as new immutable parts, then commits the version,
    the file records and the run's end in one record-store transaction.
 """

@@ -13,7 +13,6 @@ import sqlalchemy as sa
 
 from headwater import dataset as ds_mod
 from headwater.errors import ValidationError
-from headwater.ingest._fingerprint import COLUMNS as FP_COLUMNS
 from headwater.ingest._plan import Plan, known_files, make_plan
 from headwater.ingest._read import read_text, recheck
 from headwater.ingest._result import IngestResult, ProgressCallback
@@ -22,6 +21,7 @@ from headwater.ingest._result import file_view as _file_view
 from headwater.ingest._result import summary as _summary
 from headwater.records import schema as rs
 from headwater.sources import SourceFile, clear_staging
+from headwater.tables.fingerprint import COLUMNS as FP_COLUMNS
 
 if TYPE_CHECKING:
     from headwater.engines.base import Engine
@@ -107,7 +107,7 @@ class IngestJob:
             engine = self.engine = self._connect()
         if to_read:
             assert engine is not None
-            from headwater.ingest import _pipeline as pl
+            from headwater.tables import transform as pl
 
             typed_run = None
             for lazy in (True, False):
@@ -363,7 +363,7 @@ class IngestJob:
     ) -> tuple[Any, Any, list[tuple[str, str]]]:
         """Clean, type, check and fingerprint the batch into one table: (table, schema
         decision, check labels). With a ``lazy`` batch this is also the read."""
-        from headwater.ingest import _pipeline as pl
+        from headwater.tables import transform as pl
 
         ds = self.ds
         data_cols = [c for c in batch.columns if not c.startswith("_hw_")]

@@ -30,6 +30,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from headwater.engines.base import FP_COLUMNS
+
 if TYPE_CHECKING:
     import ibis
     import ibis.expr.types as ir
@@ -37,7 +39,7 @@ if TYPE_CHECKING:
 _FIELD = "\x1f"
 _END = "\x1e"
 _HALF = 2**63
-COLUMNS = ("_hw_fp_hi", "_hw_fp_lo")
+COLUMNS = FP_COLUMNS
 
 
 def _floor_float(value: Any) -> Any:

@@ -17,8 +17,8 @@ import ibis
 import ibis.expr.types as ir
 
 from headwater.config import IBIS_TYPES, DatasetConfig
-from headwater.ingest._fingerprint import COLUMNS as FP
-from headwater.ingest._fingerprint import digest_halves, encoding
+from headwater.tables.fingerprint import COLUMNS as FP
+from headwater.tables.fingerprint import digest_halves, encoding
 
 # Strict text forms accepted for each type (engines' own casts are more permissive:
 # DuckDB casts '1.5' to BIGINT 2 and 'inf' to a date, which would silently change data).
