@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING, Any
 
-HEAD_REVISION = "0003"
+HEAD_REVISION = "0004"
 
 if TYPE_CHECKING:
     from headwater.records.store import RecordStore

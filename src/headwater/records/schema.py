@@ -2,6 +2,8 @@
 
 Every table here is created by an Alembic migration in ``migrations/versions``; a change to
 a table is a new migration, never an edit of an old one, so existing projects upgrade.
+Migrations never import this module: each writes out its tables as they were at its
+revision (tests/records/test_migrations.py checks that head equals what is here).
 """
 
 from __future__ import annotations
@@ -28,7 +30,10 @@ runs = sa.Table(
     sa.Column("config_hash", sa.String(64)),
     sa.Column("options", sa.Text),  # JSON: flags the run was given
     sa.Column("summary", sa.Text),  # JSON: the command's result
+    # Added by migration 0004: the run whose writer this run's writer was opened inside.
+    sa.Column("parent_id", sa.Integer, sa.ForeignKey("runs.id")),
     sa.Index("ix_runs_status", "status"),
+    sa.Index("ix_runs_parent_id", "parent_id"),
 )
 
 datasets = sa.Table(

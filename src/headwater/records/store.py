@@ -126,10 +126,25 @@ class RecordStore:
 
     # -- runs --------------------------------------------------------------------------
 
-    def start_run(self, **values: Any) -> int:
+    def start_run(self, *, parent_id: Any = None, **values: Any) -> int:
+        """Record a new run (``running`` unless ``status`` says otherwise); its id.
+
+        ``parent_id`` (an ``int``) is the run this one runs inside: a writer opened inside
+        another writer. It is typed ``Any`` only because callers spread a
+        ``dict[str, object]`` of run columns into ``values``.
+        """
         values.setdefault("started", now_iso())
         values.setdefault("status", "running")
         with self.write() as conn:
+            if parent_id is not None:
+                parent = sa.select(schema.runs.c.id).where(schema.runs.c.id == parent_id)
+                if conn.execute(parent).first() is None:
+                    raise RecordsError(
+                        f"cannot record a child of parent run {parent_id!r}: there is no such run",
+                        hint="give the id of a recorded run as parent_id",
+                        parent_id=parent_id,
+                    )
+                values["parent_id"] = parent_id
             result = conn.execute(sa.insert(schema.runs).values(**values))
             return int(result.inserted_primary_key[0])  # type: ignore[index]
 
