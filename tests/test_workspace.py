@@ -36,8 +36,8 @@ def test_ingest_train_deploy_under_one_parent_writer_are_child_runs(make_project
     put(tmp_path / "incoming" / "a.csv", _rows(300))
     with p.writer("run") as parent:
         ingested = p.ingest()
-        trained = p.train()
-        deployed = p.deploy()
+        p.train()
+        p.deploy()
     assert ingested.status == "ok" and ingested.rows_added == 300
     runs = {r["id"]: r for r in p.history(limit=None)}
     outer = runs[parent.id]
@@ -49,7 +49,6 @@ def test_ingest_train_deploy_under_one_parent_writer_are_child_runs(make_project
     assert [c["kind"] for c in children] == ["ingest", "train", "deploy"]
     assert all(c["status"] == "ok" for c in children)
     assert children[0]["id"] == ingested.run_id
-    assert trained["run_id"] == children[1]["id"] and deployed["run_id"] == children[2]["id"]
     # nothing else was recorded: no skipped run, no failed run
     assert len(runs) == 4
     # the same engine served every stage, and none of their tables outlived the stage
@@ -64,9 +63,8 @@ def test_a_failing_child_fails_the_parent_unless_the_parent_handles_it(make_proj
         p.train()  # no [model]: the stage refuses, and the parent fails with it
     assert p.records.run(unhandled.id)["status"] == "failed"
 
-    with pytest.raises(TrainError), p.writer("run") as parent:
-        with p.writer("train") as child:
-            raise TrainError("the child failed")
+    with pytest.raises(TrainError), p.writer("run") as parent, p.writer("train") as child:
+        raise TrainError("the child failed")
     assert p.records.run(child.id)["status"] == "failed"
     assert p.records.run(child.id)["parent_id"] == parent.id
     assert p.records.run(parent.id)["status"] == "failed"
@@ -83,9 +81,8 @@ def test_a_failing_child_fails_the_parent_unless_the_parent_handles_it(make_proj
 
 def test_interrupt_in_a_child_marks_both_interrupted(make_project):
     p = make_project()
-    with pytest.raises(KeyboardInterrupt), p.writer("run") as parent:
-        with p.writer("ingest") as child:
-            raise KeyboardInterrupt
+    with pytest.raises(KeyboardInterrupt), p.writer("run") as parent, p.writer("ingest") as child:
+        raise KeyboardInterrupt
     assert p.records.run(child.id)["status"] == "interrupted"
     assert p.records.run(parent.id)["status"] == "interrupted"
 
@@ -181,5 +178,5 @@ def test_an_engine_handed_in_is_used_and_never_closed(make_project, tmp_path):
     assert p.ingest().rows_added == 1
     assert p.workspace.engine() is engine
     p.close()
-    assert engine.to_pyarrow(engine.con.sql("SELECT 42 AS x")).to_pylist() == [{"x": 42}]
+    assert engine.raw.execute("SELECT 42").fetchall() == [(42,)]  # still open
     engine.close()
