@@ -21,7 +21,7 @@ SRC = Path(__file__).resolve().parent.parent / "src" / "headwater"
 
 # floors, from the ground up: a module may import from its own floor's package and below
 FLOORS: list[tuple[str, ...]] = [
-    ("errors", "_version"),
+    ("errors", "_version", "progress"),
     ("config", "records", "_lock", "_output"),
     ("engines",),
     ("tables",),
@@ -32,7 +32,9 @@ FLOORS: list[tuple[str, ...]] = [
     ("schedule",),
     ("reports", "_explain"),
     ("project",),
-    ("__init__", "__main__", "cli", "serve", "examples"),
+    ("examples",),  # the demo: a project made and run as a user would
+    ("__init__", "cli", "serve"),
+    ("__main__",),
 ]
 
 

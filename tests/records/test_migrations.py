@@ -25,7 +25,8 @@ from alembic.migration import MigrationContext
 
 import headwater.records
 from headwater import Project, RecordsError
-from headwater.records import HEAD_REVISION, RecordStore, _fast, schema
+from headwater.records import HEAD_REVISION, _fast, schema
+from headwater.records.store import RecordStore
 from tests.conftest import ProjectFactory, run_cli
 
 DATA = Path(__file__).parent / "data"

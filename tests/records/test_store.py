@@ -4,8 +4,7 @@ from pathlib import Path
 import pytest
 
 from headwater import RecordsError
-from headwater.records import RecordStore
-from headwater.records.store import HEAD_REVISION
+from headwater.records.store import HEAD_REVISION, RecordStore
 
 
 def test_new_store_is_migrated_to_head_in_wal_mode(tmp_path: Path):

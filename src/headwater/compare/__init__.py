@@ -23,7 +23,7 @@ from headwater.config import EngineConfig, SourceConfig
 if TYPE_CHECKING:
     from headwater.compare._inputs import Side
     from headwater.engines.base import Engine
-    from headwater.ingest import ProgressCallback
+    from headwater.progress import ProgressCallback
     from headwater.workspace import Workspace
 
 SAMPLE_KINDS = (

@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from headwater.ingest._plan import Plan
+from headwater.progress import ProgressCallback, no_progress
 from headwater.sources import SourceFile
 
-ProgressCallback = Callable[[str, int, int, str], None]
-"""``progress(stage, done, total, detail)``: called as work advances."""
-
-
-def no_progress(stage: str, done: int, total: int, detail: str) -> None:
-    return None
+__all__ = ["IngestResult", "ProgressCallback", "count_plan", "file_view", "no_progress", "summary"]
 
 
 @dataclass

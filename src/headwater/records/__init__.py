@@ -1,17 +1,15 @@
 """The record store: every run, file, version and reject is a row (DESIGN.md decision 3).
 
-Importing this package is light: SQLAlchemy loads with :class:`RecordStore`, on first use.
+Importing this package is light: SQLAlchemy loads with
+:class:`headwater.records.store.RecordStore`, which the workspace imports on first use.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 HEAD_REVISION = "0004"
-
-if TYPE_CHECKING:
-    from headwater.records.store import RecordStore
 
 
 def now_iso() -> str:
@@ -29,12 +27,4 @@ def run_dict(row: Any) -> dict[str, Any]:
     return out
 
 
-def __getattr__(name: str) -> Any:
-    if name == "RecordStore":
-        from headwater.records.store import RecordStore
-
-        return RecordStore
-    raise AttributeError(f"module 'headwater.records' has no attribute {name!r}")
-
-
-__all__ = ["HEAD_REVISION", "RecordStore", "now_iso", "run_dict"]
+__all__ = ["HEAD_REVISION", "now_iso", "run_dict"]
