@@ -10,15 +10,19 @@ database; a missing manifest is rewritten by the next writer.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import logging
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from headwater.config import IBIS_TYPES
+from headwater._files import FILE_MODE, make_dirs, restrict
+from headwater.config import CONFIG_FILE, IBIS_TYPES
 from headwater.errors import ConfigError, ProjectError, PublishError
 from headwater.records import now_iso
 from headwater.records import schema as rs
@@ -29,6 +33,8 @@ if TYPE_CHECKING:
 
     from headwater.engines.base import Engine
     from headwater.workspace import Workspace
+
+log = logging.getLogger(__name__)
 
 PROVENANCE = ("_hw_file", "_hw_record", "_hw_run", "_hw_fp_hi", "_hw_fp_lo")
 ROW_ID = ("_hw_file", "_hw_record")
@@ -97,11 +103,23 @@ def check_key(conn: sa.Connection, name: str, state: DatasetState, key: list[str
     )
 
 
+class Part(str):
+    """A part's path relative to the dataset folder, carrying the size it was written with
+    (``None`` if not recorded), so that a read can tell a part changed since."""
+
+    size: int | None
+
+    def __new__(cls, path: str, size: int | None = None) -> Part:
+        part = super().__new__(cls, path)
+        part.size = size
+        return part
+
+
 def _parts(conn: sa.Connection, name: str, line: int, version: int | None, kind: str) -> list[str]:
     if version is None:
         return []
     stmt = (
-        sa.select(rs.parts.c.path)
+        sa.select(rs.parts.c.path, rs.parts.c.bytes)
         .where(
             rs.parts.c.dataset == name,
             rs.parts.c.line == line,
@@ -110,7 +128,7 @@ def _parts(conn: sa.Connection, name: str, line: int, version: int | None, kind:
         )
         .order_by(rs.parts.c.id)
     )
-    return [r[0] for r in conn.execute(stmt)]
+    return [Part(r[0], r[1]) for r in conn.execute(stmt)]
 
 
 def line_parts(
@@ -150,8 +168,10 @@ def live_rows(
 
 
 def _check_parts(dataset_dir: str, parts: list[str]) -> None:
-    """ProjectError if a local part file of a version is gone (deleted or moved by hand):
-    the engine would only say that no file matches a pattern."""
+    """ProjectError if a local part file of a version is gone (deleted or moved by hand), or
+    was changed since it was written: its size is not the recorded one, or it does not
+    begin and end with Parquet's magic bytes. The engine would only say that no file
+    matches a pattern, or read the changed rows as if they were the version's."""
     full = {p: _abs(dataset_dir, p) for p in parts}
     missing = [p for p, f in full.items() if "://" not in f and not os.path.exists(f)]
     if missing:
@@ -162,6 +182,32 @@ def _check_parts(dataset_dir: str, parts: list[str]) -> None:
             hint="restore the dataset folder from a backup (its manifests list every file), "
             "or rebuild the dataset from the sources with `headwater ingest --rebuild`",
         )
+    for p, f in full.items():
+        if "://" in f:
+            continue
+        problem = _part_problem(f, getattr(p, "size", None))
+        if problem:
+            raise ProjectError(
+                f"the dataset file {p!r} in {dataset_dir!r} {problem}: it was changed after "
+                "headwater wrote it, so the version's rows cannot be trusted",
+                hint="restore the file from a backup of the dataset folder, or rebuild the "
+                "dataset from the sources with `headwater ingest --rebuild`",
+                path=f,
+            )
+
+
+def _part_problem(path: str, size: int | None) -> str | None:
+    """What is wrong with a part file on disk, if anything (cheap: a stat and 8 bytes)."""
+    actual = os.path.getsize(path)
+    if size is not None and actual != size:
+        return f"has {actual} bytes where {size} were written"
+    with open(path, "rb") as fh:
+        head = fh.read(4)
+        fh.seek(max(actual - 4, 0))
+        tail = fh.read(4)
+    if actual < 8 or head != b"PAR1" or tail != b"PAR1":
+        return "is not a whole Parquet file (no PAR1 magic bytes at its start and end)"
+    return None
 
 
 def _abs(dataset_dir: str, rel: str) -> str:
@@ -413,9 +459,10 @@ def write_manifests(project: Workspace, conn: sa.Connection | None = None) -> li
                 "(_hw_file, _hw_record) pairs of `retractions`; paths are relative to "
                 "the dataset folder",
             }
-            folder.mkdir(parents=True, exist_ok=True)
+            make_dirs(folder)
             tmp = path.with_suffix(".tmp")
             tmp.write_text(json.dumps(body, indent=2), encoding="utf-8")
+            restrict(tmp)
             os.replace(tmp, path)
             written.append(m["version"])
 
@@ -427,13 +474,163 @@ def write_manifests(project: Workspace, conn: sa.Connection | None = None) -> li
     return written
 
 
-def remove_orphans(project: Workspace) -> list[str]:
-    """Delete part files that no committed version references (a crashed run's leftovers).
+PART_NAME = re.compile(r"run(\d{6,})-([0-9a-f]{12})\.parquet")
+MARKER = "headwater-dataset.json"
 
-    Only call under the project lock: a running writer's parts are not committed yet.
+
+def part_tag(conn: sa.Connection, run_id: int) -> str:
+    """The name of the parts run ``run_id`` writes (``run000042-<12 hex>``, + ``.parquet``).
+
+    The hex digits are a hash of the run's record (id, start, host, pid), so that the sweep
+    can tell the parts a run of *these* records wrote from any other file of the same shape.
+    """
+    row = conn.execute(
+        sa.select(rs.runs.c.started, rs.runs.c.host, rs.runs.c.pid).where(rs.runs.c.id == run_id)
+    ).one()
+    return _tag(run_id, row.started, row.host, row.pid)
+
+
+def _tag(run_id: int, started: str, host: str | None, pid: int | None) -> str:
+    digest = hashlib.sha256(f"{run_id}|{started}|{host}|{pid}".encode()).hexdigest()
+    return f"run{run_id:06d}-{digest[:12]}"
+
+
+def claim_folder(project: Workspace, run_id: int) -> None:
+    """Make sure the dataset folder is this project's before a writer changes anything there.
+
+    The owner is recorded in ``<dataset folder>/headwater-dataset.json``, written by the
+    first writer (run ``run_id``) of a folder that has none — a new one, or one made by a
+    headwater that wrote no marker. The owner is the record store that holds the claiming
+    run; a folder claimed by other records, or shared with a copy of this project that still
+    exists, is refused (ProjectError) before anything is written or removed.
+    """
+    folder = project.config.dataset_dir
+    if "://" in folder:
+        return
+    marker = Path(folder) / MARKER
+    here = {
+        "dataset": project.config.dataset.name,
+        "folder": os.path.realpath(folder),
+        "project": os.path.realpath(project.root),
+        "records": _records_shown(project),
+    }
+    owner = _read_marker(marker)
+    if owner is None:
+        with project.records.read() as conn:
+            row = conn.execute(
+                sa.select(rs.runs.c.started).where(rs.runs.c.id == run_id)
+            ).scalar_one()
+        body = {
+            "about": "this folder holds one headwater dataset; only the project whose "
+            "records hold the claiming run writes here",
+            **here,
+            "claimed_by_run": {"id": run_id, "started": row},
+            "claimed": now_iso(),
+        }
+        make_dirs(folder)
+        try:
+            fd = os.open(marker, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
+        except FileExistsError:  # another project claimed it meanwhile
+            owner = _read_marker(marker)
+        else:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(json.dumps(body, indent=2))
+            return
+    assert owner is not None
+    claim = owner.get("claimed_by_run") or {}
+    with project.records.read() as conn:
+        started = conn.execute(
+            sa.select(rs.runs.c.started).where(rs.runs.c.id == claim.get("id"))
+        ).scalar_one_or_none()
+    other = str(owner.get("project"))
+    if started is None or started != claim.get("started"):
+        if other == here["project"]:
+            raise ProjectError(
+                f"the dataset folder {folder!r} was written by another record store "
+                f"({owner.get('records')!r}) than this project's ({here['records']!r})",
+                hint="restore this project's records from a backup, or give the dataset "
+                "another [dataset] path or name to start a new one (or move the folder away)",
+                path=folder,
+            )
+        _refuse(folder, here["project"], owner, marker)
+    same_folder = owner.get("folder") == here["folder"]
+    if same_folder and other != here["project"] and os.path.exists(Path(other, CONFIG_FILE)):
+        _refuse(folder, here["project"], owner, marker)  # a copy of this project, still there
+    if any(owner.get(k) != v for k, v in here.items()):
+        # the project or the folder was moved (or copied with its dataset): follow it
+        log.info("dataset folder %s: owner marker updated for %s", folder, here["project"])
+        tmp = marker.with_name(f".{MARKER}.tmp")
+        tmp.write_text(json.dumps({**owner, **here}, indent=2), encoding="utf-8")
+        restrict(tmp)
+        os.replace(tmp, marker)
+
+
+def _refuse(folder: str, root: str, owner: dict[str, Any], marker: Path) -> None:
+    other = owner.get("project")
+    raise ProjectError(
+        f"the dataset folder {folder!r} belongs to another project: {other!r} (records "
+        f"{owner.get('records')!r}); this project ({root!r}) must not write there",
+        hint=f"give this project its own folder ([dataset] path or name in headwater.toml); "
+        f"if {other!r} no longer uses it and its data is this project's, delete "
+        f"{str(marker)!r} and run again",
+        path=folder,
+    )
+
+
+def _read_marker(marker: Path) -> dict[str, Any] | None:
+    try:
+        text = marker.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    try:
+        body = json.loads(text)
+        if not isinstance(body, dict):
+            raise ValueError("not an object")
+    except ValueError as exc:
+        raise ProjectError(
+            f"the dataset owner file {str(marker)!r} is not readable JSON ({exc})",
+            hint="restore it from a backup; if this folder is this project's, delete it and "
+            "run again (the next writer claims the folder)",
+            path=str(marker),
+        ) from exc
+    return body
+
+
+def _records_shown(project: Workspace) -> str:
+    url = project.config.records.url
+    if not url:
+        return str(project.config.state_dir / "records.db")
+    try:
+        return sa.engine.make_url(url).render_as_string(hide_password=True)
+    except Exception:  # a URL SQLAlchemy cannot parse fails later, when it is opened
+        return "(unparsable records url)"
+
+
+def remove_orphans(project: Workspace) -> list[str]:
+    """Delete what a crashed or failed run of this project left in the dataset folder.
+
+    Only files named as a run of this project's records names its parts (see
+    :func:`part_tag`) that no committed version references, and manifest temporary files
+    of committed versions, are removed; any other file stays. Only call under the project
+    lock, after :func:`claim_folder`: a running writer's parts are not committed yet.
     """
     name = project.config.dataset.name
     root = Path(project.config.dataset_dir)
+    candidates: dict[str, int] = {}
+    for sub in ("parts", "retractions"):
+        folder = root / sub
+        if not folder.is_dir():
+            continue
+        for f in folder.iterdir():
+            m = PART_NAME.fullmatch(f.name)
+            if m and f.is_file() and not f.is_symlink():
+                candidates[f"{sub}/{f.name}"] = int(m[1])
+    temps = []
+    vfolder = root / "versions"
+    if vfolder.is_dir():
+        temps = [f for f in vfolder.iterdir() if re.fullmatch(r"v\d{6,}\.tmp", f.name)]
+    if not candidates and not temps:
+        return []
     with project.records.read() as conn:
         known = {
             r[0] for r in conn.execute(sa.select(rs.parts.c.path).where(rs.parts.c.dataset == name))
@@ -444,23 +641,21 @@ def remove_orphans(project: Workspace) -> list[str]:
                 sa.select(rs.versions.c.version).where(rs.versions.c.dataset == name)
             )
         }
+        tags = {
+            r.id: _tag(r.id, r.started, r.host, r.pid)
+            for r in conn.execute(
+                sa.select(rs.runs.c.id, rs.runs.c.started, rs.runs.c.host, rs.runs.c.pid).where(
+                    rs.runs.c.id.in_(set(candidates.values())), rs.runs.c.status != "running"
+                )
+            )
+        }
     removed = []
-    for sub in ("parts", "retractions"):
-        folder = root / sub
-        if not folder.is_dir():
-            continue
-        for f in folder.iterdir():
-            rel = f"{sub}/{f.name}"
-            if rel not in known:
-                f.unlink(missing_ok=True)
-                removed.append(rel)
-    vfolder = root / "versions"
-    if vfolder.is_dir():
-        for f in vfolder.iterdir():
-            stem = f.name.split(".")[0]
-            if f.suffix == ".tmp" or (
-                stem.startswith("v") and stem[1:].isdigit() and int(stem[1:]) not in versions
-            ):
-                f.unlink(missing_ok=True)
-                removed.append(f"versions/{f.name}")
+    for rel, run_id in sorted(candidates.items()):
+        if rel not in known and rel.split("/")[1] == f"{tags.get(run_id)}.parquet":
+            (root / rel).unlink(missing_ok=True)
+            removed.append(rel)
+    for f in temps:
+        if int(f.stem[1:]) in versions:
+            f.unlink(missing_ok=True)
+            removed.append(f"versions/{f.name}")
     return removed

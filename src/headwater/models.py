@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
+from headwater._files import make_dirs, restrict
 from headwater.errors import ConfigError, ProjectError, RegistryError, TrainError
 from headwater.records import now_iso
 from headwater.records import schema as rs
@@ -45,11 +46,19 @@ def _user() -> str:
 def _write_bytes(folder: str, name: str, data: bytes) -> str:
     import fsspec
 
+    from headwater import registry
+
     fs, path = fsspec.core.url_to_fs(folder)
-    fs.makedirs(path, exist_ok=True)
+    local = registry.is_local(fs)
+    if local:
+        make_dirs(path)
+    else:
+        fs.makedirs(path, exist_ok=True)
     target = f"{folder.rstrip('/')}/{name}"
     with fsspec.open(target, "wb") as fh:
         fh.write(data)
+    if local:
+        restrict(f"{path.rstrip('/')}/{name}")
     return target
 
 

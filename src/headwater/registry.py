@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
+from headwater._files import make_dirs, restrict
 from headwater.errors import RegistryError
 from headwater.records import now_iso
 from headwater.records import schema as rs
@@ -32,6 +33,12 @@ CARD_FILE = "card.json"
 
 def _join(base: str, *parts: str) -> str:
     return "/".join([base.rstrip("/"), *parts])
+
+
+def is_local(fs: Any) -> bool:
+    """Whether an fsspec filesystem is the local disk (whose file modes headwater sets)."""
+    protocol = fs.protocol if isinstance(fs.protocol, tuple) else (fs.protocol,)
+    return "file" in protocol
 
 
 def version_dir(project: Workspace, version: int) -> str:
@@ -50,7 +57,11 @@ def save_model(
     digest = f"sha256:{hashlib.sha256(data).hexdigest()}"
     folder = version_dir(project, version)
     fs, path = fsspec.core.url_to_fs(folder)
-    fs.makedirs(path, exist_ok=True)
+    local = is_local(fs)
+    if local:
+        make_dirs(path)
+    else:
+        fs.makedirs(path, exist_ok=True)
     with fs.open(_join(path, MODEL_FILE), "wb") as fh:
         fh.write(data)
     with fs.open(_join(path, CARD_FILE), "w") as fh:
@@ -59,6 +70,9 @@ def save_model(
                 {**card, "file_hash": digest, "trusted_types": trusted}, indent=2, default=str
             )
         )
+    if local:
+        restrict(_join(path, MODEL_FILE))
+        restrict(_join(path, CARD_FILE))
     return {"location": folder, "file_hash": digest, "trusted_types": trusted}
 
 

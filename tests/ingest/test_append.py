@@ -4,6 +4,7 @@ import os
 
 import pyarrow.parquet as pq
 
+from headwater import dataset as ds_mod
 from tests.conftest import age, put
 
 
@@ -336,11 +337,15 @@ def test_orphan_parts_of_a_crashed_run_are_removed(make_project, tmp_path):
     p = make_project()
     put(tmp_path / "incoming/a.csv", "x\n1\n")
     p.ingest()
-    orphan = tmp_path / "data/d/parts/run999999-deadbeef.parquet"
-    orphan.write_bytes(b"half a file")
+    with p.writer("ingest") as run:  # a run that wrote half its part and died before the commit
+        with p.records.read() as conn:
+            orphan = tmp_path / f"data/d/parts/{ds_mod.part_tag(conn, run.id)}.parquet"
+        orphan.write_bytes(b"half a file")
+    stranger = tmp_path / "data/d/parts/run999999-deadbeef.parquet"  # no run of ours wrote it
+    stranger.write_bytes(b"someone else's")
     put(tmp_path / "incoming/b.csv", "x\n2\n")
     r = p.ingest()
-    assert r.orphans_removed == 1 and not orphan.exists()
+    assert r.orphans_removed == 1 and not orphan.exists() and stranger.exists()
     assert sorted(x["x"] for x in rows(p)) == [1, 2]
 
 

@@ -16,6 +16,7 @@ import duckdb
 import ibis
 import pyarrow as pa
 
+from headwater._files import make_dirs, restrict
 from headwater.config import EngineConfig
 from headwater.engines.base import FP_COLUMNS, ReadGroup
 from headwater.errors import EngineError
@@ -107,7 +108,7 @@ class DuckDBEngine:
         temp = Path(config.temp_directory)
         if not temp.is_absolute():
             temp = project_root / temp
-        temp.mkdir(parents=True, exist_ok=True)
+        make_dirs(temp)
         try:
             self.con = ibis.duckdb.connect()
         except Exception as exc:  # pragma: no cover - environment problem
@@ -300,8 +301,9 @@ class DuckDBEngine:
         return self.con.table(name)
 
     def write_parquet(self, expr: ibis.Table, path: str) -> int:
-        os.makedirs(os.path.dirname(path), exist_ok=True)
+        make_dirs(os.path.dirname(path))
         self.con.to_parquet(expr, path, compression="zstd", row_group_size=122_880)
+        restrict(path)  # DuckDB creates it 0o666 minus the umask
         rows = self.raw.execute(
             f"SELECT coalesce(sum(num_rows), 0) FROM parquet_file_metadata({_lit(path)})"
         ).fetchall()

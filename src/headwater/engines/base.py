@@ -73,7 +73,8 @@ class Engine(Protocol):
         ...
 
     def write_parquet(self, expr: ibis.Table, path: str) -> int:
-        """Write ``expr`` to one Parquet file; return the number of rows."""
+        """Write ``expr`` to one Parquet file; return the number of rows. The file is at
+        most ``0o644`` and the folders made for it at most ``0o755`` (``headwater._files``)."""
         ...
 
     def digest_halves(

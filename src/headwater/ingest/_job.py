@@ -6,7 +6,6 @@ import json
 import logging
 import os
 import time
-import uuid
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -62,6 +61,7 @@ class IngestJob:
 
     def execute(self) -> IngestResult:
         project, cfg, ds = self.project, self.cfg, self.ds
+        ds_mod.claim_folder(project, self.run.id)
         orphans = ds_mod.remove_orphans(project)
         ds_mod.write_manifests(project)
         with project.records.read() as conn:
@@ -228,7 +228,8 @@ class IngestJob:
         # -- write parts (immutable, uniquely named, in their final place) --------------
         row_parts: list[tuple[str, int, int]] = []
         retraction_parts: list[tuple[str, int, int]] = []
-        tag = f"run{self.run.id:06d}-{uuid.uuid4().hex[:12]}"
+        with project.records.read() as conn:
+            tag = ds_mod.part_tag(conn, self.run.id)  # names the sweep can tell are ours
         if new_rows_expr is not None and engine is not None:
             self.progress("write", 0, 1, "writing new rows")
             rel = f"parts/{tag}.parquet"

@@ -18,6 +18,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import event
 
+from headwater._files import create_file, make_dirs
 from headwater.errors import ProjectError, RecordsError
 from headwater.records import HEAD_REVISION, now_iso, run_dict, schema
 
@@ -52,7 +53,10 @@ class RecordStore:
 
     @classmethod
     def for_folder(cls, state_dir: Path) -> RecordStore:
-        state_dir.mkdir(parents=True, exist_ok=True)
+        """The project's own SQLite store; a new one is created with at most ``0o644`` in a
+        folder with at most ``0o755`` (SQLite gives its -wal and -shm files the same mode)."""
+        make_dirs(state_dir)
+        create_file(state_dir / "records.db")
         return cls(f"sqlite:///{state_dir / 'records.db'}")
 
     def _configure_sqlite(self) -> None:
