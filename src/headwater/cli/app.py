@@ -299,7 +299,7 @@ def records_export(
         write_atomically(out, lambda tmp: tmp.write_text(text, encoding="utf-8"))
         output.line(f"wrote the record of run {run_id} to {out}")
     else:
-        output.line(text.rstrip("\n"))
+        output.raw(text)  # as written to a file: never wrapped at the terminal's width
     return 0
 
 

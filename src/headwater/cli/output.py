@@ -64,14 +64,9 @@ def _took(run: dict[str, Any]) -> str:
 
 
 def _run_summary(run: dict[str, Any]) -> str:
-    s = run.get("summary") or {}
-    if run["kind"] == "ingest" and s:
-        return (
-            f"+{s.get('rows_added', 0)} rows, -{s.get('rows_retracted', 0)}, "
-            f"{s.get('files_new', 0)} new/{s.get('files_changed', 0)} changed/"
-            f"{s.get('files_failed', 0)} failed files → v{s.get('dataset_version')}"
-        )
-    return run.get("note") or run.get("error") or ""
+    from headwater._explain import summary_line
+
+    return summary_line(run)
 
 
 def history(runs: list[dict[str, Any]]) -> None:
