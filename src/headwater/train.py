@@ -340,7 +340,7 @@ def fit(
     """Fit the pipeline on the training rows and score it on the test rows; ``progress``
     hears the stages ``fit`` and ``evaluate`` start and end."""
     t0 = time.monotonic()
-    report = progress or (lambda stage, done, total, detail: None)
+    report = (lambda stage, done, total, detail: None) if progress is None else progress
     report("fit", 0, 1, spec.estimator)
     train = data.train[data.train[spec.target].notna()]
     if train.empty:

@@ -22,8 +22,10 @@ def emit_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
 
 
-def line(text: str = "") -> None:
-    console.print(text, markup=False)
+def line(text: str = "", *, soft_wrap: bool = False) -> None:
+    """A line of text; ``soft_wrap`` for a command or path to copy: never cut at the
+    terminal's width (the terminal wraps it for the eye; the text stays one line)."""
+    console.print(text, markup=False, soft_wrap=soft_wrap)
 
 
 def _add_row(table: Table, *cells: Any) -> None:
