@@ -8,11 +8,7 @@ import socket
 import pytest
 
 from headwater import Project, RegistryError
-from headwater._explain import *  # noqa
-try:
-    from headwater._explain import summary_line
-except ImportError:
-    from headwater.cli.output import _run_summary as summary_line
+from headwater._explain import summary_line
 from tests.conftest import put, run_cli
 from tests.models.test_models import MODEL, _rows
 

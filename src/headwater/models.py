@@ -161,7 +161,10 @@ def train(
     spec = require_spec(project)
     with project.writer("train", wait=wait, options={"deploy": deploy, "force": force}) as run:
         report = _reporter(run, progress)
-        about = {"dataset": project.config.dataset.name, "estimator": spec.estimator}
+        about: dict[str, Any] = {
+            "dataset": project.config.dataset.name,
+            "estimator": spec.estimator,
+        }
         run.summary = dict(about)
         with _stage(report, "read", "reading the training data"):
             data = load_training_data(project, spec)
