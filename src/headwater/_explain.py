@@ -9,16 +9,16 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-import sqlalchemy as sa
-
-from headwater.records import schema as rs
-
 if TYPE_CHECKING:
     from headwater.workspace import Workspace
 
 
 def run_record(project: Workspace, run_id: int) -> dict[str, Any]:
     """The run row plus its files, the version it published and a count of its rejects."""
+    import sqlalchemy as sa
+
+    from headwater.records import schema as rs
+
     run = project.records.run(run_id)
     with project.records.read() as conn:
         files = [
@@ -73,23 +73,17 @@ def story(run: dict[str, Any]) -> list[str]:
             f"{s.get('rows_only_right')} only right"
             + (f", {s.get('rows_with_differences')} with differences." if s.get("key") else ".")
         )
-    if run["kind"] in ("train", "deploy") and s.get("model_version") is not None:
-        if run["kind"] == "train":
-            lines.append(
-                f"It trained model v{s['model_version']} on dataset version "
-                f"{s.get('dataset_version')} ({s.get('train_rows')} rows): {s.get('metric')} = "
-                f"{s.get('score')} on {s.get('test_rows')} test rows."
-            )
-        if "reason" in s:
-            lines.append(
-                f"The gate {'promoted' if s.get('promoted') else 'refused'} v{s['model_version']}: "
-                f"{s['reason']}. Production is now v{s.get('production_version')}."
-            )
-    if run["kind"] == "rollback" and s:
+    if run["kind"] == "train":
+        lines += _train_story(run, s)
+    if run["kind"] == "deploy":
+        lines += _gate_story(s)
+    if run["kind"] == "rollback" and s.get("from_version") is not None:
         lines.append(
             f"It rolled production back from v{s.get('from_version')} to "
             f"v{s.get('production_version')}."
         )
+    if run["kind"] not in _KINDS and s:
+        lines.append(f"It recorded: {_plain(s)}.")
     if run["kind"] == "ingest" and s:
         files = run.get("files", [])
         lines.append(
@@ -127,7 +121,174 @@ def story(run: dict[str, Any]) -> list[str]:
     return lines
 
 
+_KINDS = ("ingest", "train", "deploy", "rollback", "compare")
+"""Run kinds with a story of their own; any other kind tells what its summary holds."""
+
+_DOING = {
+    "read": "reading the training data",
+    "fit": "fitting",
+    "evaluate": "scoring the candidate on the test data",
+    "save": "saving the candidate",
+    "gate": "comparing the candidate with production",
+}
+
+
+def _num(value: Any) -> str:
+    """A score as people read it: four decimals (the record keeps every digit)."""
+    return f"{value:.4f}" if isinstance(value, int | float) else str(value)
+
+
+def _plain(value: Any) -> str:
+    """A summary value in words: ``k=v`` pairs and comma lists, never a JSON dump."""
+    if isinstance(value, dict):
+        return (
+            ", ".join(
+                f"{k}=({_plain(v)})" if isinstance(v, dict) else f"{k}={_plain(v)}"
+                for k, v in value.items()
+            )
+            or "none"
+        )
+    if isinstance(value, list | tuple):
+        return ", ".join(_plain(v) for v in value) or "none"
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    return str(value)
+
+
+def _data(s: dict[str, Any]) -> str:
+    """``dataset 'd' version 3 (1,200 rows)``, with what is known of it."""
+    text = f"dataset {s['dataset']!r} " if s.get("dataset") else "dataset "
+    text += f"version {s.get('dataset_version')}"
+    if s.get("dataset_rows") is not None:
+        text += f" ({s['dataset_rows']} rows)"
+    return text
+
+
+def _train_story(run: dict[str, Any], s: dict[str, Any]) -> list[str]:
+    estimator = s.get("estimator")
+    if s.get("model_version") is None:  # it ended before a candidate existed
+        if run["status"] == "failed" and s.get("stage"):
+            doing = _DOING.get(s["stage"], s["stage"])
+            what = f" {estimator}" if estimator and s["stage"] == "fit" else ""
+            on = f" on {_data(s)}" if s.get("dataset_version") is not None else ""
+            return [f"It failed while {doing}{what}{on}; no candidate was saved."]
+        return []
+    lines = [
+        f"It trained candidate model v{s['model_version']}"
+        + (f" ({estimator})" if estimator else "")
+        + f" on {_data(s)}, {s.get('train_rows')} rows for training: "
+        f"{s.get('metric')} = {_num(s.get('score'))} on {s.get('test_rows')} test rows"
+        + (f" ({s['test_data']})." if s.get("test_data") else ".")
+    ]
+    if "reason" in s:  # trained with --deploy: the gate's verdict follows
+        lines += _gate_story(s)
+    else:
+        now = s.get("production_version")
+        lines.append(
+            f"It was not deployed (`headwater deploy {s['model_version']}` deploys it); "
+            + (f"production stays v{now}." if now is not None else "nothing is in production.")
+        )
+    return lines
+
+
+def _gate_story(s: dict[str, Any]) -> list[str]:
+    """What the gate compared, what it decided and why (deploy, and train --deploy)."""
+    if s.get("model_version") is None or "reason" not in s:
+        return []
+    v, metric = s["model_version"], s.get("metric")
+    before = s.get("previous_production_version")
+    rows = f"{s.get('test_rows')} test rows"
+    if s.get("dataset_version") is not None:
+        rows += f" of {_data(s)}"
+    passed = bool(s.get("promoted")) and not s.get("forced")
+    if "tolerance" not in s:  # recorded before the gate kept its parts: its own words
+        compared = f"The gate said: {s['reason']}"
+    elif before is None:
+        compared = (
+            f"Nothing was in production; candidate v{v} scored {metric} "
+            f"{_num(s.get('score'))} on {rows}"
+        )
+        if s.get("min_score") is not None:
+            compared += f", {'meeting' if passed else 'missing'} min_score {s['min_score']}"
+    else:
+        compared = (
+            f"On the same {rows}, candidate v{v} scored {metric} {_num(s.get('score'))} "
+            f"and production v{before} scored {_num(s.get('production_score'))} "
+            f"(tolerance {s['tolerance']}): {'no worse' if passed else 'worse'}"
+        )
+    lines = [f"{compared}."]
+    if s.get("promoted"):
+        forced = (
+            f" although it did not pass: forced by {s.get('forced_by') or 'the user'}"
+            if s.get("forced")
+            else ""
+        )
+        lines.append(f"It promoted v{v}{forced}. Production is now v{s.get('production_version')}.")
+    else:
+        now = s.get("production_version")
+        lines.append(
+            f"It refused v{v}; production stays " + (f"v{now}." if now is not None else "empty.")
+        )
+    return lines
+
+
+def summary_line(run: dict[str, Any]) -> str:
+    """One line for ``headwater history``: what the run did, or why it did nothing."""
+    s = run.get("summary") or {}
+    status, kind = run["status"], run["kind"]
+    if status in ("skipped", "failed", "crashed", "interrupted"):
+        return f"{status}: {run.get('error') or run.get('note') or 'no reason recorded'}"
+    if kind == "ingest" and s:
+        return (
+            f"+{s.get('rows_added', 0)} rows, -{s.get('rows_retracted', 0)}, "
+            f"{s.get('files_new', 0)} new/{s.get('files_changed', 0)} changed/"
+            f"{s.get('files_failed', 0)} failed files → v{s.get('dataset_version')}"
+        )
+    if kind == "train" and s.get("model_version") is not None:
+        est = str(s.get("estimator") or "model").rsplit(".", 1)[-1]
+        text = (
+            f"v{s['model_version']} {est} on data v{s.get('dataset_version')}: "
+            f"{s.get('metric')} {_num(s.get('score'))}; "
+        )
+        if "reason" not in s:
+            return text + "not deployed"
+        if s.get("promoted"):
+            return text + ("deployed (forced)" if s.get("forced") else "deployed")
+        return text + f"refused, prod v{s.get('production_version')}"
+    if kind == "deploy" and s.get("model_version") is not None:
+        v, metric = s["model_version"], s.get("metric")
+        before = s.get("previous_production_version")
+        verdict = f"{'promoted' if s.get('promoted') else 'refused'} v{v}"
+        if s.get("forced"):
+            verdict += " (forced)"
+        if before is None:
+            return f"{verdict}: {metric} {_num(s.get('score'))}, nothing in production"
+        return (
+            f"{verdict}: {metric} {_num(s.get('score'))} vs prod v{before} "
+            f"{_num(s.get('production_score'))}"
+        )
+    if kind == "rollback" and s.get("from_version") is not None:
+        return f"production v{s['from_version']} → v{s.get('production_version')}"
+    if kind == "compare" and s:
+        name = f"{s.get('left')} vs {s.get('right')}"
+        if s.get("equal"):
+            if s.get("rows_left") == s.get("rows_right"):
+                return f"{name}: equal, {s.get('rows_left')} rows each side"
+            return f"{name}: equal"
+        parts = [f"{s.get('rows_only_left')} only left", f"{s.get('rows_only_right')} only right"]
+        if s.get("key"):
+            parts.append(f"{s.get('rows_with_differences')} with differences")
+        return f"{name}: different, " + ", ".join(parts)
+    if s and kind not in _KINDS:
+        return _plain(s)
+    return run.get("note") or run.get("error") or ""
+
+
 def rejects(project: Workspace, run_id: int, limit: int | None = None) -> list[dict[str, Any]]:
+    import sqlalchemy as sa
+
+    from headwater.records import schema as rs
+
     project.records.run(run_id)  # raises for an unknown run
     stmt = (
         sa.select(rs.rejects)
@@ -187,5 +348,34 @@ def record_text(project: Workspace, run_id: int) -> str:
             f"version:     {s.get('dataset_version')} ({s.get('dataset_rows', 0)} rows)",
         ]
     else:
-        out.append(json.dumps(s, indent=2, default=str))
+        out += _model_fields(run["kind"], s)
+        out.append("what happened:")
+        out += [f"  {text}" for text in run["story"][1:]] or ["  (nothing more recorded)"]
+        if s:
+            out += ["", "recorded:"]
+            out += [f"  {k}: {_plain(v)}" for k, v in s.items()]
     return "\n".join(out) + "\n"
+
+
+def _model_fields(kind: str, s: dict[str, Any]) -> list[str]:
+    """The labelled lines of a train or deploy record (empty for other kinds)."""
+    if kind not in ("train", "deploy") or s.get("model_version") is None:
+        return []
+    out = [f"model:       v{s['model_version']}"]
+    if s.get("estimator"):
+        out.append(f"estimator:   {s['estimator']}")
+    if s.get("dataset_version") is not None:
+        out.append(f"data:        {_data(s)}")
+    out.append(
+        f"score:       {s.get('metric')} = {_num(s.get('score'))} on {s.get('test_rows')} test rows"
+    )
+    if "reason" in s:
+        verdict = "promoted" if s.get("promoted") else "refused"
+        if s.get("forced"):
+            verdict += f" (forced by {s.get('forced_by') or 'the user'})"
+        out.append(f"gate:        {verdict}: {s['reason']}")
+    else:
+        out.append("gate:        not deployed")
+    now = s.get("production_version")
+    out.append(f"production:  {'none' if now is None else f'v{now}'}")
+    return [*out, ""]

@@ -7,9 +7,11 @@ transaction, after the candidate was saved, reloaded from disk and scored.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +26,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from headwater.config import ModelConfig
+    from headwater.progress import ProgressCallback
     from headwater.workspace import Run, Workspace
 
 
@@ -90,6 +93,41 @@ def _report_plot(
     return _write_bytes(folder, f"residuals_{label}.png", png)
 
 
+def _reporter(run: Run | None, progress: ProgressCallback | None) -> ProgressCallback:
+    """Pass ``progress(stage, done, total, detail)`` on, and note the stage in the run's
+    summary: a run that fails says how far it got."""
+
+    def report(stage: str, done: int, total: int, detail: str) -> None:
+        if run is not None and not run.finished:
+            run.summary["stage"] = stage
+        if progress is not None:
+            progress(stage, done, total, detail)
+
+    return report
+
+
+@contextlib.contextmanager
+def _stage(report: ProgressCallback, name: str, detail: str) -> Iterator[None]:
+    """One stage of work: reported as 0 of 1 when it starts and 1 of 1 when it ends."""
+    report(name, 0, 1, detail)
+    yield
+    report(name, 1, 1, detail)
+
+
+def _dataset_rows(project: Workspace, version: int | None) -> int | None:
+    """How many rows the dataset version a model was trained or tested on has."""
+    if version is None:
+        return None
+    with project.records.read() as conn:
+        rows = conn.execute(
+            sa.select(rs.versions.c.rows).where(
+                rs.versions.c.dataset == project.config.dataset.name,
+                rs.versions.c.version == version,
+            )
+        ).scalar()
+    return None if rows is None else int(rows)
+
+
 def _library_versions() -> dict[str, str]:
     from importlib.metadata import PackageNotFoundError, version
 
@@ -114,16 +152,34 @@ def _library_versions() -> dict[str, str]:
 
 
 def train(
-    project: Workspace, *, deploy: bool = False, force: bool = False, wait: bool = False
+    project: Workspace,
+    *,
+    deploy: bool = False,
+    force: bool = False,
+    wait: bool = False,
+    progress: ProgressCallback | None = None,
 ) -> dict[str, Any]:
-    """Fit a candidate on the current dataset version; optionally deploy it."""
+    """Fit a candidate on the current dataset version; optionally deploy it.
+
+    ``progress(stage, done, total, detail)`` is called as the stages ``read``, ``fit``,
+    ``evaluate``, ``save`` (and ``gate`` with ``deploy``) start and end.
+    """
     from headwater import registry
     from headwater.train import fit, load_training_data, profile
 
     spec = require_spec(project)
     with project.writer("train", wait=wait, options={"deploy": deploy, "force": force}) as run:
-        data = load_training_data(project, spec)
-        fitted = fit(spec, data)
+        report = _reporter(run, progress)
+        about: dict[str, Any] = {
+            "dataset": project.config.dataset.name,
+            "estimator": spec.estimator,
+        }
+        run.summary = dict(about)
+        with _stage(report, "read", "reading the training data"):
+            data = load_training_data(project, spec)
+        about["dataset_rows"] = _dataset_rows(project, data.dataset_version)
+        run.summary.update(about, dataset_version=data.dataset_version)
+        fitted = fit(spec, data, progress=report)
         with project.records.read() as conn:
             version = registry.next_version(conn)
             production, _ = registry.production_version(conn)
@@ -148,10 +204,11 @@ def train(
             "libraries": _library_versions(),
             "profile": profile(data.train, data.features, spec.target),
         }
-        saved = registry.save_model(project, version, fitted.model, card)
-        report = _report_plot(
-            project, version, fitted.model, data.test, spec, data.features, "test"
-        )
+        with _stage(report, "save", f"model v{version}"):
+            saved = registry.save_model(project, version, fitted.model, card)
+            plot = _report_plot(
+                project, version, fitted.model, data.test, spec, data.features, "test"
+            )
         result = {
             "model_version": version,
             "metric": fitted.metric,
@@ -162,8 +219,10 @@ def train(
             "promoted": False,
             "production_version": production,
             "location": saved["location"],
-            "report": report,
+            "report": plot,
             "seconds": fitted.seconds,
+            **about,
+            "test_data": data.test_source,
         }
         with project.records.write() as conn:
             conn.execute(
@@ -192,7 +251,8 @@ def train(
             if not deploy:
                 run.finish_in(project.records, conn, "ok", result)
         if deploy:
-            result.update(_gate(project, run, version, data.test, force=force))
+            with _stage(report, "gate", f"model v{version} against production"):
+                result = _gate(project, run, version, data.test, force=force, extra=result)
             run.summary = result
     return result
 
@@ -218,15 +278,29 @@ def deploy(
                     hint="run `headwater train` first, or name a version: `headwater deploy 3`",
                 )
         data = load_training_data(project, spec)
-        result = _gate(project, run, int(version), data.test, force=force)
+        about = {
+            "dataset": project.config.dataset.name,
+            "dataset_version": data.dataset_version,
+            "dataset_rows": _dataset_rows(project, data.dataset_version),
+            "test_data": data.test_source,
+        }
+        result = _gate(project, run, int(version), data.test, force=force, extra=about)
         run.summary = result
     return result
 
 
 def _gate(
-    project: Workspace, run: Run, version: int, test: pd.DataFrame, *, force: bool
+    project: Workspace,
+    run: Run,
+    version: int,
+    test: pd.DataFrame,
+    *,
+    force: bool,
+    extra: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Score candidate and production on the same test data; move the pointer if it passes."""
+    """Score candidate and production on the same test data; move the pointer if it passes.
+
+    The result (and the run's summary) is ``extra`` updated with what the gate decided."""
     from headwater import registry
     from headwater.train import better_or_equal, meets, score
 
@@ -267,16 +341,21 @@ def _gate(
         candidate_score=cand_score,
         production_score=prod_score,
     )
+    who = f"{_user()}@{socket.gethostname()}"
     result = {
+        **(extra or {}),
         "model_version": version,
         "metric": metric,
         "score": cand_score,
         "test_rows": int(test[spec.target].notna().sum()),
         "promoted": promote,
         "forced": move.forced,
+        "forced_by": who if move.forced else None,
         "production_score": prod_score,
         "previous_production_version": current,
         "production_version": version if promote else current,
+        "tolerance": tol,
+        "min_score": project.config.deploy.min_score if current is None else None,
         "reason": move.reason,
     }
     with project.records.write() as conn:
@@ -318,21 +397,30 @@ def _production(project: Workspace) -> tuple[int, Any, dict[str, Any]]:
     return current, registry.load_model(project, current), registry.model_row(project, current)
 
 
-def score_production(project: Workspace, data: str | None = None) -> dict[str, Any]:
-    """Score the production model on the test data (or ``data``); change nothing."""
+def score_production(
+    project: Workspace, data: str | None = None, progress: ProgressCallback | None = None
+) -> dict[str, Any]:
+    """Score the production model on the test data (or ``data``); change nothing.
+
+    ``progress`` hears the stages ``load``, ``read``, ``score`` and ``report``."""
     from headwater.train import load_training_data, read_frame, score
 
     spec = require_spec(project)
-    version, model, row = _production(project)
+    stage = _reporter(None, progress)
+    with _stage(stage, "load", "the production model"):
+        version, model, row = _production(project)
     features = json.loads(row["features"])
-    if data:
-        frame = read_frame(project, data, [*features, spec.target])
-        label = Path(data).stem or "data"
-    else:
-        frame = load_training_data(project, spec).test
-        label = "test"
-    value = score(model, frame, features, spec.target, row["metric"])
-    report = _report_plot(project, version, model, frame, spec, features, label)
+    with _stage(stage, "read", data or "the test data"):
+        if data:
+            frame = read_frame(project, data, [*features, spec.target])
+            label = Path(data).stem or "data"
+        else:
+            frame = load_training_data(project, spec).test
+            label = "test"
+    with _stage(stage, "score", f"{row['metric']} of model v{version}"):
+        value = score(model, frame, features, spec.target, row["metric"])
+    with _stage(stage, "report", "plotting"):
+        report = _report_plot(project, version, model, frame, spec, features, label)
     return {
         "model_version": version,
         "production_version": version,
@@ -344,8 +432,15 @@ def score_production(project: Workspace, data: str | None = None) -> dict[str, A
     }
 
 
-def predict(project: Workspace, data: str, output: str | os.PathLike[str]) -> dict[str, Any]:
-    """Predict with the production model; write the input rows plus predictions as CSV."""
+def predict(
+    project: Workspace,
+    data: str,
+    output: str | os.PathLike[str],
+    progress: ProgressCallback | None = None,
+) -> dict[str, Any]:
+    """Predict with the production model; write the input rows plus predictions as CSV.
+
+    ``progress`` hears the stages ``load``, ``read``, ``predict`` and ``write``."""
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
@@ -354,24 +449,29 @@ def predict(project: Workspace, data: str, output: str | os.PathLike[str]) -> di
 
     target = Path(output)
     check_output_file(target, "predictions.csv")
-    version, model, row = _production(project)
+    stage = _reporter(None, progress)
+    with _stage(stage, "load", "the production model"):
+        version, model, row = _production(project)
     features = json.loads(row["features"])
-    frame = read_frame(project, data, features, keep_all=True)  # output keeps every column
-    try:
-        pred = model.predict(frame[features])
-    except ValueError as exc:
-        raise TrainError(
-            f"the production model v{version} cannot predict on {data!r}: {exc}",
-            hint="the data must have the model's features with the same types",
-        ) from exc
-    out = frame.copy()
-    out["prediction"] = pred
-    if is_classifier(model) and hasattr(model, "predict_proba"):
-        proba = model.predict_proba(frame[features])
-        for i, cls in enumerate(model.classes_):
-            out[f"probability_{cls}"] = proba[:, i]
-    table = pa.Table.from_pandas(out, preserve_index=False)
-    write_atomically(target, lambda tmp: pacsv.write_csv(table, tmp))
+    with _stage(stage, "read", data):
+        frame = read_frame(project, data, features, keep_all=True)  # output keeps every column
+    with _stage(stage, "predict", f"{len(frame):,} rows with model v{version}"):
+        try:
+            pred = model.predict(frame[features])
+        except ValueError as exc:
+            raise TrainError(
+                f"the production model v{version} cannot predict on {data!r}: {exc}",
+                hint="the data must have the model's features with the same types",
+            ) from exc
+        out = frame.copy()
+        out["prediction"] = pred
+        if is_classifier(model) and hasattr(model, "predict_proba"):
+            proba = model.predict_proba(frame[features])
+            for i, cls in enumerate(model.classes_):
+                out[f"probability_{cls}"] = proba[:, i]
+    with _stage(stage, "write", str(target)):
+        table = pa.Table.from_pandas(out, preserve_index=False)
+        write_atomically(target, lambda tmp: pacsv.write_csv(table, tmp))
     return {
         "model_version": version,
         "production_version": version,

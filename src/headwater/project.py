@@ -202,15 +202,23 @@ class Project:
     # -- models ------------------------------------------------------------------------
 
     def train(
-        self, *, deploy: bool = False, force: bool = False, wait: bool = False
+        self,
+        *,
+        deploy: bool = False,
+        force: bool = False,
+        wait: bool = False,
+        progress: ProgressCallback | None = None,
     ) -> dict[str, Any]:
         """Fit a candidate on the current dataset version and score it on the test data.
 
         With ``deploy``, the candidate then goes through the gate (see :meth:`deploy`).
+        ``progress(stage, done, total, detail)`` hears read, fit, evaluate, save (and gate).
         """
         from headwater import models
 
-        return models.train(self.workspace, deploy=deploy, force=force, wait=wait)
+        return models.train(
+            self.workspace, deploy=deploy, force=force, wait=wait, progress=progress
+        )
 
     def deploy(
         self, version: int | None = None, *, force: bool = False, wait: bool = False
@@ -234,17 +242,25 @@ class Project:
 
         return models.models_overview(self.workspace)
 
-    def score(self, data: str | None = None) -> dict[str, Any]:
+    def score(
+        self, data: str | None = None, *, progress: ProgressCallback | None = None
+    ) -> dict[str, Any]:
         """Score production on the test data (or on ``data``); changes nothing."""
         from headwater import models
 
-        return models.score_production(self.workspace, data)
+        return models.score_production(self.workspace, data, progress=progress)
 
-    def predict(self, data: str, output: str | os.PathLike[str]) -> dict[str, Any]:
+    def predict(
+        self,
+        data: str,
+        output: str | os.PathLike[str],
+        *,
+        progress: ProgressCallback | None = None,
+    ) -> dict[str, Any]:
         """Predict with the production model on ``data``; write a CSV to ``output``."""
         from headwater import models
 
-        return models.predict(self.workspace, data, output)
+        return models.predict(self.workspace, data, output, progress=progress)
 
     def diagnostics(self) -> dict[str, Any]:
         """Dataset statistics, missing values, run timings and dependency versions."""

@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, Any
 from headwater.errors import ProjectError, TrainError
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     import pandas as pd
 
     from headwater.config import ModelConfig
@@ -322,9 +324,16 @@ class Fitted:
     classes: list[Any] | None
 
 
-def fit(spec: ModelConfig, data: TrainingData) -> Fitted:
-    """Fit the pipeline on the training rows and score it on the test rows."""
+def fit(
+    spec: ModelConfig,
+    data: TrainingData,
+    progress: Callable[[str, int, int, str], None] | None = None,
+) -> Fitted:
+    """Fit the pipeline on the training rows and score it on the test rows; ``progress``
+    hears the stages ``fit`` and ``evaluate`` start and end."""
     t0 = time.monotonic()
+    report = (lambda stage, done, total, detail: None) if progress is None else progress
+    report("fit", 0, 1, spec.estimator)
     train = data.train[data.train[spec.target].notna()]
     if train.empty:
         raise TrainError(
@@ -367,7 +376,10 @@ def fit(spec: ModelConfig, data: TrainingData) -> Fitted:
         raise TrainError(
             f"fitting {spec.estimator} failed: {exc}{which}", hint=_value_hint(exc)
         ) from exc
+    report("fit", 1, 1, spec.estimator)
+    report("evaluate", 0, 1, f"{metric} on the test data")
     value = score(model, data.test, data.features, spec.target, metric)
+    report("evaluate", 1, 1, f"{metric} on the test data")
     classes = [
         c.item() if hasattr(c, "item") else c for c in getattr(model, "classes_", [])
     ] or None

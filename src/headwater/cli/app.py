@@ -130,7 +130,7 @@ def init(
         project = Project.init(directory, name=name, force=force)
     output.line(f"created project {project.config.project.name!r} in {project.root}")
     output.line(f"edit {project.root / 'headwater.toml'}, put files in the sources, then run:")
-    output.line(f"  headwater --project {directory} ingest")
+    output.line(f"  headwater --project {directory} ingest", soft_wrap=True)
     return 0
 
 
@@ -186,7 +186,8 @@ def ingest(
 
 class _progress:
     """A rich progress bar on stderr (when it is a terminal), fed by a progress callback
-    (ingest, compare): one line per stage, with what it is doing and for how long."""
+    (ingest, compare, train, score, predict): one line per stage, with what it is doing
+    and for how long."""
 
     def __init__(self, enabled: bool) -> None:
         self.enabled = enabled and output.err_console.is_terminal
@@ -299,7 +300,7 @@ def records_export(
         write_atomically(out, lambda tmp: tmp.write_text(text, encoding="utf-8"))
         output.line(f"wrote the record of run {run_id} to {out}")
     else:
-        output.line(text.rstrip("\n"))
+        output.raw(text)  # as written to a file: never wrapped at the terminal's width
     return 0
 
 
@@ -315,7 +316,7 @@ def demo(
     from headwater import examples
 
     for text in examples.run_demo(directory, rows=rows, force=force, prog=_prog()):
-        output.line(text)
+        output.line(text, soft_wrap=True)  # the "try next" commands must copy whole
     return 0
 
 
@@ -492,7 +493,9 @@ def train(
     format: FormatOpt = Fmt.text,
 ) -> int:
     """Fit a candidate on the latest dataset version; score it on the test data."""
-    result = _open(project).train(deploy=deploy, force=force, wait=wait)
+    proj = _open(project)
+    with _progress(enabled=format is Fmt.text) as progress:
+        result = proj.train(deploy=deploy, force=force, wait=wait, progress=progress)
     _emit(format, result, lambda d: output.model_result("trained", d))
     return 1 if deploy and not result["promoted"] else 0
 
@@ -549,7 +552,9 @@ def score(
     format: FormatOpt = Fmt.text,
 ) -> int:
     """Score the production model on the test data (or --data); changes nothing."""
-    result = _open(project).score(_here(data) if data else None)
+    proj = _open(project)
+    with _progress(enabled=format is Fmt.text) as progress:
+        result = proj.score(_here(data) if data else None, progress=progress)
     _emit(format, result, lambda d: output.model_result("score", d))
     return 0
 
@@ -564,7 +569,9 @@ def predict(
     format: FormatOpt = Fmt.text,
 ) -> int:
     """Predict with the production model; write the rows with their predictions as CSV."""
-    result = _open(project).predict(_here(data), out)
+    proj = _open(project)
+    with _progress(enabled=format is Fmt.text) as progress:
+        result = proj.predict(_here(data), out, progress=progress)
     if format is Fmt.json:
         output.emit_json(result)
     else:

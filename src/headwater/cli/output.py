@@ -22,8 +22,10 @@ def emit_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
 
 
-def line(text: str = "") -> None:
-    console.print(text, markup=False)
+def line(text: str = "", *, soft_wrap: bool = False) -> None:
+    """A line of text; ``soft_wrap`` for a command or path to copy: never cut at the
+    terminal's width (the terminal wraps it for the eye; the text stays one line)."""
+    console.print(text, markup=False, soft_wrap=soft_wrap)
 
 
 def _add_row(table: Table, *cells: Any) -> None:
@@ -64,14 +66,9 @@ def _took(run: dict[str, Any]) -> str:
 
 
 def _run_summary(run: dict[str, Any]) -> str:
-    s = run.get("summary") or {}
-    if run["kind"] == "ingest" and s:
-        return (
-            f"+{s.get('rows_added', 0)} rows, -{s.get('rows_retracted', 0)}, "
-            f"{s.get('files_new', 0)} new/{s.get('files_changed', 0)} changed/"
-            f"{s.get('files_failed', 0)} failed files → v{s.get('dataset_version')}"
-        )
-    return run.get("note") or run.get("error") or ""
+    from headwater._explain import summary_line
+
+    return summary_line(run)
 
 
 def history(runs: list[dict[str, Any]]) -> None:

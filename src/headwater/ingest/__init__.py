@@ -40,7 +40,7 @@ def ingest(
     progress: ProgressCallback | None = None,
 ) -> IngestResult:
     """Ingest what is new in the project's sources; see the module docstring."""
-    progress = progress or _no_progress
+    stages = _Stages(_no_progress if progress is None else progress)
     if not project.config.sources:
         from headwater.errors import ConfigError
 
@@ -50,16 +50,40 @@ def ingest(
             key="sources",
         )
     if dry_run:
-        return _dry_run(project, rebuild=rebuild, progress=progress)
+        result = _dry_run(project, rebuild=rebuild, progress=stages)
+        stages.complete()
+        return result
     options = {"strict": strict, "rebuild": rebuild}
     from headwater.ingest._job import IngestJob
 
     with project.writer("ingest", wait=wait, options=options) as run, project.scratch():
-        job = IngestJob(project, run, strict=strict, rebuild=rebuild, progress=progress)
+        job = IngestJob(project, run, strict=strict, rebuild=rebuild, progress=stages)
         try:
-            return job.execute()
+            result = job.execute()
         finally:
             job.cleanup()
+    stages.complete()
+    return result
+
+
+class _Stages:
+    """``progress`` that remembers each stage's last report. A stage is announced as
+    0 of 1 and its end is not always reported on its own; :meth:`complete`, called when
+    the ingest succeeded, reports every unfinished stage as done, so the last frame of a
+    progress display shows finished work rather than stages stuck at 0/1."""
+
+    def __init__(self, progress: ProgressCallback) -> None:
+        self.progress = progress
+        self.last: dict[str, tuple[int, int, str]] = {}
+
+    def __call__(self, stage: str, done: int, total: int, detail: str) -> None:
+        self.last[stage] = (done, total, detail)
+        self.progress(stage, done, total, detail)
+
+    def complete(self) -> None:
+        for stage, (done, total, detail) in list(self.last.items()):
+            if done < total:
+                self(stage, total, total, detail)
 
 
 def _dry_run(project: Workspace, *, rebuild: bool, progress: ProgressCallback) -> IngestResult:
