@@ -117,8 +117,12 @@ def story(run: dict[str, Any]) -> list[str]:
             )
         if s.get("schema_changes"):
             lines.append(f"Schema: {json.dumps(s['schema_changes'])}.")
+        if s.get("error"):
+            lines.append(f"It failed: {s['error']}.")
         for err in s.get("source_errors", []):
-            lines.append(f"Source {err['source']!r} could not be listed: {err['reason']}")
+            lines.append(f"Source {err['source']!r} could not be fully listed: {err['reason']}")
+        for w in s.get("warnings", []):
+            lines.append(f"Warning, source {w['source']!r}: {w['reason']}")
         for f in files:
             if f["status"] in ("failed", "deferred", "changed", "alias", "missing"):
                 lines.append(f"  {f['status']}: {f['path']} — {f['reason']}")
