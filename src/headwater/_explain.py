@@ -120,7 +120,10 @@ def story(run: dict[str, Any]) -> list[str]:
         if s.get("error"):
             lines.append(f"It failed: {s['error']}.")
         for err in s.get("source_errors", []):
-            lines.append(f"Source {err['source']!r} could not be fully listed: {err['reason']}")
+            if err.get("scope", "source") == "source":
+                lines.append(f"Source {err['source']!r} could not be listed: {err['reason']}")
+            else:
+                lines.append(f"Source {err['source']!r}, not read: {err['reason']}")
         for w in s.get("warnings", []):
             lines.append(f"Warning, source {w['source']!r}: {w['reason']}")
         for f in files:

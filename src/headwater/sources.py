@@ -470,15 +470,19 @@ def hash_local(path: str) -> str:
     Opened without blocking and checked to be a regular file before a byte is read: a path
     swapped for a FIFO or a device since it was listed fails here instead of hanging."""
     h = hashlib.new(HASH_NAME)
+    _regular(os.stat(path).st_mode, path)  # not even opened otherwise (opening a device acts)
     fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
     with open(fd, "rb") as fh:
-        mode = os.fstat(fd).st_mode
-        if not stat.S_ISREG(mode):
-            raise OSError(errno.EINVAL, f"it is {_kind(mode)}, not a regular file", path)
+        _regular(os.fstat(fd).st_mode, path)
         os.set_blocking(fd, True)
         while chunk := fh.read(_CHUNK):
             h.update(chunk)
     return f"{HASH_NAME}:{h.hexdigest()}"
+
+
+def _regular(mode: int, path: str) -> None:
+    if not stat.S_ISREG(mode):
+        raise OSError(errno.EINVAL, f"it is {_kind(mode)}, not a regular file", path)
 
 
 def restat(sf: SourceFile) -> tuple[int, float] | None:

@@ -218,6 +218,29 @@ def test_symlink_to_a_device_is_recorded_and_never_opened(make_project, tmp_path
     assert _ids(p) == [1]
 
 
+@pytest.mark.parametrize("special", ["fifo", "/dev/zero"])
+def test_file_swapped_for_a_special_file_after_listing_is_not_read(tmp_path, special):
+    # what hashing sees if a listed file is replaced by a FIFO or a device link before it
+    # is read: it must refuse at once, not block or read forever (a subprocess, so that a
+    # hang fails the test)
+    path = tmp_path / "a.csv"
+    if special == "fifo":
+        os.mkfifo(path)
+    else:
+        os.symlink(special, path)
+    code = (
+        "import sys\n"
+        "from headwater.sources import hash_local\n"
+        "try:\n    hash_local(sys.argv[1])\n"
+        "except OSError as exc:\n    print(exc.strerror)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(path)], capture_output=True, text=True, timeout=60
+    )
+    assert out.returncode == 0, out.stderr
+    assert "not a regular file" in out.stdout
+
+
 # -- 12. nothing ingested is not success ------------------------------------------------
 
 
@@ -259,10 +282,14 @@ def test_run_where_no_source_could_be_listed_exits_1(make_project, tmp_path, cap
 def test_missing_source_is_partial_and_named_first_in_the_summary(make_project, tmp_path, capsys):
     make_project(sources='[[sources]]\npath = "incoming"\n[[sources]]\npath = "nowhere"\n')
     put(tmp_path / "incoming/a.csv", "id\n1\n")
+    os.mkfifo(tmp_path / "incoming/pipe.csv")  # a lesser problem, listed earlier
     out = _main(capsys, tmp_path, "ingest")
     assert out.returncode == 0, out.stderr
     first = out.stdout.splitlines()[0]
     assert "partial" in first and "'nowhere'" in first and "does not exist" in first
+    assert "(and 1 more source error(s))" in first
+    out = _main(capsys, tmp_path, "ingest", "--format", "json")
+    assert [e["source"] for e in _json(out)["source_errors"]] == ["nowhere", "incoming"]
 
 
 def test_glob_matching_nothing_is_a_warning_in_the_output_and_the_record(

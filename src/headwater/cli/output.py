@@ -65,6 +65,8 @@ def _took(run: dict[str, Any]) -> str:
 
 def _run_summary(run: dict[str, Any]) -> str:
     s = run.get("summary") or {}
+    if run["kind"] == "ingest" and s.get("error"):
+        return str(s["error"])
     if run["kind"] == "ingest" and s:
         return (
             f"+{s.get('rows_added', 0)} rows, -{s.get('rows_retracted', 0)}, "
@@ -154,7 +156,7 @@ def _ingest_headline(r: dict[str, Any]) -> str:
 
 
 def ingest_result(r: dict[str, Any]) -> None:
-    line(_ingest_headline(r))
+    console.print(_ingest_headline(r), markup=False, soft_wrap=True)  # one line, however long
     table = Table(show_header=False)
     table.add_column("what")
     table.add_column("count", justify="right")

@@ -80,18 +80,21 @@ def make_plan(
     plan = Plan()
     listed_ok_sources: set[int] = set()
     found: list[SourceFile] = []
+    inside: list[dict[str, Any]] = []  # problems inside listed sources, after unlisted ones
     for index, source in enumerate(config.sources):
         try:
             listing = scan_source(index, source, config.resolve(source.path))
         except HeadwaterError as exc:
+            path = getattr(exc, "path", None)
             plan.source_errors.append(
-                {"source": source.path, "path": getattr(exc, "path", None), "reason": str(exc)}
+                {"source": source.path, "path": path, "reason": str(exc), "scope": "source"}
             )
             continue
         listed_ok_sources.add(index)
         found.extend(listing.files)
-        plan.source_errors.extend(listing.problems)
+        inside.extend({**e, "scope": "path"} for e in listing.problems)
         plan.warnings.extend(listing.warnings)
+    plan.source_errors.extend(inside)
     plan.sources_listed = len(listed_ok_sources)
     # what could not be listed or opened inside a listed source: rows from there are kept
     unreadable = [e["path"] for e in plan.source_errors if e.get("path")]
