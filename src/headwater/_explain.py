@@ -111,8 +111,15 @@ def story(run: dict[str, Any]) -> list[str]:
             )
         if s.get("schema_changes"):
             lines.append(f"Schema: {json.dumps(s['schema_changes'])}.")
+        if s.get("error"):
+            lines.append(f"It failed: {s['error']}.")
         for err in s.get("source_errors", []):
-            lines.append(f"Source {err['source']!r} could not be listed: {err['reason']}")
+            if err.get("scope", "source") == "source":
+                lines.append(f"Source {err['source']!r} could not be listed: {err['reason']}")
+            else:
+                lines.append(f"Source {err['source']!r}, not read: {err['reason']}")
+        for w in s.get("warnings", []):
+            lines.append(f"Warning, source {w['source']!r}: {w['reason']}")
         for f in files:
             if f["status"] in ("failed", "deferred", "changed", "alias", "missing"):
                 lines.append(f"  {f['status']}: {f['path']} — {f['reason']}")
@@ -237,7 +244,8 @@ def summary_line(run: dict[str, Any]) -> str:
     s = run.get("summary") or {}
     status, kind = run["status"], run["kind"]
     if status in ("skipped", "failed", "crashed", "interrupted"):
-        return f"{status}: {run.get('error') or run.get('note') or 'no reason recorded'}"
+        why = run.get("error") or s.get("error") or run.get("note") or "no reason recorded"
+        return f"{status}: {why}"
     if kind == "ingest" and s:
         return (
             f"+{s.get('rows_added', 0)} rows, -{s.get('rows_retracted', 0)}, "

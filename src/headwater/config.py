@@ -437,7 +437,7 @@ path = "data"
 # schema = "evolve"            # "evolve" adds new columns; "freeze" rejects them
 # on_missing = "keep"          # a source file that vanished: "keep" its rows or "retract" them
 # na_values = ["", "NA", "N/A", "n/a", "NULL", "null", "None", "NaN", "nan"]
-# settle_seconds = 2.0         # files modified more recently are left for the next run
+# settle_seconds = 2.0         # a file modified more recently is ingested once it stops changing
 
 # Pin a column's type and add validation rules; failing rows are rejected with the rule.
 # [dataset.columns.price]

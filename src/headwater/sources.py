@@ -8,10 +8,12 @@ project's scratch folder while it is hashed, so the bytes hashed are the bytes r
 
 from __future__ import annotations
 
-import glob
+import errno
+import fnmatch
 import hashlib
 import os
 import shutil
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -77,41 +79,82 @@ def _has_magic(path: str) -> bool:
 
 
 def list_source(index: int, source: SourceConfig, resolved: str) -> list[SourceFile]:
-    """List the files of one source, in a stable (sorted) order.
+    """List the files of one source, in a stable (sorted) order; strict: anything in it that
+    cannot be listed or opened (see :func:`scan_source`) raises.
 
     Raises
     ------
     SourceError
-        The path does not exist or cannot be listed.
+        The path does not exist, or it or something in it cannot be listed or opened.
+    """
+    listing = scan_source(index, source, resolved)
+    if listing.problems:
+        first = listing.problems[0]
+        raise SourceError(
+            first["reason"],
+            hint="fix or remove it, or point the path elsewhere",
+            path=first["path"],
+        )
+    return listing.files
+
+
+@dataclass
+class Listing:
+    """What listing one source found: its files, what could not be listed or opened
+    (``problems``: each a dict with ``source``, ``path``, ``reason``; rows already ingested
+    from under such a path are kept) and ``warnings`` (a glob that matches nothing)."""
+
+    files: list[SourceFile] = field(default_factory=list)
+    problems: list[dict[str, Any]] = field(default_factory=list)
+    warnings: list[dict[str, Any]] = field(default_factory=list)
+
+
+def scan_source(index: int, source: SourceConfig, resolved: str) -> Listing:
+    """List one source: its files in sorted path order, and what could not be listed.
+
+    Local folders and globs are walked the same way: symlinked folders are followed unless
+    they lead back to a folder being walked (a loop, recorded and not followed); only
+    regular files are listed (a FIFO or a device would block or never end); a subfolder
+    that cannot be listed, a dangling symlink or a file that cannot be opened is a
+    *problem* of the listing, so that its files are never taken for deleted ones.
+
+    Raises
+    ------
+    SourceError
+        The source path itself does not exist or cannot be listed.
     """
     if "://" in resolved and not resolved.startswith("file://"):
-        return _list_remote(index, source, resolved)
+        return Listing(files=_list_remote(index, source, resolved))
     local = resolved.removeprefix("file://")
+    walk = _Walk(source)
     if _has_magic(local):
-        paths = sorted(glob.glob(local, recursive=True))
-        paths = [p for p in paths if os.path.isfile(p)]
-    elif os.path.isdir(local):
-        paths = []
-        for dirpath, dirnames, filenames in os.walk(local):
-            dirnames[:] = sorted(d for d in dirnames if not _is_hidden(d))
-            if not source.recursive:
-                dirnames[:] = []
-            paths.extend(os.path.join(dirpath, f) for f in filenames if not _is_hidden(f))
-        paths.sort()
-    elif os.path.isfile(local):
-        paths = [local]
+        base, pattern = _split_glob(local)
+        root = _root_folder(source, base)
+        walk.glob(root, os.stat(root), pattern, frozenset())
+        if not walk.found and not walk.problems:
+            walk.warnings.append(
+                {
+                    "source": source.path,
+                    "path": base,
+                    "reason": f"glob {source.path!r} matches no file (looked in {base!r})",
+                }
+            )
     else:
-        raise SourceError(
-            f"source path {source.path!r} does not exist (looked for {local!r})",
-            hint="create the folder, fix [[sources]] path in headwater.toml, or remove the source",
-            path=local,
-        )
+        st = _stat_root(source, local)
+        if stat.S_ISDIR(st.st_mode):
+            walk.folder(_root_folder(source, local), st, frozenset())
+        elif stat.S_ISREG(st.st_mode):
+            walk.found[local] = st
+        else:
+            raise SourceError(
+                f"source path {source.path!r} is {_kind(st.st_mode)}, not a regular file or "
+                "a folder; only regular files are read",
+                hint="point the source at a folder or a data file",
+                path=local,
+            )
     found = []
-    for p in paths:
-        try:
-            st = os.stat(p)
-        except OSError:
-            continue  # vanished between listing and stat: the next run sees it
+    for p in sorted(walk.found):
+        st = walk.found[p]
         fmt, compression = detect_format(p)
         found.append(
             SourceFile(
@@ -124,7 +167,242 @@ def list_source(index: int, source: SourceConfig, resolved: str) -> list[SourceF
                 compression=compression,
             )
         )
-    return found
+    return Listing(files=found, problems=walk.problems, warnings=walk.warnings)
+
+
+def _split_glob(pattern: str) -> tuple[str, list[str]]:
+    """``/a/b/*/c.csv`` → (``/a/b``, ``["*", "c.csv"]``): the folder to start in, and the
+    components left to match."""
+    parts = pattern.split("/")
+    first = next(i for i, part in enumerate(parts) if _has_magic(part))
+    base = "/".join(parts[:first]) or ("/" if pattern.startswith("/") else ".")
+    return base, [p for p in parts[first:] if p]
+
+
+def _why(exc: OSError) -> str:
+    return exc.strerror or str(exc)
+
+
+def _kind(mode: int) -> str:
+    if stat.S_ISFIFO(mode):
+        return "a FIFO (named pipe)"
+    if stat.S_ISCHR(mode):
+        return "a character device"
+    if stat.S_ISBLK(mode):
+        return "a block device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "not a regular file"
+
+
+def _stat_root(source: SourceConfig, local: str) -> os.stat_result:
+    """The source path's own stat (symlinks followed), or a SourceError saying why not."""
+    try:
+        return os.stat(local)
+    except OSError as exc:
+        if exc.errno == errno.ENOENT and not os.path.lexists(local):
+            raise SourceError(
+                f"source path {source.path!r} does not exist (looked for {local!r})",
+                hint="create the folder, fix [[sources]] path in headwater.toml, "
+                "or remove the source",
+                path=local,
+            ) from exc
+        if exc.errno == errno.ELOOP:
+            what = "is a symlink loop (resolving it never ends)"
+        elif exc.errno == errno.ENOENT:
+            what = f"is a dangling symlink (its target {_readlink(local)!r} does not exist)"
+        else:
+            what = f"cannot be listed: {_why(exc)}"
+        raise SourceError(
+            f"source path {source.path!r} {what}; nothing in it was read and rows "
+            "already ingested from it are kept",
+            hint="fix the path or its permissions, or remove the source from headwater.toml",
+            path=local,
+        ) from exc
+
+
+def _root_folder(source: SourceConfig, folder: str) -> str:
+    """``folder`` if it can be listed (a SourceError naming the reason if not)."""
+    try:
+        st = os.stat(folder)
+    except OSError:
+        _stat_root(source, folder)  # raises, naming the reason
+        raise  # pragma: no cover - _stat_root always raises here
+    if not stat.S_ISDIR(st.st_mode):
+        raise SourceError(
+            f"source path {source.path!r} needs {folder!r} to be a folder, but it is not one",
+            hint="fix [[sources]] path in headwater.toml",
+            path=folder,
+        )
+    try:
+        with os.scandir(folder) as it:
+            next(it, None)
+    except OSError as exc:
+        raise SourceError(
+            f"source folder {folder!r} cannot be listed: {_why(exc)}; nothing in it was read "
+            "and rows already ingested from it are kept",
+            hint="give the user running headwater read and execute permission on it",
+            path=folder,
+        ) from exc
+    return folder
+
+
+def _readlink(path: str) -> str:
+    try:
+        return os.readlink(path)
+    except OSError:
+        return "?"
+
+
+class _Walk:
+    """One walk over local folders: the regular files found, and what could not be listed.
+
+    ``seen`` is the (device, inode) of every folder on the way down: a symlinked folder
+    that is one of them is a loop."""
+
+    def __init__(self, source: SourceConfig) -> None:
+        self.source = source
+        self.found: dict[str, os.stat_result] = {}
+        self.problems: list[dict[str, Any]] = []
+        self.warnings: list[dict[str, Any]] = []
+        self._noted: set[str] = set()
+        self._listed: dict[str, list[os.DirEntry[str]]] = {}
+
+    def problem(self, path: str, reason: str) -> None:
+        path = os.path.abspath(path)
+        if path not in self._noted:
+            self._noted.add(path)
+            self.problems.append({"source": self.source.path, "path": path, "reason": reason})
+
+    def entries(self, folder: str) -> list[os.DirEntry[str]]:
+        if folder not in self._listed:
+            try:
+                with os.scandir(folder) as it:
+                    self._listed[folder] = sorted(it, key=lambda e: e.name)
+            except OSError as exc:
+                self._listed[folder] = []
+                self.problem(
+                    folder,
+                    f"folder {folder!r} cannot be listed: {_why(exc)}; its files are not read "
+                    "and rows already ingested from them are kept",
+                )
+        return self._listed[folder]
+
+    def classify(self, path: str) -> tuple[str, os.stat_result | None]:
+        """("dir" | "file" | "special" | "none", stat); a path that cannot be resolved is
+        a problem (it may be a folder or a file: its rows are kept); one that vanished since
+        it was listed is "none"."""
+        try:
+            st = os.stat(path)
+        except OSError as exc:
+            link = os.path.islink(path)
+            if exc.errno == errno.ENOENT and not link:
+                return "none", None  # vanished since it was listed: the next run sees it
+            if exc.errno == errno.ELOOP:
+                why = "is a symlink loop (resolving it never ends); not followed"
+            elif exc.errno == errno.ENOENT:
+                why = f"is a dangling symlink (its target {_readlink(path)!r} does not exist)"
+            else:
+                why = f"cannot be opened: {_why(exc)}"
+            self.problem(path, f"{path!r} {why}; rows already ingested from it are kept")
+            return "none", None
+        if stat.S_ISDIR(st.st_mode):
+            return "dir", st
+        if stat.S_ISREG(st.st_mode):
+            return "file", st
+        return "special", st
+
+    def add_file(self, path: str, kind: str, st: os.stat_result) -> None:
+        if kind == "file":
+            self.found[path] = st
+            return
+        if self.source.format is None and detect_format(path)[0] is None:
+            self.found[path] = st  # never opened: counted as ignored, as any unknown file
+            return
+        target = f" (a symlink to {os.path.realpath(path)!r})" if os.path.islink(path) else ""
+        self.problem(
+            path,
+            f"{path!r}{target} is {_kind(st.st_mode)}, not a regular file: it is not read "
+            "(only regular files are)",
+        )
+
+    def enter(self, path: str, st: os.stat_result, seen: frozenset[tuple[int, int]]) -> bool:
+        """True if the folder at ``path`` may be walked (it is not a loop)."""
+        if (st.st_dev, st.st_ino) in seen:
+            self.problem(
+                path,
+                f"{path!r} is a symlink loop: it leads back to {os.path.realpath(path)!r}, "
+                "which contains it; not followed",
+            )
+            return False
+        return True
+
+    def folder(self, folder: str, here: os.stat_result, seen: frozenset[tuple[int, int]]) -> None:
+        """Every regular file under ``folder`` (its subfolders if the source is recursive)."""
+        seen = seen | {(here.st_dev, here.st_ino)}
+        for entry in self.entries(folder):
+            if _is_hidden(entry.name):
+                continue
+            kind, st = self.classify(entry.path)
+            if st is None:
+                continue
+            if kind == "dir":
+                if self.source.recursive and self.enter(entry.path, st, seen):
+                    self.folder(entry.path, st, seen)
+            else:
+                self.add_file(entry.path, kind, st)
+
+    def glob(
+        self,
+        folder: str,
+        here: os.stat_result,
+        pattern: list[str],
+        seen: frozenset[tuple[int, int]],
+    ) -> None:
+        """The regular files under ``folder`` that match ``pattern`` (glob components;
+        ``**`` is any number of folders, as for :func:`glob.glob`, hidden ones excepted).
+        Only what the pattern can reach is listed, so problems elsewhere do not concern
+        this source."""
+        seen = seen | {(here.st_dev, here.st_ino)}
+        head, rest = pattern[0], pattern[1:]
+        if head == "**":
+            if rest:
+                self.glob(folder, here, rest, seen)
+            for entry in self.entries(folder):
+                if entry.name.startswith("."):
+                    continue
+                if rest and not entry.is_symlink() and not entry.is_dir(follow_symlinks=False):
+                    continue  # a plain file: the zero-folder match above took it if it fits
+                kind, st = self.classify(entry.path)
+                if st is None:
+                    continue
+                if kind == "dir":
+                    if self.enter(entry.path, st, seen):
+                        self.glob(entry.path, st, pattern, seen)
+                elif not rest:
+                    self.add_file(entry.path, kind, st)
+            return
+        if _has_magic(head):
+            names = [
+                e.name
+                for e in self.entries(folder)
+                if fnmatch.fnmatchcase(e.name, head)
+                and (head.startswith(".") or not e.name.startswith("."))
+            ]
+        elif os.path.lexists(os.path.join(folder, head)):
+            names = [head]
+        else:
+            names = []
+        for name in names:
+            path = os.path.join(folder, name)
+            kind, st = self.classify(path)
+            if st is None:
+                continue
+            if rest:
+                if kind == "dir" and self.enter(path, st, seen):
+                    self.glob(path, st, rest, seen)
+            elif kind != "dir":
+                self.add_file(path, kind, st)
 
 
 def _list_remote(index: int, source: SourceConfig, url: str) -> list[SourceFile]:
@@ -187,12 +465,42 @@ def _mtime(info: dict[str, Any]) -> float:
 
 
 def hash_local(path: str) -> str:
-    """Content hash of a local file (``sha256:<hex>``)."""
+    """Content hash of a local file (``sha256:<hex>``).
+
+    Opened without blocking and checked to be a regular file before a byte is read: a path
+    swapped for a FIFO or a device since it was listed fails here instead of hanging."""
     h = hashlib.new(HASH_NAME)
-    with open(path, "rb") as fh:
+    _regular(os.stat(path).st_mode, path)  # not even opened otherwise (opening a device acts)
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    with open(fd, "rb") as fh:
+        _regular(os.fstat(fd).st_mode, path)
+        os.set_blocking(fd, True)
         while chunk := fh.read(_CHUNK):
             h.update(chunk)
     return f"{HASH_NAME}:{h.hexdigest()}"
+
+
+def _regular(mode: int, path: str) -> None:
+    if not stat.S_ISREG(mode):
+        raise OSError(errno.EINVAL, f"it is {_kind(mode)}, not a regular file", path)
+
+
+def restat(sf: SourceFile) -> tuple[int, float] | None:
+    """(size, mtime) of a listed file now, or None if it cannot be seen any more."""
+    if not sf.remote:
+        try:
+            st = os.stat(sf.path)
+        except OSError:
+            return None
+        return st.st_size, st.st_mtime
+    import fsspec
+
+    try:
+        fs, root = fsspec.core.url_to_fs(sf.path)
+        info = fs.info(root)
+    except Exception:
+        return None
+    return int(info.get("size") or 0), _mtime(info)
 
 
 def stage_remote(url: str, target: Path) -> str:

@@ -87,6 +87,7 @@ def test_exit_codes(tmp_path):
     strict = run_cli("ingest", "--strict", "-p", str(root))
     assert strict.returncode == 1
     assert "nothing was published" in strict.stderr and "hint:" in strict.stderr
+    put(root / "incoming/good.csv", "a,b\n1,2\n")  # with only bad.csv nothing is achieved: 1
     partial = run_cli("ingest", "-p", str(root))
     assert partial.returncode == 0 and "failed" in partial.stderr
     assert run_cli("--version").returncode == 0

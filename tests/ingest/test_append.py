@@ -148,9 +148,14 @@ def test_vanished_file_is_retracted_when_configured(make_project, tmp_path):
 
 
 def test_recent_file_is_deferred_to_the_next_run(make_project, tmp_path):
-    p = make_project("settle_seconds = 60\n")
+    p = make_project("settle_seconds = 1\n")
     put(tmp_path / "incoming/a.csv", "x\n1\n", old=False)
-    r = p.ingest()
+
+    def still_writing(stage, done, total, detail):
+        if stage == "settle" and not done:  # it changes while ingest waits for it to settle
+            os.utime(tmp_path / "incoming/a.csv")
+
+    r = p.ingest(progress=still_writing)
     assert r.files_deferred == 1 and r.rows_read == 0 and r.dataset_version is None
     age(tmp_path / "incoming/a.csv")
     assert p.ingest().rows_added == 1

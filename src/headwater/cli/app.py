@@ -181,7 +181,7 @@ def ingest(
             dry_run=dry_run, strict=strict, rebuild=rebuild, wait=wait, progress=progress
         )
     _emit(format, result.to_dict(), output.ingest_result)
-    return 0
+    return 1 if result.status == "failed" or result.error else 0  # nothing was achieved
 
 
 class _progress:

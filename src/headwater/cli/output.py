@@ -127,13 +127,32 @@ def show(run: dict[str, Any]) -> None:
         line(f"{run['rejects']} rejected row(s): `headwater rejects {run['id']}` lists them.")
 
 
-def ingest_result(r: dict[str, Any]) -> None:
-    title = (
+def _ingest_headline(r: dict[str, Any]) -> str:
+    """The first line of an ingest summary: the status, then what needs attention first."""
+    head = (
         "dry run: what ingest would do"
         if r["dry_run"]
         else f"ingest run {r['run_id']}: {r['status']}"
     )
-    table = Table(title=title, title_justify="left", show_header=False)
+    notes = []
+    if r.get("error"):
+        notes.append(r["error"])
+    errors = r["source_errors"]
+    if errors:
+        more = f" (and {len(errors) - 1} more source error(s))" if len(errors) > 1 else ""
+        notes.append(f"source {errors[0]['source']!r}: {errors[0]['reason']}{more}")
+    if r["files_failed"] and not r.get("error"):
+        notes.append(f"{r['files_failed']} file(s) failed")
+    if n := r["files_deferred"]:
+        notes.append(
+            f"{n} file{'s' if n > 1 else ''} deferred: still being written, left for the next run"
+        )
+    return f"{head} — {'; '.join(notes)}" if notes else head
+
+
+def ingest_result(r: dict[str, Any]) -> None:
+    console.print(_ingest_headline(r), markup=False, soft_wrap=True)  # one line, however long
+    table = Table(show_header=False)
     table.add_column("what")
     table.add_column("count", justify="right")
     rows = [
@@ -162,7 +181,7 @@ def ingest_result(r: dict[str, Any]) -> None:
     for f in r["files"]:
         if f["status"] in ("failed", "deferred"):
             warn(f"{f['status']}: {f['path']}: {f['reason']}")
-    for e in r["source_errors"]:
+    for e in [*r["source_errors"], *r.get("warnings", [])]:
         warn(f"source {e['source']!r}: {e['reason']}")
     if r["schema_changes"]:
         line(f"schema: {json.dumps(r['schema_changes'])}")

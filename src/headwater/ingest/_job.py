@@ -17,6 +17,7 @@ from headwater.ingest._read import read_text, recheck
 from headwater.ingest._result import IngestResult, ProgressCallback
 from headwater.ingest._result import count_plan as _count_plan
 from headwater.ingest._result import file_view as _file_view
+from headwater.ingest._result import nothing_ingested as _nothing_ingested
 from headwater.ingest._result import summary as _summary
 from headwater.records import schema as rs
 from headwater.sources import SourceFile, clear_staging
@@ -256,6 +257,9 @@ class IngestJob:
         # -- publish ------------------------------------------------------------------
         partial = result.files_failed or result.source_errors or result.rows_rejected
         result.status = "partial" if partial else "ok"
+        result.error = _nothing_ingested(result)
+        if result.error:
+            result.status = "failed"  # recorded as such; the CLI exits 1
         schema_changed = schema != parent.schema or (self.rebuild and schema)
         self.progress("publish", 0, 1, "publishing")
         lineage = {

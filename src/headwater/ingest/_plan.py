@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from headwater.config import Config, SourceConfig
 from headwater.errors import HeadwaterError
-from headwater.sources import SourceFile, hash_local, list_source, stage_remote
+from headwater.sources import SourceFile, hash_local, restat, scan_source, stage_remote
 
 if TYPE_CHECKING:  # SQLAlchemy loads on first use: reading files (compare) needs none
     import sqlalchemy as sa
@@ -41,8 +41,10 @@ class Plan:
     files: list[SourceFile] = field(default_factory=list)
     missing: list[dict[str, Any]] = field(default_factory=list)
     source_errors: list[dict[str, Any]] = field(default_factory=list)
+    warnings: list[dict[str, Any]] = field(default_factory=list)
     ignored: list[str] = field(default_factory=list)
     unchanged: int = 0
+    sources_listed: int = 0
 
     def by_status(self, *statuses: str) -> list[SourceFile]:
         return [f for f in self.files if f.status in statuses]
@@ -68,19 +70,34 @@ def make_plan(
     progress: Progress,
     *,
     now: float | None = None,
+    sleep: Callable[[float], None] = time.sleep,
 ) -> Plan:
-    """List every source and classify each file against what the line already holds."""
+    """List every source and classify each file against what the line already holds.
+
+    A file modified less than ``settle_seconds`` ago is looked at again once it is that old
+    (one wait of at most ``settle_seconds`` for all such files): if it did not change
+    meanwhile it is taken, otherwise it is still being written and is deferred."""
     plan = Plan()
     listed_ok_sources: set[int] = set()
     found: list[SourceFile] = []
+    inside: list[dict[str, Any]] = []  # problems inside listed sources, after unlisted ones
     for index, source in enumerate(config.sources):
         try:
-            files = list_source(index, source, config.resolve(source.path))
+            listing = scan_source(index, source, config.resolve(source.path))
         except HeadwaterError as exc:
-            plan.source_errors.append({"source": source.path, "reason": str(exc)})
+            path = getattr(exc, "path", None)
+            plan.source_errors.append(
+                {"source": source.path, "path": path, "reason": str(exc), "scope": "source"}
+            )
             continue
         listed_ok_sources.add(index)
-        found.extend(files)
+        found.extend(listing.files)
+        inside.extend({**e, "scope": "path"} for e in listing.problems)
+        plan.warnings.extend(listing.warnings)
+    plan.source_errors.extend(inside)
+    plan.sources_listed = len(listed_ok_sources)
+    # what could not be listed or opened inside a listed source: rows from there are kept
+    unreadable = [e["path"] for e in plan.source_errors if e.get("path")]
 
     now = time.time() if now is None else now
     settle = config.dataset.settle_seconds
@@ -89,6 +106,7 @@ def make_plan(
     }
     seen_paths: set[str] = set()
     to_hash: list[SourceFile] = []
+    young: list[SourceFile] = []
     for sf in found:
         if sf.path in seen_paths:
             continue  # two sources overlap: the first one listed owns the file
@@ -101,14 +119,11 @@ def make_plan(
             plan.unchanged += 1
             continue
         if settle and now - sf.mtime < settle:
-            sf.status = "deferred"
-            sf.reason = (
-                f"modified {now - sf.mtime:.1f}s ago (settle_seconds = {settle}); "
-                "it may still be being written, so it is left for the next run"
-            )
-            plan.files.append(sf)
+            young.append(sf)
             continue
         to_hash.append(sf)
+    if young:
+        to_hash = _settle(young, to_hash, plan, settle, now, progress, sleep, found)
 
     # hashing (and fetching remote files) is I/O and hashlib, which releases the GIL: a few
     # threads overlap them; the files are then classified in listing order
@@ -144,11 +159,48 @@ def make_plan(
     for path, k in known.items():
         if path in seen_paths or k["status"] == "missing":
             continue
-        owner = _owning_source(config, path)
-        if owner is not None and owner not in listed_ok_sources:
+        if any(o not in listed_ok_sources for o in _owning_sources(config, path)):
             continue  # its source could not be listed: do not mistake that for deletion
+        if any(_within(path, u) for u in unreadable):
+            continue  # its folder (or itself) could not be listed or opened: the same
         plan.missing.append(k)
     return plan
+
+
+def _settle(
+    young: list[SourceFile],
+    to_hash: list[SourceFile],
+    plan: Plan,
+    settle: float,
+    now: float,
+    progress: Progress,
+    sleep: Callable[[float], None],
+    found: list[SourceFile],
+) -> list[SourceFile]:
+    """Wait until the youngest file is ``settle`` seconds old (at most ``settle``), then
+    take the files that did not change meanwhile; defer the others. Returns the files to
+    hash, in listing order."""
+    wait = min(settle, max(settle - (now - sf.mtime) for sf in young))
+    progress("settle", 0, len(young), f"waiting {wait:.1f}s: {len(young)} file(s) just modified")
+    if wait > 0:
+        sleep(wait)
+    for sf in young:
+        if restat(sf) == (sf.size, sf.mtime):
+            to_hash.append(sf)
+            continue
+        sf.status = "deferred"
+        sf.reason = (
+            f"still being written: it changed within the last {settle:g}s "
+            "(dataset.settle_seconds); left for the next run"
+        )
+        plan.files.append(sf)
+    progress("settle", len(young), len(young), "")
+    order = {id(sf): i for i, sf in enumerate(found)}
+    return sorted(to_hash, key=lambda sf: order[id(sf)])
+
+
+def _within(path: str, root: str) -> bool:
+    return path == root or path.startswith(root.rstrip("/") + "/")
 
 
 def _bare(path: str) -> str:
@@ -156,13 +208,17 @@ def _bare(path: str) -> str:
     return re.sub(r"^[a-z0-9+.-]+://", "", path).lstrip("/")
 
 
-def _owning_source(config: Config, path: str) -> int | None:
+def _owning_sources(config: Config, path: str) -> list[int]:
+    """Every source whose path (a glob's folder part) holds ``path``."""
+    owners = []
     for index, source in enumerate(config.sources):
         root = _bare(config.resolve(source.path))
         base = re.split(r"[*?\[]", root, maxsplit=1)[0]
-        if _bare(path).startswith(base.rstrip("/")):
-            return index
-    return None
+        if base != root:  # a glob: its folder part ends at the last "/" before the magic
+            base = base.rsplit("/", 1)[0] if "/" in base else ""
+        if not base or _within(_bare(path), base.rstrip("/")):
+            owners.append(index)
+    return owners
 
 
 def _hash_one(sf: SourceFile, staging: Path) -> None:

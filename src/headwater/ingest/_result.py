@@ -39,6 +39,8 @@ class IngestResult:
     output: str = ""
     schema_changes: dict[str, Any] = field(default_factory=dict)
     source_errors: list[dict[str, Any]] = field(default_factory=list)
+    warnings: list[dict[str, Any]] = field(default_factory=list)
+    error: str | None = None  # why a ``failed`` run achieved nothing
     orphans_removed: int = 0
     recovered_runs: list[int] = field(default_factory=list)
     dry_run: bool = False
@@ -65,6 +67,26 @@ def count_plan(result: IngestResult, plan: Plan) -> None:
     result.files_missing = len(plan.missing)
     result.files_ignored = len(plan.ignored)
     result.source_errors = list(plan.source_errors)
+    result.warnings = list(plan.warnings)
+    if plan.source_errors and not plan.sources_listed:
+        result.error = (
+            f"nothing was ingested: no source could be listed "
+            f"({len(plan.source_errors)} source error(s))"
+        )
+
+
+def nothing_ingested(result: IngestResult) -> str | None:
+    """Why a run that had work and achieved none of it failed (None if it did not).
+
+    Every source unlisted, or every file to read failed with nothing else published (no
+    file taken, none deferred, no row retracted). A run with nothing new is not a failure.
+    """
+    if result.error:
+        return result.error
+    taken = result.files_new + result.files_changed + result.files_alias + result.files_deferred
+    if result.files_failed and not taken and not result.rows_retracted:
+        return f"nothing was ingested: every file to read failed ({result.files_failed})"
+    return None
 
 
 def file_view(sf: SourceFile) -> dict[str, Any]:
