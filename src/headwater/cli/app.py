@@ -612,9 +612,9 @@ def score(
 @app.command()
 def predict(
     data: Annotated[str, typer.Option(help="File, folder or glob with the model's features.")],
-    out: Annotated[Path, typer.Option("--output", "-o", help="CSV file to write ('-': stdout).")] = Path(
-        "predictions.csv"
-    ),
+    out: Annotated[
+        Path, typer.Option("--output", "-o", help="CSV file to write ('-': stdout).")
+    ] = Path("predictions.csv"),
     project: ProjectOpt = None,
     format: FormatOpt = Fmt.text,
 ) -> int:
