@@ -245,26 +245,79 @@ class ExportFmt(StrEnum):
     parquet = "parquet"
 
 
+class ExportPrintFmt(StrEnum):
+    """``export --format``: how the result is printed, as everywhere; csv/parquet are the
+    old spelling of ``--file-format`` (deprecated, still accepted)."""
+
+    text = "text"
+    json = "json"
+    csv = "csv"
+    parquet = "parquet"
+
+
+def _said(out: Path, text: str) -> None:
+    """What a command wrote, on stdout; on stderr when stdout carries the output (-o -)."""
+    from headwater._output import is_stdout
+
+    (output.note if is_stdout(out) else output.line)(text)
+
+
 @app.command()
 def export(
-    out: Annotated[Path, typer.Option("--output", "-o", help="File to write.")],
+    out: Annotated[Path, typer.Option("--output", "-o", help="File to write ('-': stdout).")],
     project: ProjectOpt = None,
     version: Annotated[int | None, typer.Option(help="Dataset version (default: current).")] = None,
-    format: Annotated[
+    file_format: Annotated[
         ExportFmt | None,
-        typer.Option("--format", "-f", help="csv or parquet (default: from the file name)."),
+        typer.Option("--file-format", help="csv or parquet (default: from the file name)."),
     ] = None,
+    format: Annotated[
+        ExportPrintFmt,
+        typer.Option(
+            "--format",
+            "-f",
+            help="Output format: text or json (csv/parquet: deprecated, use --file-format).",
+        ),
+    ] = ExportPrintFmt.text,
     provenance: Annotated[bool, typer.Option(help="Include the _hw_* provenance columns.")] = False,
-    json_output: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+    json_output: Annotated[
+        bool, typer.Option("--json", help="Deprecated: use --format json.", hidden=True)
+    ] = False,
 ) -> int:
     """Write a dataset version to one CSV or Parquet file."""
-    info = _open(project).export(
-        out, format=format.value if format else None, version=version, provenance=provenance
-    )
+    from headwater._output import is_stdout
+    from headwater.errors import ConfigError
+
+    if format in (ExportPrintFmt.csv, ExportPrintFmt.parquet):
+        if file_format is not None and file_format.value != format.value:
+            raise ConfigError(
+                f"--format {format.value!r} and --file-format {file_format.value!r} disagree",
+                hint="give the file format once, as --file-format",
+                key="format",
+            )
+        output.warn(
+            f"`export --format {format.value}` is deprecated: use `--file-format {format.value}`"
+            " (--format is how the result is printed, text or json, as for every command)"
+        )
+        file_format, format = ExportFmt(format.value), ExportPrintFmt.text
     if json_output:
-        output.emit_json(info)
+        output.warn("`export --json` is deprecated: use `--format json`")
+        format = ExportPrintFmt.json
+    info = _open(project).export(
+        out,
+        format=file_format.value if file_format else None,
+        version=version,
+        provenance=provenance,
+    )
+    if format is ExportPrintFmt.json:
+        if is_stdout(out):  # stdout carries the data
+            import json
+
+            output.note(json.dumps(info, indent=2, default=str))
+        else:
+            output.emit_json(info)
     else:
-        output.line(f"wrote {info['rows']:,} rows of version {info['version']} to {info['output']}")
+        _said(out, f"wrote {info['rows']:,} rows of version {info['version']} to {info['output']}")
     return 0
 
 
@@ -281,7 +334,8 @@ def records_export(
     run_id: Annotated[int, typer.Argument(help="The run's id.")],
     project: ProjectOpt = None,
     out: Annotated[
-        Path | None, typer.Option("--output", "-o", help="Write to this file instead of stdout.")
+        Path | None,
+        typer.Option("--output", "-o", help="Write to this file instead of stdout ('-': stdout)."),
     ] = None,
     format: FormatOpt = Fmt.text,
 ) -> int:
@@ -298,7 +352,7 @@ def records_export(
 
         check_output_file(out, f"run-{run_id}.txt")
         write_atomically(out, lambda tmp: tmp.write_text(text, encoding="utf-8"))
-        output.line(f"wrote the record of run {run_id} to {out}")
+        _said(out, f"wrote the record of run {run_id} to {out}")
     else:
         output.raw(text)  # as written to a file: never wrapped at the terminal's width
     return 0
@@ -358,7 +412,8 @@ def compare(
         CompareFmt, typer.Option("--format", "-f", help="text, json, markdown or html.")
     ] = CompareFmt.text,
     out: Annotated[
-        Path | None, typer.Option("--output", "-o", help="Write the report to this file.")
+        Path | None,
+        typer.Option("--output", "-o", help="Write the report to this file ('-': stdout)."),
     ] = None,
     sample: Annotated[int, typer.Option(help="Example rows of each kind of difference.")] = 10,
     save_differences: Annotated[
@@ -472,7 +527,7 @@ def compare(
         from headwater._output import write_atomically
 
         write_atomically(out, lambda tmp: tmp.write_text(text, encoding="utf-8"))
-        output.line(f"{'equal' if result.equal else 'different'}; wrote the report to {out}")
+        _said(out, f"{'equal' if result.equal else 'different'}; wrote the report to {out}")
     elif format is CompareFmt.text:
         output.comparison(result)
     else:
@@ -562,9 +617,9 @@ def score(
 @app.command()
 def predict(
     data: Annotated[str, typer.Option(help="File, folder or glob with the model's features.")],
-    out: Annotated[Path, typer.Option("--output", "-o", help="CSV file to write.")] = Path(
-        "predictions.csv"
-    ),
+    out: Annotated[
+        Path, typer.Option("--output", "-o", help="CSV file to write ('-': stdout).")
+    ] = Path("predictions.csv"),
     project: ProjectOpt = None,
     format: FormatOpt = Fmt.text,
 ) -> int:
@@ -573,11 +628,19 @@ def predict(
     with _progress(enabled=format is Fmt.text) as progress:
         result = proj.predict(_here(data), out, progress=progress)
     if format is Fmt.json:
-        output.emit_json(result)
+        from headwater._output import is_stdout
+
+        if is_stdout(out):  # stdout carries the predictions
+            import json
+
+            output.note(json.dumps(result, indent=2, default=str))
+        else:
+            output.emit_json(result)
     else:
-        output.line(
+        _said(
+            out,
             f"wrote {result['rows']:,} predictions of model v{result['model_version']} "
-            f"to {result['output']}"
+            f"to {result['output']}",
         )
     return 0
 

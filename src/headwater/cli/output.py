@@ -34,6 +34,11 @@ def _add_row(table: Table, *cells: Any) -> None:
     table.add_row(*[c if isinstance(c, Text) else Text(str(c)) for c in cells])
 
 
+def note(text: str) -> None:
+    """A plain line on stderr: what a command did when stdout carries its output (``-o -``)."""
+    err_console.print(text, markup=False, highlight=False)
+
+
 def markup(text: str) -> None:
     console.print(text)
 
