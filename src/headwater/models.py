@@ -21,6 +21,15 @@ from headwater._files import make_dirs, restrict
 from headwater.errors import ConfigError, ProjectError, RegistryError, TrainError
 from headwater.records import now_iso
 from headwater.records import schema as rs
+from headwater.results import (
+    DeployResult,
+    GateResult,
+    ModelsOverview,
+    PredictResult,
+    RollbackResult,
+    ScoreResult,
+    TrainResult,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -128,6 +137,35 @@ def _dataset_rows(project: Workspace, version: int | None) -> int | None:
     return None if rows is None else int(rows)
 
 
+def _score_history_path(project: Workspace) -> str | None:
+    """Where the score history plot is, if one was written."""
+    import fsspec
+
+    target = f"{project.config.models_dir.rstrip('/')}/score_history.png"
+    fs, path = fsspec.core.url_to_fs(target)
+    return target if fs.exists(path) else None
+
+
+def _write_score_history(project: Workspace) -> None:
+    """Redraw the score history plot (every scored version, production marked)."""
+    from headwater import registry
+    from headwater.reports import plots
+
+    info = registry.list_models(project)
+    scored = sorted(
+        (r for r in info["models"] if r["score"] is not None), key=lambda r: r["version"]
+    )
+    if not scored:
+        return
+    png = plots.score_history_png(
+        [r["version"] for r in scored],
+        [r["score"] for r in scored],
+        scored[-1]["metric"],
+        info["production_version"],
+    )
+    _write_bytes(project.config.models_dir, "score_history.png", png)
+
+
 def _library_versions() -> dict[str, str]:
     from importlib.metadata import PackageNotFoundError, version
 
@@ -158,7 +196,7 @@ def train(
     force: bool = False,
     wait: bool = False,
     progress: ProgressCallback | None = None,
-) -> dict[str, Any]:
+) -> TrainResult:
     """Fit a candidate on the current dataset version; optionally deploy it.
 
     ``progress(stage, done, total, detail)`` is called as the stages ``read``, ``fit``,
@@ -209,21 +247,24 @@ def train(
             plot = _report_plot(
                 project, version, fitted.model, data.test, spec, data.features, "test"
             )
-        result = {
-            "model_version": version,
-            "metric": fitted.metric,
-            "score": fitted.score,
-            "test_rows": fitted.test_rows,
-            "train_rows": fitted.train_rows,
-            "dataset_version": data.dataset_version,
-            "promoted": False,
-            "production_version": production,
-            "location": saved["location"],
-            "report": plot,
-            "seconds": fitted.seconds,
-            **about,
-            "test_data": data.test_source,
-        }
+            _write_score_history(project)
+        result = TrainResult(
+            model_version=version,
+            metric=fitted.metric,
+            score=fitted.score,
+            test_rows=fitted.test_rows,
+            train_rows=fitted.train_rows,
+            dataset_version=data.dataset_version,
+            production_version=production,
+            location=saved["location"],
+            report=plot,
+            seconds=fitted.seconds,
+            dataset=about["dataset"],
+            estimator=about["estimator"],
+            dataset_rows=about["dataset_rows"],
+            test_data=data.test_source,
+            run_id=run.id,
+        )
         with project.records.write() as conn:
             conn.execute(
                 sa.insert(rs.models).values(
@@ -249,17 +290,19 @@ def train(
                 )
             )
             if not deploy:
-                run.finish_in(project.records, conn, "ok", result)
+                run.finish_in(project.records, conn, "ok", result.to_dict())
         if deploy:
             with _stage(report, "gate", f"model v{version} against production"):
-                result = _gate(project, run, version, data.test, force=force, extra=result)
-            run.summary = result
+                result.gate = _gate(
+                    project, run, version, data.test, force=force, summary=result.to_dict()
+                )
+            run.summary = result.to_dict()
     return result
 
 
 def deploy(
     project: Workspace, version: int | None = None, *, force: bool = False, wait: bool = False
-) -> dict[str, Any]:
+) -> DeployResult:
     """Promote ``version`` (default: the newest candidate) if it passes the gate."""
     from headwater.train import load_training_data
 
@@ -284,8 +327,8 @@ def deploy(
             "dataset_rows": _dataset_rows(project, data.dataset_version),
             "test_data": data.test_source,
         }
-        result = _gate(project, run, int(version), data.test, force=force, extra=about)
-        run.summary = result
+        result = _gate(project, run, int(version), data.test, force=force, data=about)
+        run.summary = result.to_dict()
     return result
 
 
@@ -296,11 +339,13 @@ def _gate(
     test: pd.DataFrame,
     *,
     force: bool,
-    extra: dict[str, Any] | None = None,
-) -> dict[str, Any]:
+    data: dict[str, Any] | None = None,
+    summary: dict[str, Any] | None = None,
+) -> GateResult:
     """Score candidate and production on the same test data; move the pointer if it passes.
 
-    The result (and the run's summary) is ``extra`` updated with what the gate decided."""
+    ``data`` says where the test rows came from; the run's summary is ``summary`` (what the
+    run did before the gate) updated with the verdict."""
     from headwater import registry
     from headwater.train import better_or_equal, meets, score
 
@@ -342,29 +387,33 @@ def _gate(
         production_score=prod_score,
     )
     who = f"{_user()}@{socket.gethostname()}"
-    result = {
-        **(extra or {}),
-        "model_version": version,
-        "metric": metric,
-        "score": cand_score,
-        "test_rows": int(test[spec.target].notna().sum()),
-        "promoted": promote,
-        "forced": move.forced,
-        "forced_by": who if move.forced else None,
-        "production_score": prod_score,
-        "previous_production_version": current,
-        "production_version": version if promote else current,
-        "tolerance": tol,
-        "min_score": project.config.deploy.min_score if current is None else None,
-        "reason": move.reason,
-    }
+    result = GateResult(
+        model_version=version,
+        metric=metric,
+        score=cand_score,
+        test_rows=int(test[spec.target].notna().sum()),
+        promoted=promote,
+        forced=move.forced,
+        forced_by=who if move.forced else None,
+        production_score=prod_score,
+        previous_production_version=current,
+        production_version=version if promote else current,
+        tolerance=tol,
+        min_score=project.config.deploy.min_score if current is None else None,
+        reason=move.reason,
+        run_id=run.id,
+        data=dict(data or {}),
+    )
     with project.records.write() as conn:
         registry.move_pointer(conn, move, run_id=run.id, user=_user(), host=socket.gethostname())
-        run.finish_in(project.records, conn, "ok" if promote else "refused", result)
+        status = "ok" if promote else "refused"
+        run.finish_in(project.records, conn, status, {**(summary or {}), **result.to_dict()})
+    if promote:
+        _write_score_history(project)  # the plot marks the production version
     return result
 
 
-def rollback(project: Workspace, *, wait: bool = False) -> dict[str, Any]:
+def rollback(project: Workspace, *, wait: bool = False) -> RollbackResult:
     """Move production back to the version before the current one, in one step."""
     from headwater import registry
 
@@ -378,12 +427,13 @@ def rollback(project: Workspace, *, wait: bool = False) -> dict[str, Any]:
             to_version=target,
             reason=f"rollback from v{current} to v{target}",
         )
-        result = {"from_version": current, "production_version": target, "model_version": target}
+        result = RollbackResult(from_version=current, production_version=target, run_id=run.id)
         with project.records.write() as conn:
             registry.move_pointer(
                 conn, move, run_id=run.id, user=_user(), host=socket.gethostname()
             )
-            run.finish_in(project.records, conn, "ok", result)
+            run.finish_in(project.records, conn, "ok", result.to_dict())
+    _write_score_history(project)
     return result
 
 
@@ -398,11 +448,16 @@ def _production(project: Workspace) -> tuple[int, Any, dict[str, Any]]:
 
 
 def score_production(
-    project: Workspace, data: str | None = None, progress: ProgressCallback | None = None
-) -> dict[str, Any]:
-    """Score the production model on the test data (or ``data``); change nothing.
+    project: Workspace,
+    data: str | None = None,
+    progress: ProgressCallback | None = None,
+    *,
+    plot: bool = False,
+) -> ScoreResult:
+    """Score the production model on the test data (or ``data``); change nothing (with
+    ``plot``, a confusion matrix or residual plot is written beside the model).
 
-    ``progress`` hears the stages ``load``, ``read``, ``score`` and ``report``."""
+    ``progress`` hears the stages ``load``, ``read``, ``score`` (and ``report``)."""
     from headwater.train import load_training_data, read_frame, score
 
     spec = require_spec(project)
@@ -419,17 +474,18 @@ def score_production(
             label = "test"
     with _stage(stage, "score", f"{row['metric']} of model v{version}"):
         value = score(model, frame, features, spec.target, row["metric"])
-    with _stage(stage, "report", "plotting"):
-        report = _report_plot(project, version, model, frame, spec, features, label)
-    return {
-        "model_version": version,
-        "production_version": version,
-        "metric": row["metric"],
-        "score": value,
-        "test_rows": int(frame[spec.target].notna().sum()),
-        "data": data or "test data",
-        "report": report,
-    }
+    report = None
+    if plot:
+        with _stage(stage, "report", "plotting"):
+            report = _report_plot(project, version, model, frame, spec, features, label)
+    return ScoreResult(
+        model_version=version,
+        metric=row["metric"],
+        score=value,
+        test_rows=int(frame[spec.target].notna().sum()),
+        data=data or "test data",
+        report=report,
+    )
 
 
 def predict(
@@ -437,7 +493,7 @@ def predict(
     data: str,
     output: str | os.PathLike[str],
     progress: ProgressCallback | None = None,
-) -> dict[str, Any]:
+) -> PredictResult:
     """Predict with the production model; write the input rows plus predictions as CSV.
 
     ``progress`` hears the stages ``load``, ``read``, ``predict`` and ``write``."""
@@ -472,18 +528,13 @@ def predict(
     with _stage(stage, "write", str(target)):
         table = pa.Table.from_pandas(out, preserve_index=False)
         write_atomically(target, lambda tmp: pacsv.write_csv(table, tmp))
-    return {
-        "model_version": version,
-        "production_version": version,
-        "rows": len(out),
-        "output": str(target),
-    }
+    return PredictResult(model_version=version, rows=len(out), output=str(target))
 
 
-def models_overview(project: Workspace) -> dict[str, Any]:
-    """Every model version, the production pointer and its history; the score history plot."""
+def models_overview(project: Workspace) -> ModelsOverview:
+    """Every model version, the production pointer and its history. A read: it writes
+    nothing (train, deploy and rollback keep the score history plot current)."""
     from headwater import registry
-    from headwater.reports import plots
 
     info = registry.list_models(project)
     rows = sorted(info["models"], key=lambda r: r["version"])
@@ -495,20 +546,12 @@ def models_overview(project: Workspace) -> dict[str, Any]:
             score=newest["score"],
             test_rows=newest["test_rows"],
         )
-        scored = [r for r in rows if r["score"] is not None]
-        if scored:
-            png = plots.score_history_png(
-                [r["version"] for r in scored],
-                [r["score"] for r in scored],
-                scored[-1]["metric"],
-                info["production_version"],
-            )
-            info["score_history"] = _write_bytes(
-                project.config.models_dir, "score_history.png", png
-            )
+        history = _score_history_path(project)
+        if history is not None:
+            info["score_history"] = history
     else:
         info.update(model_version=None, metric=None, score=None, test_rows=0)
-    return info
+    return ModelsOverview(info)
 
 
 def diagnostics(project: Workspace) -> dict[str, Any]:

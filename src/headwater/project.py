@@ -25,6 +25,14 @@ if TYPE_CHECKING:
     from headwater.engines.base import Engine
     from headwater.ingest import IngestResult, ProgressCallback
     from headwater.records.store import RecordStore
+    from headwater.results import (
+        DeployResult,
+        ModelsOverview,
+        PredictResult,
+        RollbackResult,
+        ScoreResult,
+        TrainResult,
+    )
 
 
 class Project:
@@ -208,7 +216,7 @@ class Project:
         force: bool = False,
         wait: bool = False,
         progress: ProgressCallback | None = None,
-    ) -> dict[str, Any]:
+    ) -> TrainResult:
         """Fit a candidate on the current dataset version and score it on the test data.
 
         With ``deploy``, the candidate then goes through the gate (see :meth:`deploy`).
@@ -222,7 +230,7 @@ class Project:
 
     def deploy(
         self, version: int | None = None, *, force: bool = False, wait: bool = False
-    ) -> dict[str, Any]:
+    ) -> DeployResult:
         """Promote ``version`` (default: the newest candidate) if it is at least as good as
         production on the same test data, within ``[deploy] tolerance``; ``force`` overrides
         (and is recorded)."""
@@ -230,25 +238,30 @@ class Project:
 
         return models.deploy(self.workspace, version, force=force, wait=wait)
 
-    def rollback(self, *, wait: bool = False) -> dict[str, Any]:
+    def rollback(self, *, wait: bool = False) -> RollbackResult:
         """Put the previous production version back, in one recorded step."""
         from headwater import models
 
         return models.rollback(self.workspace, wait=wait)
 
-    def models(self) -> dict[str, Any]:
+    def models(self) -> ModelsOverview:
         """Model versions, scores, data versions, production and its history."""
         from headwater import models
 
         return models.models_overview(self.workspace)
 
     def score(
-        self, data: str | None = None, *, progress: ProgressCallback | None = None
-    ) -> dict[str, Any]:
-        """Score production on the test data (or on ``data``); changes nothing."""
+        self,
+        data: str | None = None,
+        *,
+        progress: ProgressCallback | None = None,
+        plot: bool = False,
+    ) -> ScoreResult:
+        """Score production on the test data (or on ``data``); changes nothing (``plot``
+        writes a confusion matrix or residual plot beside the model)."""
         from headwater import models
 
-        return models.score_production(self.workspace, data, progress=progress)
+        return models.score_production(self.workspace, data, progress=progress, plot=plot)
 
     def predict(
         self,
@@ -256,7 +269,7 @@ class Project:
         output: str | os.PathLike[str],
         *,
         progress: ProgressCallback | None = None,
-    ) -> dict[str, Any]:
+    ) -> PredictResult:
         """Predict with the production model on ``data``; write a CSV to ``output``."""
         from headwater import models
 

@@ -61,7 +61,7 @@ def test_train_score_and_predict_report_their_stages(proj, tmp_path):
     assert "stage" not in r and "stage" not in proj.history(limit=1)[0]["summary"]
 
     scored = Events()
-    proj.score(progress=scored)
+    proj.score(progress=scored, plot=True)
     assert scored.stages() == ["load", "read", "score", "report"] and scored.unfinished() == {}
 
     put(tmp_path / "new/batch.csv", _rows(20, start=90_000, seed=3))

@@ -257,3 +257,29 @@ def test_cli_json_contracts(proj, tmp_path):
     assert diag.returncode == 0 and "missing" in diag.stdout
     shown = run_cli("show", str(t["model_version"] + 1), "-p", root)
     assert shown.returncode == 0
+
+
+def test_reads_write_nothing_and_results_are_typed(proj, tmp_path):
+    """`models` and `score` are reads: no plot, no file; train and deploy keep the plots."""
+    from pathlib import Path
+
+    from headwater.results import ModelsOverview, ScoreResult, TrainResult
+
+    trained = proj.train(deploy=True)
+    assert isinstance(trained, TrainResult) and trained.promoted
+    assert trained["promoted"] is True and trained.to_dict()["run_id"] == trained.run_id
+    history = tmp_path / "models" / "score_history.png"
+    assert history.read_bytes()[:4] == b"\x89PNG"  # written by train/deploy
+
+    def files() -> dict[str, float]:
+        return {str(p): p.stat().st_mtime_ns for p in (tmp_path / "models").rglob("*")}
+
+    before = files()
+    info = proj.models()
+    scored = proj.score()
+    assert isinstance(info, ModelsOverview) and isinstance(scored, ScoreResult)
+    assert info.to_dict()["score_history"] == str(history)
+    assert scored.report is None and scored.to_dict()["report"] is None
+    assert files() == before, "a read wrote into the project"
+    plotted = proj.score(plot=True)
+    assert plotted.report and Path(plotted.report).exists()

@@ -48,7 +48,11 @@ WaitOpt = Annotated[
 
 
 def _emit(format: Fmt, data: Any, render: Any) -> None:
-    """Print ``data`` as JSON or through its text renderer (the only switch on --format)."""
+    """Print ``data`` as JSON or through its text renderer (the only switch on --format).
+
+    Typed results (``to_dict()``) are printed and rendered as their dict: the contract."""
+    if hasattr(data, "to_dict"):
+        data = data.to_dict()
     if format is Fmt.json:
         output.emit_json(data)
     else:
@@ -604,12 +608,18 @@ def score(
     data: Annotated[
         str | None, typer.Option(help="Score on this file/folder instead of the test data.")
     ] = None,
+    plot: Annotated[
+        bool,
+        typer.Option(
+            "--plot", help="Also write a confusion matrix / residual plot beside the model."
+        ),
+    ] = False,
     format: FormatOpt = Fmt.text,
 ) -> int:
     """Score the production model on the test data (or --data); changes nothing."""
     proj = _open(project)
     with _progress(enabled=format is Fmt.text) as progress:
-        result = proj.score(_here(data) if data else None, progress=progress)
+        result = proj.score(_here(data) if data else None, progress=progress, plot=plot)
     _emit(format, result, lambda d: output.model_result("score", d))
     return 0
 

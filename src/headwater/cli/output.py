@@ -323,7 +323,8 @@ def model_result(what: str, r: dict[str, Any]) -> None:
         f"on {r['test_rows']:,} rows "
         f"of {r['data']}"
     )
-    line(f"report: {r['report']}")
+    if r.get("report"):
+        line(f"report: {r['report']}")
 
 
 def models(info: dict[str, Any]) -> None:
