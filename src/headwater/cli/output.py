@@ -167,6 +167,8 @@ def ingest_result(r: dict[str, Any]) -> None:
             warn(f"{f['status']}: {f['path']}: {f['reason']}")
     for e in r["source_errors"]:
         warn(f"source {e['source']!r}: {e['reason']}")
+    for w in r.get("warnings", ()):
+        warn(w)
     if r["schema_changes"]:
         line(f"schema: {json.dumps(r['schema_changes'])}")
     if r["dry_run"]:

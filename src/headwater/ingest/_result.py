@@ -44,6 +44,7 @@ class IngestResult:
     output: str = ""
     schema_changes: dict[str, Any] = field(default_factory=dict)
     source_errors: list[dict[str, Any]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
     orphans_removed: int = 0
     recovered_runs: list[int] = field(default_factory=list)
     dry_run: bool = False
