@@ -119,7 +119,8 @@ def story(run: dict[str, Any]) -> list[str]:
             else:
                 lines.append(f"Source {err['source']!r}, not read: {err['reason']}")
         for w in s.get("warnings", []):
-            lines.append(f"Warning, source {w['source']!r}: {w['reason']}")
+            where = f", source {w['source']!r}" if "source" in w else ""
+            lines.append(f"Warning{where}: {w['reason']}")
         for f in files:
             if f["status"] in ("failed", "deferred", "changed", "alias", "missing"):
                 lines.append(f"  {f['status']}: {f['path']} — {f['reason']}")

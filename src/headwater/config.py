@@ -122,9 +122,20 @@ class DatasetConfig(_Section):
     normalize_headers: bool = True
     na_values: list[str] = Field(default_factory=lambda: list(DEFAULT_NA_VALUES))
     settle_seconds: float = Field(default=2.0, ge=0)
+    infer_tolerance: float = 0.001
     columns: dict[str, ColumnConfig] = Field(default_factory=dict)
 
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+    @field_validator("infer_tolerance", mode="before")
+    @classmethod
+    def _fraction(cls, value: Any) -> Any:
+        # a share of the values, not a percentage: 0.001 lets 1 value in 1,000 be rejected
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < 1:
+            raise ValueError(
+                "must be a fraction of the values, at least 0 and below 1 (0.001 is 0.1%)"
+            )
+        return value
 
     @field_validator("name")
     @classmethod
@@ -438,6 +449,8 @@ path = "data"
 # on_missing = "keep"          # a source file that vanished: "keep" its rows or "retract" them
 # na_values = ["", "NA", "N/A", "n/a", "NULL", "null", "None", "NaN", "nan"]
 # settle_seconds = 2.0         # a file modified more recently is ingested once it stops changing
+# infer_tolerance = 0.001      # an inferred type may leave out this share of the values: they
+#                              # are rejected rows; 0 = every value must fit, else text
 
 # Pin a column's type and add validation rules; failing rows are rejected with the rule.
 # [dataset.columns.price]

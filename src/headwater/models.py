@@ -247,7 +247,6 @@ def train(
             plot = _report_plot(
                 project, version, fitted.model, data.test, spec, data.features, "test"
             )
-            _write_score_history(project)
         result = TrainResult(
             model_version=version,
             metric=fitted.metric,
@@ -291,6 +290,7 @@ def train(
             )
             if not deploy:
                 run.finish_in(project.records, conn, "ok", result.to_dict())
+        _write_score_history(project)  # with the new candidate in the records
         if deploy:
             with _stage(report, "gate", f"model v{version} against production"):
                 result.gate = _gate(

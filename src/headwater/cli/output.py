@@ -187,7 +187,7 @@ def ingest_result(r: dict[str, Any]) -> None:
         if f["status"] in ("failed", "deferred"):
             warn(f"{f['status']}: {f['path']}: {f['reason']}")
     for e in [*r["source_errors"], *r.get("warnings", [])]:
-        warn(f"source {e['source']!r}: {e['reason']}")
+        warn(f"source {e['source']!r}: {e['reason']}" if "source" in e else e["reason"])
     if r["schema_changes"]:
         line(f"schema: {json.dumps(r['schema_changes'])}")
     if r["dry_run"]:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from headwater import dataset as ds_mod
-from headwater.errors import ValidationError
+from headwater.errors import IngestError, ValidationError
 from headwater.ingest._plan import Plan, known_files, make_plan
 from headwater.ingest._read import read_text, recheck
 from headwater.ingest._result import IngestResult, ProgressCallback
@@ -51,6 +51,7 @@ class IngestJob:
         self.engine: Engine | None = None
         self.started = time.monotonic()
         self.schema: dict[str, str] = {}
+        self.tolerated: dict[str, dict[str, Any]] = {}
         self.staged: list[str] = []
         self._parent_rows: Any = None
 
@@ -131,6 +132,8 @@ class IngestJob:
                 typed, decision, labels = typed_run
                 schema = decision.schema
                 self.schema = schema
+                self.tolerated = decision.tolerated
+                result.warnings += self._absent_warnings(decision, schema)
                 for name in self.staged:  # the raw text is no longer needed
                     engine.drop(name)
                 existing = self._existing(engine, retract_files)
@@ -212,7 +215,11 @@ class IngestJob:
                 changes["widened"] = decision.widened
             if decision.frozen_out:
                 changes["refused_by_freeze"] = decision.frozen_out
+            if decision.tolerated:
+                changes["tolerated"] = decision.tolerated
             result.schema_changes = changes
+            if decision.widened and engine is not None:
+                self._refuse_rounding_widening(engine, decision.widened, plan, rejects, result)
 
         problems = result.files_failed + len(result.source_errors) + result.rows_rejected
         if problems and self.strict:
@@ -436,6 +443,65 @@ class IngestJob:
                 log.warning("file %s failed: %s", sf.path, sf.reason)
         return table
 
+    def _absent_warnings(self, decision: Any, schema: dict[str, str]) -> list[dict[str, Any]]:
+        """A warning for each configured column that no file of the run has."""
+        import difflib
+
+        out = []
+        for c in decision.absent:
+            close = difflib.get_close_matches(c, list(schema), n=1)
+            reason = (
+                f"column {c!r} is configured in [dataset.columns] but no file has it"
+                + (f"; did you mean {close[0]!r}?" if close else "")
+                + " (it is not added to the dataset)"
+            )
+            log.warning("%s", reason)
+            out.append({"column": c, "reason": reason})
+        return out
+
+    def _refuse_rounding_widening(
+        self,
+        engine: Engine,
+        widened: dict[str, str],
+        plan: Plan,
+        rejects: list[dict[str, Any]],
+        result: IngestResult,
+    ) -> None:
+        """Refuse the run (recorded) if widening an int column to float would change a
+        stored value: a double holds whole numbers exactly only up to ±2**53."""
+        from headwater.tables.transform import FLOAT_EXACT
+
+        live = self._parent_live(engine)
+        cols = [c for c in widened if live is not None and c in live.columns]
+        if not cols:
+            return
+        aggs = {}
+        for i, c in enumerate(cols):
+            beyond = (live[c] > FLOAT_EXACT) | (live[c] < -FLOAT_EXACT)
+            aggs[f"n{i}"] = beyond.cast("int64").sum()
+            aggs[f"hi{i}"] = live[c].max()
+            aggs[f"lo{i}"] = live[c].min()
+        row = engine.to_pyarrow(live.aggregate(**aggs)).to_pylist()[0]
+        hit = {c: int(row[f"n{i}"] or 0) for i, c in enumerate(cols) if row[f"n{i}"]}
+        if not hit:
+            return
+        c, n = next(iter(hit.items()))
+        i = cols.index(c)
+        example = row[f"hi{i}"] if row[f"hi{i}"] > FLOAT_EXACT else row[f"lo{i}"]
+        refused = {k: f"int → float would change {m} stored value(s)" for k, m in hit.items()}
+        result.schema_changes["refused"] = refused
+        self._record_failure(plan, rejects, result)
+        raise IngestError(
+            f"cannot widen column {c!r} int → float: it would change {n} stored value(s) "
+            f"such as {example} (a float holds whole numbers exactly only up to ±2**53); "
+            "nothing was published",
+            hint=f'pin the column\'s type ([dataset.columns.{c}] type = "int": the values '
+            "that are not whole numbers become rejected rows), or run `headwater ingest "
+            "--rebuild` to infer its type again from every file",
+            run_id=self.run.id,
+            column=c,
+        )
+
     def _parent_live(self, engine: Engine) -> Any:
         """Live rows of the parent version in this line (None if there are none); read once."""
         if self.line != self.parent.line or self.parent.version is None:
@@ -555,8 +621,7 @@ class IngestJob:
     def _reason(self, column: str, rule: str, value: str | None) -> str:
         rules = self.ds.columns.get(column)
         if rule == "type":
-            kind = self._schema_kind(column)
-            return f"{value!r} is not a valid {kind} for column {column!r}"
+            return self._type_reason(column, value)
         if rule == "schema":
             return f"column {column!r} is not in the frozen schema (dataset.schema = 'freeze')"
         if rule == "key":
@@ -572,6 +637,31 @@ class IngestJob:
         if rule == "regex" and rules:
             return f"{value!r} in column {column!r} does not match {rules.regex!r}"
         return f"{value!r} in column {column!r} failed rule {rule!r}"
+
+    def _type_reason(self, column: str, value: str | None) -> str:
+        import re
+
+        from headwater.tables.transform import PATTERNS
+
+        kind = self._schema_kind(column)
+        whole = value is not None and re.fullmatch(PATTERNS["int"], value) is not None
+        if kind == "int" and whole:
+            reason = f"{value!r} is outside the int64 range for column {column!r}"
+        elif kind == "float" and whole:
+            reason = (
+                f"{value!r} is a whole number beyond ±2**53 that float column {column!r} "
+                'would hold rounded; pin the column as type = "string" to keep it exactly'
+            )
+        else:
+            reason = f"{value!r} is not a valid {kind} for column {column!r}"
+        t = self.tolerated.get(column)
+        if t:
+            reason += (
+                f" (the column was inferred as {t['type']}: {t['not_fitting']} of "
+                f"{t['values']} values did not fit, within dataset.infer_tolerance = "
+                f"{self.ds.infer_tolerance})"
+            )
+        return reason
 
     def _schema_kind(self, column: str) -> str:
         return self.schema.get(column, "value")

@@ -39,7 +39,9 @@ class IngestResult:
     output: str = ""
     schema_changes: dict[str, Any] = field(default_factory=dict)
     source_errors: list[dict[str, Any]] = field(default_factory=list)
-    warnings: list[dict[str, Any]] = field(default_factory=list)
+    warnings: list[dict[str, Any]] = field(
+        default_factory=list
+    )  # source, path, reason / column, reason
     error: str | None = None  # why a ``failed`` run achieved nothing
     orphans_removed: int = 0
     recovered_runs: list[int] = field(default_factory=list)
@@ -67,7 +69,7 @@ def count_plan(result: IngestResult, plan: Plan) -> None:
     result.files_missing = len(plan.missing)
     result.files_ignored = len(plan.ignored)
     result.source_errors = list(plan.source_errors)
-    result.warnings = list(plan.warnings)
+    result.warnings = [*plan.warnings, *(w for w in result.warnings if w not in plan.warnings)]
     if plan.source_errors and not plan.sources_listed:
         result.error = (
             f"nothing was ingested: no source could be listed "

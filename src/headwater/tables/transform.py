@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import ibis
@@ -103,7 +103,27 @@ def typed_value(v: ir.StringValue, kind: str) -> ir.Value:
             else_=ibis.null("boolean"),
         )
     target = IBIS_TYPES[kind]
-    return ibis.ifelse(v.re_search(PATTERNS[kind]), v.try_cast(target), ibis.null(target))
+    fits = v.re_search(PATTERNS[kind])
+    if kind == "float":
+        fits = fits & exact_as_float(v)
+    return ibis.ifelse(fits, v.try_cast(target), ibis.null(target))
+
+
+# A double holds every whole number up to 2**53 (16 digits) exactly, and not all above it
+FLOAT_EXACT = 2**53
+
+
+def exact_as_float(v: ir.StringValue) -> ir.BooleanValue:
+    """False for the text of a whole number beyond ±2**53 (a double would round it, and
+    beyond int64 the engines parse it as a rounded double, never an error): such a value
+    does not fit a float column. Shorter texts, and decimal or exponent notation (which
+    say the value is approximate), are not looked at."""
+    whole = v.try_cast("int64")
+    return ibis.ifelse(
+        (v.length() >= 16) & v.re_search(PATTERNS["int"]),
+        whole.between(-FLOAT_EXACT, FLOAT_EXACT).fill_null(False),
+        ibis.literal(True),
+    )
 
 
 # Float texts that are their own canonical text (the shortest round-trip repr): a decimal
@@ -119,12 +139,19 @@ def _canonical_float_text(t: ir.StringValue) -> ir.StringValue:
 
 @dataclass
 class SchemaDecision:
-    """The schema a run writes with, and how it got there."""
+    """The schema a run writes with, and how it got there.
+
+    ``tolerated``: inferred columns some values did not fit (within
+    ``dataset.infer_tolerance``; those values' rows are rejected), with the counts;
+    ``absent``: columns configured in ``[dataset.columns]`` that the batch does not have
+    (not added: a typo would otherwise become an all-null column)."""
 
     schema: dict[str, str]
     added: dict[str, str]
     widened: dict[str, str]
     frozen_out: list[str]
+    tolerated: dict[str, dict[str, Any]] = field(default_factory=dict)
+    absent: list[str] = field(default_factory=list)
 
 
 def _data(t: ir.Table) -> list[str]:
@@ -249,6 +276,7 @@ def decide_schema(
     added: dict[str, str] = {}
     widened: dict[str, str] = {}
     frozen_out: list[str] = []
+    tolerated: dict[str, dict[str, Any]] = {}
     configured = {n: c.type for n, c in ds.columns.items() if c.type}
     for c in batch_columns:
         stats = counts.get(c, {"n": 0})
@@ -267,23 +295,25 @@ def decide_schema(
         if pinned and ds.schema_mode == "freeze":
             frozen_out.append(c)
             continue
-        kind = configured.get(c) or infer_kind(stats)
+        kind = configured.get(c) or infer_kind(stats, ds.infer_tolerance)
         schema[c] = kind
         added[c] = kind
-    for c, kind in configured.items():
-        if c not in schema and not (pinned and ds.schema_mode == "freeze"):
-            schema[c] = kind
-            added[c] = kind
-    return SchemaDecision(schema, added, widened, frozen_out)
+        if c not in configured and kind != "string" and stats.get(kind, 0) < stats["n"]:
+            misfits = stats["n"] - stats.get(kind, 0)
+            tolerated[c] = {"type": kind, "values": stats["n"], "not_fitting": misfits}
+    # a configured column no file has is not added (as an all-null column): the caller warns
+    absent = [c for c in ds.columns if c not in schema and c not in batch_columns]
+    return SchemaDecision(schema, added, widened, frozen_out, tolerated, absent)
 
 
-def infer_kind(stats: dict[str, int]) -> str:
-    """The narrowest type every non-null value fits (counts from :func:`infer_types`)."""
+def infer_kind(stats: dict[str, int], tolerance: float = 0.0) -> str:
+    """The narrowest type all non-null values fit but at most a ``tolerance`` share of
+    them (counts from :func:`infer_types`); 0 asks every value to fit."""
     n = stats.get("n", 0)
     if n == 0:
         return "string"
     for kind in INFER_ORDER:
-        if stats.get(kind, 0) == n:
+        if n - stats.get(kind, 0) <= tolerance * n:
             return kind
     return "string"
 
