@@ -11,10 +11,7 @@ SCRIPT = """
 import sys
 from headwater.cli import main
 sys.argv = ["headwater", "--project", {root!r}, {cmd!r}]
-try:
-    main()
-except SystemExit as exc:
-    code = exc.code
+code = main()  # the exit code, returned
 heavy = [m for m in {heavy!r} if m in sys.modules]
 print("HEAVY=" + ",".join(heavy))
 print("CODE=" + str(code))
