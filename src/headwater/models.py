@@ -203,10 +203,11 @@ def train(
     ``evaluate``, ``save`` (and ``gate`` with ``deploy``) start and end.
     """
     from headwater import registry
-    from headwater.train import fit, load_training_data, profile
+    from headwater.train import fit, load_training_data, profile, resolve_estimator
 
     spec = require_spec(project)
     with project.writer("train", wait=wait, options={"deploy": deploy, "force": force}) as run:
+        resolve_estimator(spec.estimator)  # before any work: a bad path is refused, not run
         report = _reporter(run, progress)
         about: dict[str, Any] = {
             "dataset": project.config.dataset.name,

@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from headwater.errors import ProjectError, TrainError
+from headwater.errors import ConfigError, ProjectError, TrainError
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -197,6 +197,37 @@ def read_frame(
     return _read_path_frame(project, path, cols, keep_all=keep_all)
 
 
+def resolve_estimator(path: str) -> type:
+    """The class ``path`` names, if it is a scikit-learn estimator: a subclass of
+    ``sklearn.base.BaseEstimator`` with ``fit``. Checked before anything is called, so a
+    config naming ``subprocess.run`` or ``os.system`` runs nothing: a ConfigError."""
+    from sklearn.base import BaseEstimator
+
+    module_name, _, cls_name = path.rpartition(".")
+    try:
+        module = importlib.import_module(module_name)
+        cls = getattr(module, cls_name)
+    except (ImportError, AttributeError) as exc:
+        raise TrainError(
+            f"estimator {path!r} cannot be imported ({exc})",
+            hint="give an import path such as 'sklearn.ensemble.RandomForestClassifier'",
+        ) from exc
+    if not isinstance(cls, type):
+        what = f"a {type(cls).__name__}, not a class"
+    elif not issubclass(cls, BaseEstimator):
+        what = "a class that is not a scikit-learn estimator (no BaseEstimator subclass)"
+    elif not callable(getattr(cls, "fit", None)):
+        what = "an estimator class without fit()"
+    else:
+        return cls
+    raise ConfigError(
+        f"[model] estimator {path!r} is {what}; nothing was run",
+        hint="name a scikit-learn estimator class, e.g. 'sklearn.ensemble.RandomForestClassifier'",
+        key="model.estimator",
+        value=path,
+    )
+
+
 def build_pipeline(spec: ModelConfig, frame: pd.DataFrame, features: list[str]) -> Any:
     """The estimator from its import path, inside a Pipeline with the preprocessing."""
     from sklearn.compose import ColumnTransformer
@@ -204,15 +235,7 @@ def build_pipeline(spec: ModelConfig, frame: pd.DataFrame, features: list[str]) 
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-    module_name, _, cls_name = spec.estimator.rpartition(".")
-    try:
-        module = importlib.import_module(module_name)
-        cls = getattr(module, cls_name)
-    except (ImportError, AttributeError) as exc:
-        raise TrainError(
-            f"estimator {spec.estimator!r} cannot be imported ({exc})",
-            hint="give an import path such as 'sklearn.ensemble.RandomForestClassifier'",
-        ) from exc
+    cls = resolve_estimator(spec.estimator)
     try:
         estimator = cls(**spec.params)
     except TypeError as exc:
