@@ -20,6 +20,7 @@ from typing import Any
 
 from filelock import FileLock, Timeout
 
+from headwater._files import make_dirs
 from headwater.errors import LockError
 
 FILE_MODE = 0o644  # the lock and its description: readable by all, writable by the owner
@@ -29,7 +30,7 @@ class ProjectLock:
     """Exclusive lock on one project folder's state directory."""
 
     def __init__(self, state_dir: Path) -> None:
-        state_dir.mkdir(parents=True, exist_ok=True)
+        make_dirs(state_dir)  # at most 0o755, whatever the umask
         self.path = state_dir / "lock"
         self.info_path = state_dir / "lock.json"
         self._lock = FileLock(str(self.path), fallback_to_soft=False, thread_local=False)
