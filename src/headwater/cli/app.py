@@ -181,6 +181,8 @@ def ingest(
             dry_run=dry_run, strict=strict, rebuild=rebuild, wait=wait, progress=progress
         )
     _emit(format, result.to_dict(), output.ingest_result)
+    for note in result.warnings:
+        output.warn(note)
     return 0
 
 

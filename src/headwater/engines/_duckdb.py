@@ -20,6 +20,7 @@ from headwater.config import EngineConfig
 from headwater.engines.base import ReadGroup
 from headwater.errors import EngineError
 from headwater.ingest._fingerprint import COLUMNS as FP_COLUMNS
+from headwater.ingest._read import MAX_LINE_BYTES
 
 
 def _q(name: str) -> str:
@@ -155,6 +156,7 @@ class DuckDBEngine:
                 f"skip = {int(options.get('skip_rows', 0))}",
                 f"encoding = {_lit(options.get('encoding', 'utf-8'))}",
                 "compression = 'auto'",
+                f"max_line_size = {MAX_LINE_BYTES}",
                 "auto_detect = false",
                 "null_padding = false",
             ]
@@ -164,9 +166,11 @@ class DuckDBEngine:
             return f"read_csv({paths}, {', '.join(opts)})"
         if fmt in ("json", "jsonl"):
             layout = "newline_delimited" if fmt == "jsonl" else "auto"
+            # records: a file of scalars (or of arrays) fails instead of becoming a
+            # column named "json"
             return (
-                f"read_json({paths}, format = {_lit(layout)}, filename = true, "
-                "union_by_name = true, sample_size = -1)"
+                f"read_json({paths}, format = {_lit(layout)}, records = 'true', "
+                "filename = true, union_by_name = true, sample_size = -1)"
             )
         if fmt == "parquet":
             return f"read_parquet({paths}, filename = true, file_row_number = true)"

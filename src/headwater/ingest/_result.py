@@ -47,6 +47,7 @@ class IngestResult:
     orphans_removed: int = 0
     recovered_runs: list[int] = field(default_factory=list)
     dry_run: bool = False
+    warnings: list[str] = field(default_factory=list)
     seconds: float = 0.0
     files: list[dict[str, Any]] = field(default_factory=list)
 
