@@ -30,6 +30,7 @@ the machine itself (a full disk, a refused write, the engine's memory limit) bec
 from __future__ import annotations
 
 import errno
+import re
 from typing import Any
 
 
@@ -172,6 +173,9 @@ def operating_error(exc: BaseException, *, writing: bool = True) -> OperatingErr
         return None
     what, hint = _OS_ERRORS[code]
     path = getattr(exc, "filename", None) if isinstance(exc, OSError) else None
+    if path is None:  # DuckDB: Could not write file "<path>": No space left on device
+        named = re.search(r'file \\?"(.+?)\\?"', text)
+        path = named.group(1) if named else None
     where = f": {path!r}" if path else f" ({text.splitlines()[0]})" if text else ""
     return OperatingError(f"{what}{where}", hint=hint, path=path, errno=code)
 

@@ -281,9 +281,7 @@ def test_out_of_memory_is_a_clear_failure_naming_the_limit(make_project, tmp_pat
     assert r.returncode == 1 and "bug" not in r.stderr and "memory" in r.stderr, r.stderr
 
 
-def test_a_manifest_that_cannot_be_written_after_the_commit_is_a_warning(
-    make_project, tmp_path
-):
+def test_a_manifest_that_cannot_be_written_after_the_commit_is_a_warning(make_project, tmp_path):
     p = make_project()
     _good(tmp_path)
     versions = Path(p.config.dataset_dir) / "versions"

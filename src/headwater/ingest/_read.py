@@ -253,8 +253,8 @@ def engine_reason(exc: Exception, fmt: str) -> str:
         return long_line_reason(int(found.group(1)) if found else None)
     if "expected records" in low and "non-record json" in low:
         return (
-            f"holds JSON values that are not objects (expected objects, one per row: "
-            f'{{"column": value, ...}}); fix the file or remove it from the source'
+            "holds JSON values that are not objects (expected objects, one per row: "
+            '{"column": value, ...}); fix the file or remove it from the source'
         )
     if "expected number of columns" in low or "too many columns" in low or "ragged" in low:
         return f"has rows with the wrong number of fields ({first}); fix the file's rows or quoting"

@@ -83,7 +83,7 @@ class RecordStore:
         try:
             revision = self._current_revision()
         except sa.exc.DatabaseError as exc:
-            machine = operating_error(exc.orig)  # a full disk is not a broken store
+            machine = operating_error(exc.orig or exc)  # a full disk is not a broken store
             if machine is not None:
                 raise machine from exc
             raise RecordsError(
