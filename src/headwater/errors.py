@@ -15,15 +15,22 @@ The tree::
     ├── TrainError                 fitting or evaluating a model failed
     ├── RegistryError              a model version is missing, tampered or refused
     ├── ScheduleError              a cron expression or crontab change failed
-    └── EngineError                the compute engine (DuckDB, Spark) failed or is missing
+    ├── EngineError                the compute engine (DuckDB, Spark) failed or is missing
+    └── OperatingError             the machine refused: disk full, permission, out of memory
 
 Every error carries its context as attributes (``run_id``, ``path``, ``key`` …) as well as
 in its message, and a ``hint`` saying what to do. ``transient`` marks errors that a retry
 may fix (a busy lock, a moved parent version), so a scheduler can tell them apart.
+
+:func:`operating_error` is the one place where an operating-system or engine failure of
+the machine itself (a full disk, a refused write, the engine's memory limit) becomes an
+:class:`OperatingError` instead of passing for a bug.
 """
 
 from __future__ import annotations
 
+import errno
+import re
 from typing import Any
 
 
@@ -106,6 +113,95 @@ class EngineError(HeadwaterError):
     """The compute engine failed, or its optional dependency is not installed."""
 
 
+class OperatingError(HeadwaterError):
+    """The machine refused: a full disk, a refused write, the engine's memory limit.
+
+    Not bad input and not a bug: the run failed; the fix is on the machine (free space,
+    permissions, ``[engine] memory_limit``). ``path`` or ``limit`` says where.
+    """
+
+    exit_code = 1
+
+
+_SPACE = "free space on that disk (or raise the quota), then run again"
+_OS_ERRORS: dict[int, tuple[str, str]] = {
+    errno.ENOSPC: ("no space left on the device", _SPACE),
+    errno.EDQUOT: ("no space left: the disk quota is exceeded", _SPACE),
+    errno.EFBIG: (
+        "the file size limit was reached (the file is too large)",
+        "raise the file size limit (`ulimit -f`) or free space, then run again",
+    ),
+    errno.EACCES: ("permission denied", "give the user running headwater write access to it"),
+    errno.EPERM: ("permission denied", "give the user running headwater write access to it"),
+    errno.EROFS: ("the file system is read-only", "put the project on a writable file system"),
+}
+# the same failures as DuckDB (and SQLite) word them: they carry no errno
+_TEXTS = (
+    ("no space left on device", errno.ENOSPC),
+    ("database or disk is full", errno.ENOSPC),
+    ("disk quota exceeded", errno.EDQUOT),
+    ("file too large", errno.EFBIG),
+    ("read-only file system", errno.EROFS),
+    ("permission denied", errno.EACCES),
+)
+
+
+def operating_error(exc: BaseException, *, writing: bool = True) -> OperatingError | None:
+    """``exc`` as an :class:`OperatingError` when the machine refused, else None.
+
+    ``writing=False`` (reading a source file): only a full disk or the memory limit count
+    (the engine spills while it reads); a source file that cannot be opened is that
+    file's failure, not the run's.
+    """
+    if isinstance(exc, OperatingError):
+        return exc
+    if isinstance(exc, HeadwaterError):
+        return None
+    text = str(exc)
+    low = text.lower()
+    if type(exc).__name__ == "OutOfMemoryException" or "out of memory error" in low:
+        first = text.splitlines()[0] if text else "out of memory"
+        return OperatingError(
+            f"the engine ran out of memory ({first})",
+            hint="raise `[engine] memory_limit` in headwater.toml, or lower `[engine] threads`",
+            limit="memory_limit",
+        )
+    code = exc.errno if isinstance(exc, OSError) else None
+    if code is None:
+        code = next((c for words, c in _TEXTS if words in low), None)
+    if code not in _OS_ERRORS or (not writing and code in (errno.EACCES, errno.EPERM)):
+        return None
+    what, hint = _OS_ERRORS[code]
+    path = getattr(exc, "filename", None) if isinstance(exc, OSError) else None
+    if path is None:  # DuckDB: Could not write file "<path>": No space left on device
+        named = re.search(r'file \\?"(.+?)\\?"', text)
+        path = named.group(1) if named else None
+    where = f": {path!r}" if path else f" ({text.splitlines()[0]})" if text else ""
+    return OperatingError(f"{what}{where}", hint=hint, path=path, errno=code)
+
+
+def interrupted(exc: BaseException) -> bool:
+    """Whether ``exc`` is Ctrl-C as the engine reports it: DuckDB turns SIGINT during a
+    query into an ordinary Exception (``RuntimeError("Query interrupted")`` from its Python
+    client's signal check, ``InterruptException`` from an interrupted connection)."""
+    if isinstance(exc, KeyboardInterrupt) or type(exc).__name__ == "InterruptException":
+        return True
+    return isinstance(exc, RuntimeError) and str(exc).strip() == "Query interrupted"
+
+
+def reraise_machine(exc: BaseException, *, writing: bool = True) -> None:
+    """Raise ``KeyboardInterrupt`` or an :class:`OperatingError` (from ``exc``) when
+    ``exc`` is an interrupt or the machine refusing; return otherwise. For the places
+    that would take any exception for a bad file or a bug."""
+    if interrupted(exc):
+        raise KeyboardInterrupt from exc
+    err = operating_error(exc, writing=writing)
+    if err is not None and err is not exc:
+        raise err from exc
+    if err is not None:
+        raise err
+
+
 __all__ = [
     "CompareError",
     "ConfigError",
@@ -113,6 +209,7 @@ __all__ = [
     "HeadwaterError",
     "IngestError",
     "LockError",
+    "OperatingError",
     "ProjectError",
     "PublishError",
     "RecordsError",

@@ -8,7 +8,7 @@ headwater`` exit with it.
 
 from __future__ import annotations
 
-from headwater.errors import HeadwaterError
+from headwater.errors import HeadwaterError, interrupted, operating_error
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -36,6 +36,13 @@ def main(argv: list[str] | None = None) -> int:
         output.error(exc, debug=state.debug)
         return _exit(exc.exit_code)
     except Exception as exc:  # a bug: say so plainly, keep the traceback for --debug
+        if interrupted(exc):  # Ctrl-C as the engine reports it
+            output.error_line("interrupted")
+            return _exit(130)
+        machine = operating_error(exc)
+        if machine is not None:  # disk full, permission, memory: not a bug
+            output.error(machine, debug=state.debug)
+            return _exit(machine.exit_code)
         if state.debug:
             raise
         output.error_line(f"unexpected error: {type(exc).__name__}: {exc}")

@@ -18,7 +18,7 @@ import pyarrow as pa
 
 from headwater._files import make_dirs, restrict
 from headwater.config import EngineConfig
-from headwater.engines.base import FP_COLUMNS, ReadGroup
+from headwater.engines.base import FP_COLUMNS, MAX_LINE_BYTES, ReadGroup
 from headwater.errors import EngineError
 
 
@@ -155,6 +155,7 @@ class DuckDBEngine:
                 f"skip = {int(options.get('skip_rows', 0))}",
                 f"encoding = {_lit(options.get('encoding', 'utf-8'))}",
                 "compression = 'auto'",
+                f"max_line_size = {MAX_LINE_BYTES}",
                 "auto_detect = false",
                 "null_padding = false",
             ]
@@ -164,9 +165,11 @@ class DuckDBEngine:
             return f"read_csv({paths}, {', '.join(opts)})"
         if fmt in ("json", "jsonl"):
             layout = "newline_delimited" if fmt == "jsonl" else "auto"
+            # records: a file of scalars (or of arrays) fails instead of becoming a
+            # column named "json"
             return (
-                f"read_json({paths}, format = {_lit(layout)}, filename = true, "
-                "union_by_name = true, sample_size = -1)"
+                f"read_json({paths}, format = {_lit(layout)}, records = 'true', "
+                "filename = true, union_by_name = true, sample_size = -1)"
             )
         if fmt == "parquet":
             return f"read_parquet({paths}, filename = true, file_row_number = true)"

@@ -21,6 +21,7 @@ from __future__ import annotations
 import uuid
 from typing import TYPE_CHECKING
 
+from headwater.errors import reraise_machine
 from headwater.ingest._plan import known_files, make_plan
 from headwater.ingest._result import IngestResult, ProgressCallback, count_plan, file_view
 from headwater.ingest._result import no_progress as _no_progress
@@ -60,6 +61,9 @@ def ingest(
         job = IngestJob(project, run, strict=strict, rebuild=rebuild, progress=stages)
         try:
             result = job.execute()
+        except Exception as exc:  # Ctrl-C or the machine refusing, as the engine says it
+            reraise_machine(exc)
+            raise
         finally:
             job.cleanup()
     stages.complete()

@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from headwater import dataset as ds_mod
-from headwater.errors import IngestError, ValidationError
+from headwater.errors import IngestError, ValidationError, operating_error, reraise_machine
 from headwater.ingest._plan import Plan, known_files, make_plan
-from headwater.ingest._read import read_text, recheck
+from headwater.ingest._read import fail, read_text, recheck
 from headwater.ingest._result import IngestResult, ProgressCallback
 from headwater.ingest._result import count_plan as _count_plan
 from headwater.ingest._result import file_view as _file_view
@@ -87,6 +87,9 @@ class IngestJob:
         result.output = cfg.dataset_dir
         self._register_files(plan)
 
+        for f in plan.by_status("new", "changed"):
+            if f.size == 0 and f.format == "parquet":  # an empty CSV is 0 rows; this is not
+                fail(f, "is an empty file, not Parquet (0 bytes); replace it or remove it")
         to_read = [f for f in plan.by_status("new", "changed") if f.size > 0]
         stats: dict[int, dict[str, Any]] = {}
         rejects: list[dict[str, Any]] = []
@@ -122,6 +125,7 @@ class IngestJob:
                 except Exception as exc:
                     if not lazy:
                         raise
+                    reraise_machine(exc, writing=False)  # Ctrl-C, memory: not a bad file
                     # a file the fused read could not parse: stage group by group (and a
                     # failing group file by file) so that only the bad file fails
                     log.info("reading every file in one pass failed (%s); isolating", exc)
@@ -312,7 +316,18 @@ class IngestJob:
             result.files = [_file_view(sf) for sf in plan.files]
             self.run.finish_in(project.records, conn, result.status, _summary(result))
         self.progress("published", 1, 1, f"version {result.dataset_version}")
-        ds_mod.write_manifests(project)
+        try:
+            ds_mod.write_manifests(project)
+        except OSError as exc:  # the version is committed; the next run writes it
+            err = operating_error(exc)
+            note = (
+                f"version {result.dataset_version} is published, but its manifest could not "
+                f"be written in {os.path.join(cfg.dataset_dir, 'versions')!r}: {err or exc}; "
+                "the next run writes it"
+            )
+            log.warning("%s", note)
+            versions = os.path.join(cfg.dataset_dir, "versions")
+            result.warnings.append({"path": versions, "reason": note})
         self.progress("done", 1, 1, "done")
         return result
 

@@ -283,6 +283,11 @@ def csv_header(sf: SourceFile, source: SourceConfig, fmt: str) -> tuple[list[str
     with open(sf.local_path, "rb") as fh:
         head = fh.read(8192)
     if sf.compression is None and b"\x00" in head and source.encoding != "utf-16":
+        if _looks_utf16(head):
+            raise _FileProblem(
+                'is UTF-16 (set encoding = "utf-16" for this source in headwater.toml)',
+                "or save the file as UTF-8",
+            )
         raise _FileProblem(
             "looks like a binary file, not text (it contains NUL bytes)",
             "remove it from the source folder, or give it the right extension",
@@ -313,6 +318,19 @@ def csv_header(sf: SourceFile, source: SourceConfig, fmt: str) -> tuple[list[str
         "skip_rows": source.skip_rows,
     }
     return cols, options
+
+
+def _looks_utf16(head: bytes) -> bool:
+    """A byte order mark, or text whose every other byte is NUL (ASCII in UTF-16)."""
+    if head[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        return True
+    even, odd = head[0::2], head[1::2]
+    n = len(odd)
+    if n < 2:
+        return False
+    return (odd.count(0) >= 0.9 * n and even.count(0) <= 0.1 * n) or (
+        even.count(0) >= 0.9 * n and odd.count(0) <= 0.1 * n
+    )
 
 
 def _sniff_delimiter(line: str) -> str:

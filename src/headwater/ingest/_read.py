@@ -9,11 +9,14 @@ the :class:`~headwater.sources.SourceFile` itself (``status``, ``reason``).
 from __future__ import annotations
 
 import json
+import os
+import re
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from headwater.config import SourceConfig
-from headwater.errors import EngineError, HeadwaterError
+from headwater.engines.base import MAX_LINE_BYTES
+from headwater.errors import EngineError, HeadwaterError, reraise_machine
 from headwater.ingest._plan import FileProblem, check_names, csv_header
 from headwater.sources import SourceFile, still_same
 
@@ -63,6 +66,10 @@ def read_text(
         try:
             if fmt in ("csv", "tsv"):
                 raw, options = csv_header(sf, source, fmt)
+                too_long = last_line_too_long(sf)
+                if too_long != 0:
+                    fail(sf, long_line_reason(too_long))
+                    continue
             else:
                 options = {}
                 raw = engine.raw_columns(fmt, sf.local_path or sf.path, options)
@@ -71,6 +78,7 @@ def read_text(
             fail(sf, f"{exc.reason}; {exc.hint}")
             continue
         except Exception as exc:
+            reraise_machine(exc, writing=False)
             fail(sf, engine_reason(exc, fmt))
             continue
         key = (sf.source_index, fmt, tuple(raw), tuple(names), json.dumps(options, sort_keys=True))
@@ -104,6 +112,7 @@ def read_text(
             tables.append((engine.stage(group_of(members), name, lazy=lazy), members))
             staged.append(name)
         except Exception as exc:
+            reraise_machine(exc, writing=False)
             if len(members) == 1:
                 fail(members[0], engine_reason(exc, fmt))
                 continue
@@ -113,6 +122,7 @@ def read_text(
                     tables.append((engine.stage(group_of([m]), name), [m]))
                     staged.append(name)
                 except Exception as exc2:
+                    reraise_machine(exc2, writing=False)
                     fail(m, engine_reason(exc2, fmt))
 
     # a file that changed while it was read is left for the next run
@@ -171,6 +181,60 @@ def fail(sf: SourceFile, reason: str) -> None:
     sf.reason = reason
 
 
+def last_line_too_long(sf: SourceFile) -> int | None:
+    """0 when the file's last line is within :data:`MAX_LINE_BYTES`; else its length in
+    bytes, or None when it is only known to be longer.
+
+    Cost: an uncompressed file reads at most ``MAX_LINE_BYTES + 3`` bytes from its end,
+    whatever its size; a compressed one is decompressed once more, in 1 MiB chunks.
+    """
+    path = sf.local_path or sf.path
+    if sf.compression is None:
+        with open(path, "rb") as fh:
+            start = max(0, fh.seek(0, os.SEEK_END) - MAX_LINE_BYTES - 3)
+            fh.seek(start)
+            length = _last_line_length(fh)
+        if length <= MAX_LINE_BYTES:
+            return 0
+        return None if start and length >= MAX_LINE_BYTES + 1 else length
+    if sf.compression == "gzip":
+        import gzip
+
+        with gzip.open(path, "rb") as fh:
+            length = _last_line_length(fh)
+    elif sf.compression == "zstd":
+        import zstandard
+
+        with open(path, "rb") as raw, zstandard.ZstdDecompressor().stream_reader(raw) as fh:
+            length = _last_line_length(fh)
+    else:  # pragma: no cover - no other compression is detected
+        return 0
+    return length if length > MAX_LINE_BYTES else 0
+
+
+def _last_line_length(fh: Any) -> int:
+    """The length of the last line read from ``fh`` (to its end), without its newline."""
+    run = 0  # bytes after the last newline so far
+    last = 0  # length of the line that the last newline ended
+    while chunk := fh.read(1 << 20):
+        nl = chunk.rfind(b"\n")
+        if nl < 0:
+            run += len(chunk)
+            continue
+        prev = chunk.rfind(b"\n", 0, nl)
+        last = nl - prev - 1 if prev >= 0 else run + nl
+        run = len(chunk) - nl - 1
+    return run or last
+
+
+def long_line_reason(length: int | None) -> str:
+    size = f"of {length:,} bytes " if length else ""
+    return (
+        f"has a line {size}longer than the reader's limit of {MAX_LINE_BYTES:,} bytes; "
+        "split the value over several rows or columns, or deliver the file as Parquet"
+    )
+
+
 def engine_reason(exc: Exception, fmt: str) -> str:
     """A short, actionable reason for a file the engine could not read."""
     text = str(exc).strip()
@@ -178,6 +242,15 @@ def engine_reason(exc: Exception, fmt: str) -> str:
     low = text.lower()
     if isinstance(exc, HeadwaterError):
         return str(exc)
+    found = re.search(r"maximum line size of \d+ bytes exceeded\. actual size: ?(\d+)", low)
+    if found or "does not support a full read on this file" in low:
+        # the second: a line longer than the reader's buffer, not in the last line
+        return long_line_reason(int(found.group(1)) if found else None)
+    if "expected records" in low and "non-record json" in low:
+        return (
+            "holds JSON values that are not objects (expected objects, one per row: "
+            '{"column": value, ...}); fix the file or remove it from the source'
+        )
     if "expected number of columns" in low or "too many columns" in low or "ragged" in low:
         return f"has rows with the wrong number of fields ({first}); fix the file's rows or quoting"
     if "unterminated quote" in low or "quote" in low:

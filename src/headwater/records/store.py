@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy import event
 
 from headwater._files import create_file, make_dirs
-from headwater.errors import ProjectError, RecordsError
+from headwater.errors import ProjectError, RecordsError, operating_error
 from headwater.records import HEAD_REVISION, now_iso, run_dict, schema
 
 log = logging.getLogger(__name__)
@@ -87,6 +87,9 @@ class RecordStore:
         try:
             revision = self._current_revision()
         except sa.exc.DatabaseError as exc:
+            machine = operating_error(exc.orig or exc)  # a full disk is not a broken store
+            if machine is not None:
+                raise machine from exc
             raise RecordsError(
                 f"the record store at {self.url!r} is not a readable database: {exc.orig}",
                 hint="restore .headwater/records.db from a backup, or move it away to start over",
@@ -107,6 +110,9 @@ class RecordStore:
             try:
                 command.upgrade(cfg, "head")
             except Exception as exc:
+                machine = operating_error(exc)
+                if machine is not None:
+                    raise machine from exc
                 raise RecordsError(
                     f"cannot migrate the record store at {self.url!r}: {exc}",
                     hint="this project may come from a newer headwater; upgrade headwater",
