@@ -23,10 +23,11 @@ SRC = Path(__file__).resolve().parent.parent / "src" / "headwater"
 FLOORS: list[tuple[str, ...]] = [
     ("errors", "_version", "progress", "results", "_files"),
     ("config", "records", "_lock", "_output"),
-    ("engines",),
+    ("engines", "sources"),
     ("tables",),
     ("workspace",),
-    ("dataset", "sources"),
+    ("dataset",),
+    ("inputs",),  # a path, a glob, a dataset version or a frame, read into a typed table
     ("ingest", "compare", "train", "registry", "predict", "monitor", "models"),
     ("pipeline",),
     ("schedule",),
@@ -149,12 +150,9 @@ def test_no_import_circle():
 # reading), and models.py into pipeline.py (the jobs) and predict.py (score, predict). The
 # list may only shrink: a new upward import fails, and so does a fixed one left listed.
 PENDING = {
-    "headwater.compare._inputs -> headwater.ingest._plan",
-    "headwater.compare._inputs -> headwater.ingest._read",
     "headwater.models -> headwater.registry",
     "headwater.models -> headwater.reports.plots",
     "headwater.models -> headwater.train",
-    "headwater.train -> headwater.compare._inputs",
 }
 
 

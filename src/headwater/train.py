@@ -142,8 +142,8 @@ def _read_path_frame(
     import json
 
     from headwater import dataset as ds_mod
-    from headwater.compare._inputs import read_side, staging_dir
     from headwater.errors import CompareError
+    from headwater.inputs import read_side, staging_dir
     from headwater.tables import transform as pl
 
     kinds: dict[str, str] = {}

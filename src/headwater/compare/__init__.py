@@ -21,8 +21,8 @@ from headwater.compare._core import Options, Tolerance
 from headwater.config import EngineConfig, SourceConfig
 
 if TYPE_CHECKING:
-    from headwater.compare._inputs import Side
     from headwater.engines.base import Engine
+    from headwater.inputs import Side
     from headwater.progress import ProgressCallback
     from headwater.workspace import Workspace
 
@@ -159,7 +159,7 @@ def compare(
         input or an unknown dataset version.
     """
     from headwater.compare._core import compare_sides
-    from headwater.compare._inputs import staging_dir
+    from headwater.inputs import staging_dir
 
     t0 = time.monotonic()
     keys = [k.strip() for k in key.split(",")] if isinstance(key, str) else list(key or [])
@@ -288,7 +288,7 @@ def _read(
     stage: Callable[[str, str], contextlib.AbstractContextManager[None]],
 ) -> Side:
     """One side, read into a typed table (progress stage ``left`` or ``right``)."""
-    from headwater.compare._inputs import read_side
+    from headwater.inputs import read_side
 
     with stage(name, f"reading {_label(obj)}"):
         return read_side(

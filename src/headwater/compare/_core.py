@@ -19,7 +19,7 @@ from headwater.config import DatasetConfig
 if TYPE_CHECKING:
     import ibis.expr.types as ir
 
-    from headwater.compare._inputs import Side
+    from headwater.inputs import Side
 
 
 @dataclass(frozen=True)

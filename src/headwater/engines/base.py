@@ -17,7 +17,7 @@ FP_COLUMNS = ("_hw_fp_hi", "_hw_fp_lo")
 # The longest CSV line the engine's reader takes (DuckDB's ``max_line_size``, set to this
 # in its reader). A longer line fails the read, except a last line longer than the
 # reader's buffer (16 × this): that row is dropped without an error, so the last line of
-# every CSV file is measured before it is read (see ``headwater.ingest._read.last_line_too_long``).
+# every CSV file is measured before it is read (see ``headwater.tables.read.last_line_too_long``).
 MAX_LINE_BYTES = 2_000_000
 
 

@@ -6,14 +6,14 @@ import json
 import logging
 import os
 import time
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
 from headwater import dataset as ds_mod
-from headwater.errors import IngestError, ValidationError, operating_error, reraise_machine
+from headwater.errors import IngestError, ValidationError, operating_error
 from headwater.ingest._plan import Plan, known_files, make_plan
-from headwater.ingest._read import fail, read_text, recheck
 from headwater.ingest._result import IngestResult, ProgressCallback
 from headwater.ingest._result import count_plan as _count_plan
 from headwater.ingest._result import file_view as _file_view
@@ -22,12 +22,27 @@ from headwater.ingest._result import summary as _summary
 from headwater.records import schema as rs
 from headwater.sources import SourceFile, clear_staging
 from headwater.tables.fingerprint import COLUMNS as FP_COLUMNS
+from headwater.tables.read import fail, read_once_or_isolate, read_text, recheck
 
 if TYPE_CHECKING:
     from headwater.engines.base import Engine
     from headwater.workspace import Run, Workspace
 
 log = logging.getLogger(__name__)
+
+
+@dataclass
+class _Increment:
+    """What one run adds and retracts, before anything is written."""
+
+    schema: dict[str, str]
+    engine: Engine | None = None
+    decision: Any = None  # the schema decision, when files were read
+    stats: dict[int, dict[str, Any]] = field(default_factory=dict)  # per file id
+    rejects: list[dict[str, Any]] = field(default_factory=list)
+    new_rows: Any = None  # the rows to add (a table expression)
+    retractions: Any = None  # (file, record) of the rows this run retracts
+    file_gone: Any = None  # the retractions of whole files (changed or deleted)
 
 
 class IngestJob:
@@ -62,7 +77,32 @@ class IngestJob:
     # -- the run -----------------------------------------------------------------------
 
     def execute(self) -> IngestResult:
-        project, cfg, ds = self.project, self.cfg, self.ds
+        """The run, in order: prepare the dataset folder and read the parent version; plan
+        the files; read, type, check and de-duplicate what is new; tally; refuse under
+        ``--strict``; write the parts; publish (one transaction); write the manifests."""
+        orphans = self._prepare()
+        plan = self._plan()
+        result = IngestResult(run_id=self.run.id, status="ok", dataset=self.ds.name)
+        result.orphans_removed = len(orphans)
+        result.recovered_runs = list(self.run.recovered)
+        result.output = self.cfg.dataset_dir
+        inc = self._increment(plan, result)
+        _count_plan(result, plan)
+        self._tally(plan, inc, result)
+        self._refuse_if_strict(plan, inc, result)
+        row_parts, retraction_parts = self._write_parts(inc, result)
+        self._retracted_per_file(inc.engine, plan, inc.file_gone)
+        self._publish(plan, inc, result, row_parts, retraction_parts)
+        self._write_manifests(result)
+        self.progress("done", 1, 1, "done")
+        return result
+
+    # -- steps ----------------------------------------------------------------------------
+
+    def _prepare(self) -> list[str]:
+        """Claim the dataset folder, sweep orphans, rewrite missing manifests, and read the
+        parent version, the line this run writes and the files it already knows."""
+        project, ds = self.project, self.ds
         ds_mod.claim_folder(project, self.run.id)
         orphans = ds_mod.remove_orphans(project)
         ds_mod.write_manifests(project)
@@ -70,202 +110,222 @@ class IngestJob:
             parent = ds_mod.state(conn, ds.name)
             if not self.rebuild:
                 ds_mod.check_key(conn, ds.name, parent, list(ds.key))
-            line = parent.line + 1 if self.rebuild else parent.line
-            known = known_files(conn, ds.name, line)
+            self.line = parent.line + 1 if self.rebuild else parent.line
+            self.known = known_files(conn, ds.name, self.line)
         if self.rebuild and parent.version is not None:
             # a rebuild re-reads every file into a new line; start its numbering clean
-            known = {}
-        self.line = line
+            self.known = {}
         self.parent = parent
-        pinned = {} if self.rebuild else dict(parent.schema)
+        self.pinned = {} if self.rebuild else dict(parent.schema)
+        return orphans
 
-        self.progress("list", 0, len(cfg.sources), "listing sources")
-        plan = make_plan(cfg, known, self.staging, self.progress)
-        result = IngestResult(run_id=self.run.id, status="ok", dataset=ds.name)
-        result.orphans_removed = len(orphans)
-        result.recovered_runs = list(self.run.recovered)
-        result.output = cfg.dataset_dir
+    def _plan(self) -> Plan:
+        """List the sources, classify their files and give each a record."""
+        self.progress("list", 0, len(self.cfg.sources), "listing sources")
+        plan = make_plan(self.cfg, self.known, self.staging, self.progress)
         self._register_files(plan)
-
         for f in plan.by_status("new", "changed"):
             if f.size == 0 and f.format == "parquet":  # an empty CSV is 0 rows; this is not
                 fail(f, "is an empty file, not Parquet (0 bytes); replace it or remove it")
+        return plan
+
+    def _retractable(self, plan: Plan) -> list[int]:
+        """Files whose earlier rows this run retracts. A changed file's earlier rows go only
+        once its new content was read: if the new content fails (or is still being
+        written) the earlier rows stay."""
+        ids = [f.previous_file_id for f in plan.by_status("changed") if f.previous_file_id]
+        if self.ds.on_missing == "retract":
+            ids += [k["file_id"] for k in plan.missing if k["status"] == "ingested"]
+        return [int(i) for i in ids]
+
+    def _increment(self, plan: Plan, result: IngestResult) -> _Increment:
+        """What this run adds and retracts, as (lazy) tables; nothing is written yet."""
         to_read = [f for f in plan.by_status("new", "changed") if f.size > 0]
-        stats: dict[int, dict[str, Any]] = {}
-        rejects: list[dict[str, Any]] = []
-        schema = pinned
-        decision = None
-        new_rows_expr = None
-        retractions_expr = None
-        engine = None
-
-        def retractable() -> list[int]:
-            # a changed file's earlier rows go only once its new content was read: if the
-            # new content fails (or is still being written) the earlier rows stay
-            ids = [f.previous_file_id for f in plan.by_status("changed") if f.previous_file_id]
-            if ds.on_missing == "retract":
-                ids += [k["file_id"] for k in plan.missing if k["status"] == "ingested"]
-            return ids
-
-        retract_files = retractable()
-        if to_read or retract_files:
-            engine = self.engine = self._connect()
+        inc = _Increment(schema=self.pinned)
+        if not to_read and not self._retractable(plan):
+            return inc
+        engine = inc.engine = self.engine = self._connect()
         if to_read:
-            assert engine is not None
-            from headwater.tables import transform as pl
-
-            typed_run = None
-            for lazy in (True, False):
-                batch = self._read(engine, to_read, lazy=lazy)
-                if batch is None:
-                    break
-                try:
-                    typed_run = self._type(engine, batch, pinned, to_read, lazy=lazy)
-                    break
-                except Exception as exc:
-                    if not lazy:
-                        raise
-                    reraise_machine(exc, writing=False)  # Ctrl-C, memory: not a bad file
-                    # a file the fused read could not parse: stage group by group (and a
-                    # failing group file by file) so that only the bad file fails
-                    log.info("reading every file in one pass failed (%s); isolating", exc)
-                    for name in self.staged:
-                        engine.drop(name)
-            retract_files = retractable()
+            typed_run = self._read_and_type(engine, to_read)
             if typed_run is not None:
-                typed, decision, labels = typed_run
-                schema = decision.schema
-                self.schema = schema
-                self.tolerated = decision.tolerated
-                result.warnings += self._absent_warnings(decision, schema)
-                for name in self.staged:  # the raw text is no longer needed
-                    engine.drop(name)
-                existing = self._existing(engine, retract_files)
-                self.progress("dedup", 0, 1, "de-duplicating")
-                decisions = engine.materialize(
-                    pl.decide(typed, existing, ds, schema), "_hw_decisions"
-                )
-                read_q, decided_q = pl.file_stats(typed, decisions, schema)
-                stats = pl.merge_file_stats(
-                    engine.to_pyarrow(read_q).to_pylist(),
-                    engine.to_pyarrow(decided_q).to_pylist(),
-                )
-                bad = typed.filter(typed._hw_check.notnull())
-                rejects = [
-                    {
-                        "_hw_file": r["_hw_file"],
-                        "_hw_record": r["_hw_record"],
-                        "_hw_reject_column": labels[r["_hw_check"]][0],
-                        "_hw_reject_rule": labels[r["_hw_check"]][1],
-                        "_hw_reject_value": r["_hw_reject_value"],
-                    }
-                    for r in engine.to_pyarrow(
-                        bad.select(
-                            "_hw_file", "_hw_record", "_hw_check", "_hw_reject_value"
-                        ).order_by(["_hw_file", "_hw_record"])
-                    ).to_pylist()
-                ]
-                added = pl.added_rows(typed, decisions)
-                new_rows_expr = added.select(
-                    *schema,
-                    _hw_file=added._hw_file,
-                    _hw_record=added._hw_record,
-                    _hw_run=ibis_literal_int(self.run.id),
-                    _hw_fp_hi=added._hw_fp_hi,
-                    _hw_fp_lo=added._hw_fp_lo,
-                )  # not sorted: readers order by provenance, and a sort costs a pass
-                if ds.key:
-                    replaced = decisions.filter(decisions._hw_old_file.notnull())
-                    retractions_expr = replaced.select(
-                        _hw_file=replaced._hw_old_file, _hw_record=replaced._hw_old_record
-                    )
-        file_gone = None
+                self._decide(engine, plan, inc, result, *typed_run)
+        retract_files = self._retractable(plan)
         if retract_files:
-            assert engine is not None
-            file_gone = self._file_retractions(engine, retract_files)
-            if file_gone is not None:
-                retractions_expr = (
-                    file_gone if retractions_expr is None else retractions_expr.union(file_gone)
+            inc.file_gone = self._file_retractions(engine, retract_files)
+            if inc.file_gone is not None:
+                inc.retractions = (
+                    inc.file_gone
+                    if inc.retractions is None
+                    else inc.retractions.union(inc.file_gone)
                 )
+        return inc
 
-        # -- tally --------------------------------------------------------------------
-        _count_plan(result, plan)
-        for sf in plan.files:
-            if sf.file_id in stats:
-                s = stats[sf.file_id]
-                sf.extra.update(
-                    rows_read=int(s["rows_read"]),
-                    rows_rejected=int(s["reject"]),
-                    duplicates=int(s["duplicate"]),
-                    rows_superseded=int(s["superseded"]) + int(s["stale"]),
-                    rows_added=int(s["added"]),
-                    fixes={
-                        "cells_trimmed": int(s["cells_trimmed"] or 0),
-                        "na_tokens_mapped": int(s["na_tokens_mapped"] or 0),
-                        "values_cast": int(s["values_cast"] or 0),
-                        "thousands_separators_removed": int(s.get("thousands_removed") or 0),
-                    },
+    def _read_and_type(self, engine: Engine, files: list[SourceFile]) -> Any:
+        """The files read, typed, checked and fingerprinted: (table, decision, labels), or
+        None when no file could be read. One fused pass; file by file if it fails."""
+
+        def attempt(lazy: bool) -> Any:
+            batch = self._read(engine, files, lazy=lazy)
+            return None if batch is None else self._type(engine, batch, self.pinned, files, lazy)
+
+        def undo() -> None:
+            for name in self.staged:
+                engine.drop(name)
+
+        typed_run = read_once_or_isolate(attempt, undo=undo, what=f"{len(files)} file(s)")
+        undo()  # the raw text is no longer needed
+        return typed_run
+
+    def _decide(
+        self,
+        engine: Engine,
+        plan: Plan,
+        inc: _Increment,
+        result: IngestResult,
+        typed: Any,
+        decision: Any,
+        labels: list[tuple[str, str]],
+    ) -> None:
+        """De-duplicate the typed batch against the live rows: per-file counts, the rejected
+        rows, the rows to add and (with a key) the rows they replace."""
+        from headwater.tables import transform as pl
+
+        ds = self.ds
+        schema = inc.schema = self.schema = decision.schema
+        inc.decision = decision
+        self.tolerated = decision.tolerated
+        result.warnings += self._absent_warnings(decision, schema)
+        existing = self._existing(engine, self._retractable(plan))
+        self.progress("dedup", 0, 1, "de-duplicating")
+        decisions = engine.materialize(pl.decide(typed, existing, ds, schema), "_hw_decisions")
+        read_q, decided_q = pl.file_stats(typed, decisions, schema)
+        inc.stats = pl.merge_file_stats(
+            engine.to_pyarrow(read_q).to_pylist(), engine.to_pyarrow(decided_q).to_pylist()
+        )
+        bad = typed.filter(typed._hw_check.notnull())
+        inc.rejects = [
+            {
+                "_hw_file": r["_hw_file"],
+                "_hw_record": r["_hw_record"],
+                "_hw_reject_column": labels[r["_hw_check"]][0],
+                "_hw_reject_rule": labels[r["_hw_check"]][1],
+                "_hw_reject_value": r["_hw_reject_value"],
+            }
+            for r in engine.to_pyarrow(
+                bad.select("_hw_file", "_hw_record", "_hw_check", "_hw_reject_value").order_by(
+                    ["_hw_file", "_hw_record"]
                 )
-                result.rows_read += int(s["rows_read"])
-                result.rows_rejected += int(s["reject"])
-                result.duplicates_dropped += int(s["duplicate"])
-                result.rows_superseded += int(s["superseded"])
-                result.rows_stale += int(s["stale"])
-        if decision is not None:
-            changes: dict[str, Any] = {}
-            if decision.added:
-                changes["added" if pinned else "pinned"] = decision.added
-            if decision.widened:
-                changes["widened"] = decision.widened
-            if decision.frozen_out:
-                changes["refused_by_freeze"] = decision.frozen_out
-            if decision.tolerated:
-                changes["tolerated"] = decision.tolerated
-            result.schema_changes = changes
-            if decision.widened and engine is not None:
-                self._refuse_rounding_widening(engine, decision.widened, plan, rejects, result)
-
-        problems = result.files_failed + len(result.source_errors) + result.rows_rejected
-        if problems and self.strict:
-            self._record_failure(plan, rejects, result)
-            raise ValidationError(
-                f"strict ingest refused: {result.files_failed} file(s) failed, "
-                f"{len(result.source_errors)} source(s) could not be listed, "
-                f"{result.rows_rejected} row(s) rejected; nothing was published",
-                hint=f"see `headwater show {self.run.id}` and `headwater rejects {self.run.id}`; "
-                "fix the files or run without --strict",
-                run_id=self.run.id,
+            ).to_pylist()
+        ]
+        added = pl.added_rows(typed, decisions)
+        inc.new_rows = added.select(
+            *schema,
+            _hw_file=added._hw_file,
+            _hw_record=added._hw_record,
+            _hw_run=ibis_literal_int(self.run.id),
+            _hw_fp_hi=added._hw_fp_hi,
+            _hw_fp_lo=added._hw_fp_lo,
+        )  # not sorted: readers order by provenance, and a sort costs a pass
+        if ds.key:
+            replaced = decisions.filter(decisions._hw_old_file.notnull())
+            inc.retractions = replaced.select(
+                _hw_file=replaced._hw_old_file, _hw_record=replaced._hw_old_record
             )
 
-        # -- write parts (immutable, uniquely named, in their final place) --------------
+    def _tally(self, plan: Plan, inc: _Increment, result: IngestResult) -> None:
+        """Per-file and run totals from the counts; the schema changes (a widening that
+        would round existing values is refused here)."""
+        for sf in plan.files:
+            if sf.file_id not in inc.stats:
+                continue
+            s = inc.stats[sf.file_id]
+            sf.extra.update(
+                rows_read=int(s["rows_read"]),
+                rows_rejected=int(s["reject"]),
+                duplicates=int(s["duplicate"]),
+                rows_superseded=int(s["superseded"]) + int(s["stale"]),
+                rows_added=int(s["added"]),
+                fixes={
+                    "cells_trimmed": int(s["cells_trimmed"] or 0),
+                    "na_tokens_mapped": int(s["na_tokens_mapped"] or 0),
+                    "values_cast": int(s["values_cast"] or 0),
+                    "thousands_separators_removed": int(s.get("thousands_removed") or 0),
+                },
+            )
+            result.rows_read += int(s["rows_read"])
+            result.rows_rejected += int(s["reject"])
+            result.duplicates_dropped += int(s["duplicate"])
+            result.rows_superseded += int(s["superseded"])
+            result.rows_stale += int(s["stale"])
+        decision = inc.decision
+        if decision is None:
+            return
+        changes: dict[str, Any] = {}
+        if decision.added:
+            changes["added" if self.pinned else "pinned"] = decision.added
+        if decision.widened:
+            changes["widened"] = decision.widened
+        if decision.frozen_out:
+            changes["refused_by_freeze"] = decision.frozen_out
+        if decision.tolerated:
+            changes["tolerated"] = decision.tolerated
+        result.schema_changes = changes
+        if decision.widened and inc.engine is not None:
+            self._refuse_rounding_widening(inc.engine, decision.widened, plan, inc.rejects, result)
+
+    def _refuse_if_strict(self, plan: Plan, inc: _Increment, result: IngestResult) -> None:
+        problems = result.files_failed + len(result.source_errors) + result.rows_rejected
+        if not (problems and self.strict):
+            return
+        self._record_failure(plan, inc.rejects, result)
+        raise ValidationError(
+            f"strict ingest refused: {result.files_failed} file(s) failed, "
+            f"{len(result.source_errors)} source(s) could not be listed, "
+            f"{result.rows_rejected} row(s) rejected; nothing was published",
+            hint=f"see `headwater show {self.run.id}` and `headwater rejects {self.run.id}`; "
+            "fix the files or run without --strict",
+            run_id=self.run.id,
+        )
+
+    def _write_parts(
+        self, inc: _Increment, result: IngestResult
+    ) -> tuple[list[tuple[str, int, int]], list[tuple[str, int, int]]]:
+        """The new rows and the retractions as immutable, uniquely named parts in their
+        final place: (relative path, rows, bytes) each; an empty part is not kept."""
+        with self.project.records.read() as conn:
+            tag = ds_mod.part_tag(conn, self.run.id)  # names the sweep can tell are ours
+
+        def write(expr: Any, rel: str) -> tuple[list[tuple[str, int, int]], int]:
+            assert inc.engine is not None
+            path = os.path.join(self.cfg.dataset_dir, rel)
+            n = inc.engine.write_parquet(expr, path)
+            if not n:
+                os.unlink(path)
+                return [], 0
+            return [(rel, n, os.path.getsize(path))], n
+
         row_parts: list[tuple[str, int, int]] = []
         retraction_parts: list[tuple[str, int, int]] = []
-        with project.records.read() as conn:
-            tag = ds_mod.part_tag(conn, self.run.id)  # names the sweep can tell are ours
-        if new_rows_expr is not None and engine is not None:
+        if inc.new_rows is not None:
             self.progress("write", 0, 1, "writing new rows")
-            rel = f"parts/{tag}.parquet"
-            n = engine.write_parquet(new_rows_expr, os.path.join(cfg.dataset_dir, rel))
-            if n:
-                row_parts.append((rel, n, os.path.getsize(os.path.join(cfg.dataset_dir, rel))))
-            else:
-                os.unlink(os.path.join(cfg.dataset_dir, rel))
-            result.rows_added = n
-        if retractions_expr is not None and engine is not None:
-            rel = f"retractions/{tag}.parquet"
-            n = engine.write_parquet(
-                retractions_expr.distinct(), os.path.join(cfg.dataset_dir, rel)
+            row_parts, result.rows_added = write(inc.new_rows, f"parts/{tag}.parquet")
+        if inc.retractions is not None:
+            retraction_parts, result.rows_retracted = write(
+                inc.retractions.distinct(), f"retractions/{tag}.parquet"
             )
-            if n:
-                retraction_parts.append(
-                    (rel, n, os.path.getsize(os.path.join(cfg.dataset_dir, rel)))
-                )
-            else:
-                os.unlink(os.path.join(cfg.dataset_dir, rel))
-            result.rows_retracted = n
-        self._retracted_per_file(engine, plan, file_gone)
+        return row_parts, retraction_parts
 
-        # -- publish ------------------------------------------------------------------
+    def _publish(
+        self,
+        plan: Plan,
+        inc: _Increment,
+        result: IngestResult,
+        row_parts: list[tuple[str, int, int]],
+        retraction_parts: list[tuple[str, int, int]],
+    ) -> None:
+        """One transaction: the new version (compare-and-swap on the parent), the files,
+        the rejects and the run's end."""
+        ds, parent, line, schema = self.ds, self.parent, self.line, inc.schema
         partial = result.files_failed or result.source_errors or result.rows_rejected
         result.status = "partial" if partial else "ok"
         result.error = _nothing_ingested(result)
@@ -273,7 +333,38 @@ class IngestJob:
             result.status = "failed"  # recorded as such; the CLI exits 1
         schema_changed = schema != parent.schema or (self.rebuild and schema)
         self.progress("publish", 0, 1, "publishing")
-        lineage = {
+        with self.project.records.write() as conn:
+            version = parent.version if line == parent.line else None
+            rows = parent.rows if line == parent.line else 0
+            if row_parts or retraction_parts or (self.rebuild and parent.version is not None):
+                version = ds_mod.publish(
+                    conn,
+                    name=ds.name,
+                    dataset_dir=self.cfg.dataset_dir,
+                    parent=parent,
+                    line=line,
+                    run_id=self.run.id,
+                    schema=schema,
+                    row_parts=row_parts,
+                    retraction_parts=retraction_parts,
+                    rows_added=result.rows_added,
+                    rows_retracted=result.rows_retracted,
+                    lineage=self._lineage(result),
+                )
+                rows = rows + result.rows_added - result.rows_retracted
+            elif schema_changed and schema:
+                ds_mod.set_schema(conn, ds.name, line, schema)
+            self._record_files(conn, plan, version)
+            self._record_rejects(conn, inc.rejects, plan)
+            result.dataset_version = version
+            result.dataset_rows = rows
+            result.seconds = round(time.monotonic() - self.started, 3)
+            result.files = [_file_view(sf) for sf in plan.files]
+            self.run.finish_in(self.project.records, conn, result.status, _summary(result))
+        self.progress("published", 1, 1, f"version {result.dataset_version}")
+
+    def _lineage(self, result: IngestResult) -> dict[str, Any]:
+        return {
             "files": {
                 s: getattr(result, f"files_{s}") for s in ("new", "changed", "alias", "missing")
             },
@@ -283,55 +374,24 @@ class IngestJob:
             "rows_superseded": result.rows_superseded,
             "rows_stale": result.rows_stale,
             "schema_changes": result.schema_changes,
-            "mode": "upsert" if ds.key else "append",
-            "key": list(ds.key),
+            "mode": "upsert" if self.ds.key else "append",
+            "key": list(self.ds.key),
             "rebuild": self.rebuild,
         }
-        with project.records.write() as conn:
-            version = parent.version if line == parent.line else None
-            rows = parent.rows if line == parent.line else 0
-            if row_parts or retraction_parts or (self.rebuild and parent.version is not None):
-                version = ds_mod.publish(
-                    conn,
-                    name=ds.name,
-                    dataset_dir=cfg.dataset_dir,
-                    parent=parent,
-                    line=line,
-                    run_id=self.run.id,
-                    schema=schema,
-                    row_parts=row_parts,
-                    retraction_parts=retraction_parts,
-                    rows_added=result.rows_added,
-                    rows_retracted=result.rows_retracted,
-                    lineage=lineage,
-                )
-                rows = rows + result.rows_added - result.rows_retracted
-            elif schema_changed and schema:
-                ds_mod.set_schema(conn, ds.name, line, schema)
-            self._record_files(conn, plan, version)
-            self._record_rejects(conn, rejects, plan)
-            result.dataset_version = version
-            result.dataset_rows = rows
-            result.seconds = round(time.monotonic() - self.started, 3)
-            result.files = [_file_view(sf) for sf in plan.files]
-            self.run.finish_in(project.records, conn, result.status, _summary(result))
-        self.progress("published", 1, 1, f"version {result.dataset_version}")
+
+    def _write_manifests(self, result: IngestResult) -> None:
+        """After the commit: a failure is a warning (the next run writes the manifest)."""
+        versions = os.path.join(self.cfg.dataset_dir, "versions")
         try:
-            ds_mod.write_manifests(project)
+            ds_mod.write_manifests(self.project)
         except OSError as exc:  # the version is committed; the next run writes it
             err = operating_error(exc)
             note = (
                 f"version {result.dataset_version} is published, but its manifest could not "
-                f"be written in {os.path.join(cfg.dataset_dir, 'versions')!r}: {err or exc}; "
-                "the next run writes it"
+                f"be written in {versions!r}: {err or exc}; the next run writes it"
             )
             log.warning("%s", note)
-            versions = os.path.join(cfg.dataset_dir, "versions")
             result.warnings.append({"path": versions, "reason": note})
-        self.progress("done", 1, 1, "done")
-        return result
-
-    # -- steps ----------------------------------------------------------------------------
 
     def _connect(self) -> Engine:
         return self.project.engine()
@@ -385,7 +445,6 @@ class IngestJob:
         batch: Any,
         pinned: dict[str, str],
         files: list[SourceFile],
-        *,
         lazy: bool,
     ) -> tuple[Any, Any, list[tuple[str, str]]]:
         """Clean, type, check and fingerprint the batch into one table: (table, schema
@@ -394,21 +453,12 @@ class IngestJob:
 
         ds = self.ds
         data_cols = [c for c in batch.columns if not c.startswith("_hw_")]
-        new_cols = [c for c in data_cols if c not in pinned]
         self.progress("clean", 0, 1, "cleaning")
         # each stage is a subquery of the next (so nothing is computed twice); the cleaned
         # text is not stored: a sample of it proposes the types, and the typing pass reads
         # it once, straight from the files (lazy) or the staged text
         text = pl.clean_stage(pl.trim_stage(batch), ds)
         self.progress("types", 0, 1, "inferring types")
-        # types proposed by a sample, then checked by the typing pass itself: only a
-        # column where some value did not fit costs a full inference pass
-        counts = pl.sample_types(text, new_cols, engine.to_pyarrow)
-        decision = pl.decide_schema(pinned, data_cols, counts, ds)
-        self.progress(
-            "type", 0, 1, "reading, typing and validating" if lazy else "typing and validating"
-        )
-        inferred = [c for c in decision.added if c not in ds.columns]
         widen = [
             c
             for c in data_cols
@@ -416,21 +466,28 @@ class IngestJob:
         ]
         labels: list[tuple[str, str]] = []
 
+        def inferred(d: Any) -> list[str]:  # and so checked (an int may widen)
+            return [c for c in d.added if c not in ds.columns] + widen
+
+        flagged: list[str] = []
+
         def typed_as(d: Any) -> Any:
             nonlocal labels
+            if not flagged:  # the first decision's inferred columns carry the flags
+                flagged.extend(inferred(d))
+            self.progress(
+                "type", 0, 1, "reading, typing and validating" if lazy else "typing and validating"
+            )
             stage = pl.type_stage(text, d.schema, d.frozen_out)
             checked, labels = pl.check_stage(
-                stage, d.schema, d.frozen_out, ds, inferred + widen, engine.digest_halves
+                stage, d.schema, d.frozen_out, ds, flagged, engine.digest_halves
             )
             table = engine.materialize(checked, "_hw_typed", ordered=lazy)
             return engine.number_records("_hw_typed") if lazy else table
 
-        typed = typed_as(decision)
-        failed = pl.type_failures(typed, decision.schema, inferred + widen, engine.to_pyarrow)
-        if failed:
-            full = pl.infer_types(text, failed, engine.to_pyarrow)
-            decision = pl.decide_schema(pinned, data_cols, {**counts, **full}, ds)
-            typed = typed_as(decision)
+        typed, decision = pl.type_by_sample(
+            text, pinned, data_cols, ds, engine.to_pyarrow, typed_as, inferred
+        )
         if lazy:
             changed = recheck(files, ("new", "changed"))
             if changed:

@@ -7,10 +7,6 @@ they differ. Also reads each file's header, so files can be grouped into one rea
 
 from __future__ import annotations
 
-import codecs
-import csv
-import gzip
-import io
 import os
 import re
 import time
@@ -20,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from headwater.config import Config, SourceConfig
+from headwater.config import Config
 from headwater.errors import HeadwaterError
 from headwater.sources import SourceFile, hash_local, restat, scan_source, stage_remote
 
@@ -30,8 +26,6 @@ if TYPE_CHECKING:  # SQLAlchemy loads on first use: reading files (compare) need
 HASH_THREADS = 4
 
 Progress = Callable[[str, int, int, str], None]
-
-RESERVED_PREFIX = "_hw_"
 
 
 @dataclass
@@ -78,32 +72,9 @@ def make_plan(
     (one wait of at most ``settle_seconds`` for all such files): if it did not change
     meanwhile it is taken, otherwise it is still being written and is deferred."""
     plan = Plan()
-    listed_ok_sources: set[int] = set()
-    found: list[SourceFile] = []
-    inside: list[dict[str, Any]] = []  # problems inside listed sources, after unlisted ones
-    for index, source in enumerate(config.sources):
-        try:
-            listing = scan_source(index, source, config.resolve(source.path))
-        except HeadwaterError as exc:
-            path = getattr(exc, "path", None)
-            plan.source_errors.append(
-                {"source": source.path, "path": path, "reason": str(exc), "scope": "source"}
-            )
-            continue
-        listed_ok_sources.add(index)
-        found.extend(listing.files)
-        inside.extend({**e, "scope": "path"} for e in listing.problems)
-        plan.warnings.extend(listing.warnings)
-    plan.source_errors.extend(inside)
-    plan.sources_listed = len(listed_ok_sources)
-    # what could not be listed or opened inside a listed source: rows from there are kept
-    unreadable = [e["path"] for e in plan.source_errors if e.get("path")]
-
+    found, listed = _list(config, plan)
     now = time.time() if now is None else now
     settle = config.dataset.settle_seconds
-    live_hashes = {
-        k["hash"]: path for path, k in known.items() if k["status"] in ("ingested", "alias")
-    }
     seen_paths: set[str] = set()
     to_hash: list[SourceFile] = []
     young: list[SourceFile] = []
@@ -124,14 +95,52 @@ def make_plan(
         to_hash.append(sf)
     if young:
         to_hash = _settle(young, to_hash, plan, settle, now, progress, sleep, found)
+    _hash_all(to_hash, staging, progress)
+    _classify(to_hash, known, plan)
+    _find_missing(config, known, seen_paths, listed, plan)
+    return plan
 
-    # hashing (and fetching remote files) is I/O and hashlib, which releases the GIL: a few
-    # threads overlap them; the files are then classified in listing order
+
+def _list(config: Config, plan: Plan) -> tuple[list[SourceFile], set[int]]:
+    """Every source's files, and the indexes of the sources that could be listed. What
+    cannot be listed is a source error (a whole source first, then paths inside one)."""
+    listed: set[int] = set()
+    found: list[SourceFile] = []
+    inside: list[dict[str, Any]] = []  # problems inside listed sources, after unlisted ones
+    for index, source in enumerate(config.sources):
+        try:
+            listing = scan_source(index, source, config.resolve(source.path))
+        except HeadwaterError as exc:
+            path = getattr(exc, "path", None)
+            plan.source_errors.append(
+                {"source": source.path, "path": path, "reason": str(exc), "scope": "source"}
+            )
+            continue
+        listed.add(index)
+        found.extend(listing.files)
+        inside.extend({**e, "scope": "path"} for e in listing.problems)
+        plan.warnings.extend(listing.warnings)
+    plan.source_errors.extend(inside)
+    plan.sources_listed = len(listed)
+    return found, listed
+
+
+def _hash_all(to_hash: list[SourceFile], staging: Path, progress: Progress) -> None:
+    """Hash (and fetch remote) files: I/O and hashlib, which releases the GIL, so a few
+    threads overlap them."""
     with ThreadPoolExecutor(max_workers=HASH_THREADS) as pool:
         jobs = {pool.submit(_hash_one, sf, staging): sf for sf in to_hash}
         for done, job in enumerate(as_completed(jobs), 1):
             job.result()
             progress("hash", done, len(to_hash), jobs[job].path)
+
+
+def _classify(to_hash: list[SourceFile], known: dict[str, dict[str, Any]], plan: Plan) -> None:
+    """Skipped (same content), alias (the content of another live file), changed or new,
+    in listing order."""
+    live_hashes = {
+        k["hash"]: path for path, k in known.items() if k["status"] in ("ingested", "alias")
+    }
     for sf in to_hash:
         plan.files.append(sf)
         if sf.status != "pending":
@@ -156,15 +165,25 @@ def make_plan(
         if sf.status in ("new", "changed") and sf.hash:
             live_hashes[sf.hash] = sf.path
 
+
+def _find_missing(
+    config: Config,
+    known: dict[str, dict[str, Any]],
+    seen_paths: set[str],
+    listed: set[int],
+    plan: Plan,
+) -> None:
+    """Known files no longer listed. Never one under a source, folder or path that could
+    not be listed or opened: that is a source error, not a deletion."""
+    unreadable = [e["path"] for e in plan.source_errors if e.get("path")]
     for path, k in known.items():
         if path in seen_paths or k["status"] == "missing":
             continue
-        if any(o not in listed_ok_sources for o in _owning_sources(config, path)):
+        if any(o not in listed for o in _owning_sources(config, path)):
             continue  # its source could not be listed: do not mistake that for deletion
         if any(_within(path, u) for u in unreadable):
             continue  # its folder (or itself) could not be listed or opened: the same
         plan.missing.append(k)
-    return plan
 
 
 def _settle(
@@ -246,134 +265,3 @@ def _hash_one(sf: SourceFile, staging: Path) -> None:
     except Exception as exc:
         sf.status = "failed"
         sf.reason = f"cannot read the file: {exc}"
-
-
-# -- headers ----------------------------------------------------------------------------
-
-
-def normalize_header(name: str) -> str:
-    """trim, lower case, runs of whitespace → ``_``."""
-    return re.sub(r"\s+", "_", name.strip().lower())
-
-
-def _open_text(path: str, compression: str | None, encoding: str) -> io.TextIOBase:
-    raw: Any
-    if compression == "gzip":
-        raw = gzip.open(path, "rb")  # noqa: SIM115 - closed by the TextIOWrapper
-    elif compression == "zstd":
-        import zstandard
-
-        raw = zstandard.ZstdDecompressor().stream_reader(open(path, "rb"))  # noqa: SIM115
-    else:
-        raw = open(path, "rb")  # noqa: SIM115
-    return io.TextIOWrapper(io.BufferedReader(raw), encoding=encoding, errors="strict", newline="")
-
-
-def _codec(encoding: str) -> str:
-    """Python's codec for ``encoding``; UTF-8 as ``utf-8-sig``, which drops the byte order
-    mark that spreadsheet exports put first (it would otherwise join the first column's
-    name: "\ufeffid"). DuckDB skips it when it reads the rows."""
-    name = codecs.lookup(encoding).name
-    return "utf-8-sig" if name == "utf-8" else name
-
-
-def csv_header(sf: SourceFile, source: SourceConfig, fmt: str) -> tuple[list[str], dict[str, Any]]:
-    """Read the first record of a CSV/TSV file; return (raw columns, read options)."""
-    assert sf.local_path is not None
-    with open(sf.local_path, "rb") as fh:
-        head = fh.read(8192)
-    if sf.compression is None and b"\x00" in head and source.encoding != "utf-16":
-        if _looks_utf16(head):
-            raise _FileProblem(
-                'is UTF-16 (set encoding = "utf-16" for this source in headwater.toml)',
-                "or save the file as UTF-8",
-            )
-        raise _FileProblem(
-            "looks like a binary file, not text (it contains NUL bytes)",
-            "remove it from the source folder, or give it the right extension",
-        )
-    try:
-        with _open_text(sf.local_path, sf.compression, _codec(source.encoding)) as text:
-            for _ in range(source.skip_rows):
-                text.readline()
-            first = text.readline()
-    except UnicodeDecodeError as exc:
-        raise _FileProblem(
-            f"is not valid {source.encoding} text (byte {exc.object[exc.start : exc.start + 1]!r} "
-            f"at offset {exc.start})",
-            "set `encoding` for this source in headwater.toml (utf-8, utf-16 or latin-1)",
-        ) from exc
-    except (OSError, EOFError) as exc:
-        raise _FileProblem(f"cannot be decompressed or read: {exc}", "replace the file") from exc
-    delimiter = source.delimiter or ("\t" if fmt == "tsv" else _sniff_delimiter(first))
-    quote = source.quote or '"'
-    row = next(csv.reader([first], delimiter=delimiter, quotechar=quote), [])
-    cols = [f"column_{i}" for i in range(1, len(row) + 1)] if not source.header else row
-    options = {
-        "delimiter": delimiter,
-        "quote": quote,
-        "escape": source.escape,
-        "encoding": source.encoding,
-        "header": source.header,
-        "skip_rows": source.skip_rows,
-    }
-    return cols, options
-
-
-def _looks_utf16(head: bytes) -> bool:
-    """A byte order mark, or text whose every other byte is NUL (ASCII in UTF-16)."""
-    if head[:2] in (b"\xff\xfe", b"\xfe\xff"):
-        return True
-    even, odd = head[0::2], head[1::2]
-    n = len(odd)
-    if n < 2:
-        return False
-    return (odd.count(0) >= 0.9 * n and even.count(0) <= 0.1 * n) or (
-        even.count(0) >= 0.9 * n and odd.count(0) <= 0.1 * n
-    )
-
-
-def _sniff_delimiter(line: str) -> str:
-    counts = {d: line.count(d) for d in (",", ";", "\t", "|")}
-    best = max(counts, key=lambda d: counts[d])
-    return best if counts[best] > 0 else ","
-
-
-class _FileProblem(Exception):
-    def __init__(self, reason: str, hint: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.hint = hint
-
-
-FileProblem = _FileProblem
-
-
-def check_names(raw: list[str], normalize: bool, required: list[str]) -> list[str]:
-    """Normalised column names for one file; raise FileProblem on a collision."""
-    names = [normalize_header(c) if normalize else c for c in raw]
-    for i, n in enumerate(names):
-        if not n:
-            names[i] = f"column_{i + 1}"
-    seen: dict[str, str] = {}
-    for original, n in zip(raw, names, strict=True):
-        if n.startswith(RESERVED_PREFIX):
-            raise _FileProblem(
-                f"has a column {original!r}: names starting with {RESERVED_PREFIX!r} are reserved",
-                "rename the column in the file",
-            )
-        if n in seen:
-            raise _FileProblem(
-                f"has headers {seen[n]!r} and {original!r} that both become {n!r}",
-                "rename one of them in the file (or set dataset.normalize_headers = false "
-                "if they differ only in case or spaces)",
-            )
-        seen[n] = original
-    lacking = [c for c in required if c not in seen]
-    if lacking:
-        raise _FileProblem(
-            f"lacks column(s) {', '.join(map(repr, lacking))} that the dataset requires "
-            f"(found {', '.join(map(repr, names)) or 'no columns'})",
-            "add the column to the file, or change dataset.key / order_by / not_null",
-        )
-    return names

@@ -236,25 +236,62 @@ def sample_types(
     return _collect(execute(head.aggregate(**_fit_counts(head, every))).to_pylist()[0], every)
 
 
+def did_not_fit(typed: ir.Table, schema: dict[str, str]) -> dict[str, ir.BooleanValue]:
+    """``_hw_bad{i}`` for each non-text column ``i`` of a :func:`type_stage` table: its text
+    is not null but its typed value is — the value did not fit the column's type. The one
+    definition, for the checks, :func:`type_failures` and the comparison inputs."""
+    return {
+        f"_hw_bad{i}": typed[f"_hw_t{i}"].notnull() & typed[c].isnull()
+        for i, (c, kind) in enumerate(schema.items())
+        if kind != "string"  # text always fits a string column
+    }
+
+
 def type_failures(
     typed_text: ir.Table, schema: dict[str, str], columns: list[str], execute: Any
 ) -> list[str]:
-    """Columns of a :func:`type_stage` table where some non-null text did not fit its type."""
+    """Columns among ``columns`` where some value did not fit its type, from a table with
+    the :func:`did_not_fit` flags (a :func:`check_stage` table carries them) or without."""
     index = {c: i for i, c in enumerate(schema)}
-
-    def bad(c: str) -> Any:
-        flag = f"_hw_bad{index[c]}"
-        if flag in typed_text.columns:  # a check_stage table carries the flags
-            return typed_text[flag]
-        return typed_text[f"_hw_t{index[c]}"].notnull() & typed_text[c].isnull()
-
-    checks = {
-        f"f{j}": bad(c).sum() for j, c in enumerate(columns) if c in index and schema[c] != "string"
+    wanted = {
+        j: f"_hw_bad{index[c]}"
+        for j, c in enumerate(columns)
+        if schema.get(c, "string") != "string"
     }
+    carried = all(name in typed_text.columns for name in wanted.values())
+    flags = typed_text if carried else typed_text.mutate(**did_not_fit(typed_text, schema))
+    checks = {f"f{j}": flags[name].sum() for j, name in wanted.items()}
     if not checks:
         return []
-    row = execute(typed_text.aggregate(**checks)).to_pylist()[0]
+    row = execute(flags.aggregate(**checks)).to_pylist()[0]
     return [c for j, c in enumerate(columns) if row.get(f"f{j}")]
+
+
+def type_by_sample(
+    text: ir.Table,
+    pinned: dict[str, str],
+    columns: list[str],
+    ds: DatasetConfig,
+    execute: Any,
+    typed_as: Callable[[SchemaDecision], ir.Table],
+    inferred: Callable[[SchemaDecision], list[str]] | None = None,
+) -> tuple[ir.Table, SchemaDecision]:
+    """Type the cleaned ``text``: types proposed by a sample, then checked by the typing
+    pass itself, so that only a column where some value did not fit costs a full inference
+    pass (and a second typing pass). ``typed_as(decision)`` builds and stores the typed table
+    of a decision; ``inferred(decision)`` names the columns whose types were inferred and so
+    may be wrong (default: the columns not in ``pinned``)."""
+    new = [c for c in columns if c not in pinned]
+    counts = sample_types(text, new, execute)
+    decision = decide_schema(pinned, columns, counts, ds)
+    typed = typed_as(decision)
+    check = inferred(decision) if inferred is not None else new
+    failed = type_failures(typed, decision.schema, check, execute)
+    if failed:  # the sample misled: count every type on every row for those columns
+        counts.update(infer_types(text, failed, execute))
+        decision = decide_schema(pinned, columns, counts, ds)
+        typed = typed_as(decision)
+    return typed, decision
 
 
 def infer_types(text: ir.Table, columns: list[str], execute: Any) -> dict[str, dict[str, int]]:
@@ -387,13 +424,7 @@ def check_stage(
     """
     index = {c: i for i, c in enumerate(schema)}
     # the type flags first, in their own projection: the checks and the kept flags use them
-    typed = typed.mutate(
-        **{
-            f"_hw_bad{index[c]}": typed[f"_hw_t{index[c]}"].notnull() & typed[c].isnull()
-            for c, kind in schema.items()
-            if kind != "string"
-        }
-    )
+    typed = typed.mutate(**did_not_fit(typed, schema))
     checks: list[tuple[ir.BooleanValue, str, str, ir.Value]] = []
     for c, kind in schema.items():
         if kind != "string":  # text always fits a string column

@@ -1,31 +1,58 @@
 """Reading files as text: one engine read per group of like files, bad files isolated.
 
-Shared by ingest and compare. A group is the files of one source that share a format,
-read options and raw header; a group whose read fails is re-read file by file so that
-only the bad file fails. Failures and files that changed while being read are recorded on
-the :class:`~headwater.sources.SourceFile` itself (``status``, ``reason``).
+Shared by ingest and the comparison/training inputs (:mod:`headwater.inputs`). A group is
+the files of one source that share a format, read options and raw header; a group whose
+read fails is re-read file by file so that only the bad file fails. Failures and files
+that changed while being read are recorded on the :class:`~headwater.sources.SourceFile`
+itself (``status``, ``reason``).
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from headwater.config import SourceConfig
 from headwater.engines.base import MAX_LINE_BYTES
 from headwater.errors import EngineError, HeadwaterError, reraise_machine
-from headwater.ingest._plan import FileProblem, check_names, csv_header
 from headwater.sources import SourceFile, still_same
+from headwater.tables.headers import FileProblem, check_names, csv_header
 
 if TYPE_CHECKING:
     import ibis
 
     from headwater.engines.base import Engine
 
+log = logging.getLogger(__name__)
+
 Progress = Callable[[str, int, int, str], None]
+T = TypeVar("T")
+
+
+def read_once_or_isolate(
+    attempt: Callable[[bool], T], *, undo: Callable[[], None], what: str = "the files"
+) -> T:
+    """``attempt(lazy=True)``, the fused read: every file parsed by the one query that
+    types them; if the engine fails on some file in it, ``undo()`` (drop what the attempt
+    staged) and ``attempt(lazy=False)``, which stages group by group and a failing group
+    file by file (:func:`read_text`), so that only the bad file fails.
+
+    Not retried: a :class:`HeadwaterError` (the input is wrong as a whole, or an operating
+    error) and an interrupt or the machine refusing (:func:`reraise_machine`).
+    """
+    try:
+        return attempt(True)
+    except HeadwaterError:
+        raise
+    except Exception as exc:
+        reraise_machine(exc, writing=False)  # Ctrl-C, memory, disk: not a bad file
+        log.info("reading %s in one pass failed (%s); isolating the bad file", what, exc)
+        undo()
+    return attempt(False)
 
 
 def read_text(
@@ -52,13 +79,39 @@ def read_text(
     CSV and JSON record numbers are null until the engine's ``number_records`` on the
     table that query wrote); a file that cannot be parsed then fails that query, and one
     that changes while it is read is found by :func:`recheck` after it — the caller falls
-    back to an eager read to isolate a bad file.
+    back to an eager read to isolate a bad file (:func:`read_once_or_isolate`).
     """
-    import ibis
+    groups = _groups(engine, files, sources, normalize, required, progress)
+    tables, staged = _stage(engine, groups, prefix, lazy, progress)
+    # a file that changed while it was read is left for the next run
+    readable: dict[int, SourceFile] = {}
+    for _, members in tables:
+        for sf in members:
+            if sf.status not in readable_status:
+                continue
+            if lazy or still_same(sf):  # lazily read files are checked after the read
+                readable[int(sf.file_id or 0)] = sf
+            else:
+                defer(sf)
+    if not readable:
+        return None, staged
+    return _union(tables, sources, readable), staged
 
-    from headwater.engines.base import ReadGroup
 
-    groups: dict[tuple[Any, ...], list[SourceFile]] = {}
+Group = tuple[Any, ...]  # (source index, format, raw columns, names, options as JSON)
+
+
+def _groups(
+    engine: Engine,
+    files: Sequence[SourceFile],
+    sources: Sequence[SourceConfig],
+    normalize: bool,
+    required: Sequence[str],
+    progress: Progress,
+) -> dict[Group, list[SourceFile]]:
+    """Each file's header read and checked (a bad one fails its file), and the files
+    grouped by source, format, header and read options: one engine read per group."""
+    groups: dict[Group, list[SourceFile]] = {}
     for done, sf in enumerate(files, 1):
         progress("header", done, len(files), sf.path)
         source = sources[sf.source_index]
@@ -83,27 +136,33 @@ def read_text(
             continue
         key = (sf.source_index, fmt, tuple(raw), tuple(names), json.dumps(options, sort_keys=True))
         groups.setdefault(key, []).append(sf)
+    return groups
+
+
+def _stage(
+    engine: Engine,
+    groups: dict[Group, list[SourceFile]],
+    prefix: str,
+    lazy: bool,
+    progress: Progress,
+) -> tuple[list[tuple[ibis.Table, list[SourceFile]]], list[str]]:
+    """One staged table (or view, with ``lazy``) per group; a group the engine cannot read
+    is staged file by file, so that only its bad files fail."""
+    from headwater.engines.base import ReadGroup
 
     staged: list[str] = []
     tables: list[tuple[ibis.Table, list[SourceFile]]] = []
     for i, (key, members) in enumerate(groups.items()):
         progress("read", i + 1, len(groups), f"{len(members)} file(s)")
-        _, fmt, raw_cols, norm_names, opts = key
-        options = json.loads(opts)
+        fmt = key[1]
 
-        def group_of(
-            sfs: list[SourceFile],
-            fmt: str = fmt,
-            raw_cols: Any = raw_cols,
-            norm_names: Any = norm_names,
-            options: Any = options,
-        ) -> ReadGroup:
+        def group_of(sfs: list[SourceFile], key: Group = key) -> ReadGroup:
             return ReadGroup(
-                format=fmt,
+                format=key[1],
                 files=tuple(m.local_path or m.path for m in sfs),
-                columns=tuple(raw_cols),
-                names=tuple(norm_names),
-                options=options,
+                columns=tuple(key[2]),
+                names=tuple(key[3]),
+                options=json.loads(key[4]),
                 file_ids=tuple(int(m.file_id or 0) for m in sfs),
             )
 
@@ -124,19 +183,18 @@ def read_text(
                 except Exception as exc2:
                     reraise_machine(exc2, writing=False)
                     fail(m, engine_reason(exc2, fmt))
+    return tables, staged
 
-    # a file that changed while it was read is left for the next run
-    readable: dict[int, SourceFile] = {}
-    for _, members in tables:
-        for sf in members:
-            if sf.status not in readable_status:
-                continue
-            if lazy or still_same(sf):  # lazily read files are checked after the read
-                readable[int(sf.file_id or 0)] = sf
-            else:
-                defer(sf)
-    if not readable:
-        return None, staged
+
+def _union(
+    tables: list[tuple[ibis.Table, list[SourceFile]]],
+    sources: Sequence[SourceConfig],
+    readable: dict[int, SourceFile],
+) -> ibis.Table:
+    """The staged tables as one, over the union of their columns (a column a group lacks
+    is null), without the rows of files that failed or changed meanwhile."""
+    import ibis
+
     all_cols: list[str] = []
     for t, _ in tables:
         for c in t.columns:
@@ -160,7 +218,7 @@ def read_text(
     dropped = [i for i in staged_ids if i not in readable]  # failed or changed meanwhile
     if dropped:
         table = table.filter(~table._hw_file.isin(dropped))
-    return table, staged
+    return table
 
 
 def defer(sf: SourceFile) -> None:

@@ -1,4 +1,4 @@
-"""Compare inputs → typed Ibis tables with an order column (``_hw_order``).
+"""Comparison and training inputs → typed Ibis tables with an order column (``_hw_order``).
 
 An input is a file, folder, glob or fsspec URL (read like an ingest source: same readers,
 options, cleaning and strict type inference), a project dataset version (``name@N``,
@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     import ibis
 
     from headwater.engines.base import Engine
+    from headwater.sources import SourceFile
     from headwater.workspace import Workspace
 
 log = logging.getLogger(__name__)
@@ -163,11 +164,21 @@ def _file_side(
     staging: Path,
 ) -> Side:
     """A file, folder, glob or URL, read as an ingest source would be."""
-    from headwater.ingest._read import read_text, recheck
-    from headwater.sources import list_source, stage_remote
-    from headwater.tables import transform as pl
-
     src = (source or SourceConfig(path=path)).model_copy(update={"path": path})
+    files = _list_files(path, src, label=label, prefix=prefix, staging=staging)
+    readable = [f for f in files if f.size > 0]
+    if readable and all(f.format == "parquet" for f in readable):
+        return _parquet_side(engine, readable, label=label, prefix=prefix)
+    return _text_side(engine, files, src, label=label, prefix=prefix)
+
+
+def _list_files(
+    path: str, src: SourceConfig, *, label: str, prefix: str, staging: Path
+) -> list[SourceFile]:
+    """The readable files under ``path``, numbered in listing order, remote ones copied
+    into ``staging``; an error when there is none or one cannot be opened."""
+    from headwater.sources import list_source, stage_remote
+
     resolved = str(Path(path).expanduser().resolve()) if "://" not in path else path
     try:
         files = list_source(0, src, resolved)
@@ -197,9 +208,18 @@ def _file_side(
             raise CompareError(
                 f"cannot read {sf.path!r}: {exc.strerror or exc}", hint="check the path"
             ) from exc
+    return files
+
+
+def _text_side(
+    engine: Engine, files: list[SourceFile], src: SourceConfig, *, label: str, prefix: str
+) -> Side:
+    """CSV/TSV/JSON files read as text, cleaned and typed as ingest does (the typed read
+    once: one fused pass, file by file if it fails)."""
+    from headwater.tables import transform as pl
+    from headwater.tables.read import read_once_or_isolate, read_text, recheck
+
     readable = [f for f in files if f.size > 0]
-    if readable and all(f.format == "parquet" for f in readable):
-        return _parquet_side(engine, readable, label=label, prefix=prefix)
     ds = DatasetConfig()
 
     def unreadable() -> None:
@@ -222,6 +242,7 @@ def _file_side(
             prefix=prefix,
             lazy=lazy,
         )
+        staged_names[:] = staged
         unreadable()
         if table is None:
             raise CompareError(f"{label!r} has no rows to read", hint="check the input")
@@ -229,32 +250,25 @@ def _file_side(
         # ``lazy``, the files are parsed by that pass)
         text = pl.clean_stage(pl.trim_stage(table), ds)
         cols = [c for c in text.columns if not c.startswith("_hw_")]
-        counts = pl.sample_types(text, cols, engine.to_pyarrow)
-        decision = pl.decide_schema({}, cols, counts, ds)
 
-        def typed_as(schema: dict[str, str]) -> Any:
+        def typed_as(decision: Any) -> Any:
             name = f"{prefix}_typed"
-            t = engine.materialize(_typed(text, schema), name, ordered=lazy)
+            t = engine.materialize(_typed(text, decision.schema), name, ordered=lazy)
             return engine.number_records(name) if lazy else t
 
-        typed = typed_as(decision.schema)
-        misfits = pl.type_failures(typed, decision.schema, cols, engine.to_pyarrow)
-        if misfits:  # the sample misled: count every type on every row for those columns
-            counts.update(pl.infer_types(text, misfits, engine.to_pyarrow))
-            decision = pl.decide_schema({}, cols, counts, ds)
-            typed = typed_as(decision.schema)
+        typed, decision = pl.type_by_sample(text, {}, cols, ds, engine.to_pyarrow, typed_as)
         if lazy:
             recheck(readable, ("new",))
             unreadable()
         return typed, decision.schema, staged
 
-    try:
-        typed, schema, staged = typed_text(lazy=True)
-    except CompareError:
-        raise
-    except Exception:  # a file the one-pass read could not parse: find it file by file
-        log.info("reading %s in one pass failed; staging its files to name the bad one", label)
-        typed, schema, staged = typed_text(lazy=False)
+    staged_names: list[str] = []
+
+    def undo() -> None:
+        for name in staged_names:
+            engine.drop(name)
+
+    typed, schema, staged = read_once_or_isolate(typed_text, undo=undo, what=label)
     for name in staged:  # the raw text is no longer needed
         engine.drop(name)
     # file ids follow the sorted listing, so (file, record) is path-then-record order
@@ -265,22 +279,17 @@ def _file_side(
 
 
 def _typed(text: ibis.Table, schema: dict[str, str]) -> ibis.Table:
-    """Typed columns, provenance and a did-not-fit flag per typed column (no text copies)."""
+    """Typed columns, provenance and the did-not-fit flags (no text copies)."""
     from headwater.tables import transform as pl
 
     t = pl.type_stage(text, schema, [])
-    flags = {
-        f"_hw_bad{i}": t[f"_hw_t{i}"].notnull() & t[c].isnull()
-        for i, (c, kind) in enumerate(schema.items())
-        if kind != "string"
-    }
-    return t.select(*schema, "_hw_file", "_hw_record", **flags)
+    return t.select(*schema, "_hw_file", "_hw_record", **pl.did_not_fit(t, schema))
 
 
 def _parquet_side(engine: Engine, files: list[Any], *, label: str, prefix: str) -> Side:
     """Parquet keeps its own types: read natively (no text round trip), names normalised."""
-    from headwater.ingest._plan import FileProblem, check_names
-    from headwater.ingest._read import engine_reason
+    from headwater.tables.headers import FileProblem, check_names
+    from headwater.tables.read import engine_reason
     from headwater.tables.transform import ordinal
 
     paths = [f.local_path or f.path for f in files]
