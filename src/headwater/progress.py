@@ -8,7 +8,9 @@ stderr when that is a terminal, and a caller of the Python API passes its own.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
+from typing import Any
 
 ProgressCallback = Callable[[str, int, int, str], None]
 """``progress(stage, done, total, detail)``: called as work advances."""
@@ -19,4 +21,26 @@ def no_progress(stage: str, done: int, total: int, detail: str) -> None:
     return None
 
 
-__all__ = ["ProgressCallback", "no_progress"]
+def reporter(run: Any, progress: ProgressCallback | None) -> ProgressCallback:
+    """Pass ``progress(stage, done, total, detail)`` on, and note the stage in the run's
+    summary (``run``: a :class:`headwater.workspace.Run`, or None): a run that fails says
+    how far it got."""
+
+    def report(stage: str, done: int, total: int, detail: str) -> None:
+        if run is not None and not run.finished:
+            run.summary["stage"] = stage
+        if progress is not None:
+            progress(stage, done, total, detail)
+
+    return report
+
+
+@contextlib.contextmanager
+def step(report: ProgressCallback, name: str, detail: str) -> Iterator[None]:
+    """One stage of work: reported as 0 of 1 when it starts and 1 of 1 when it ends."""
+    report(name, 0, 1, detail)
+    yield
+    report(name, 1, 1, detail)
+
+
+__all__ = ["ProgressCallback", "no_progress", "reporter", "step"]

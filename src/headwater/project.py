@@ -222,9 +222,9 @@ class Project:
         With ``deploy``, the candidate then goes through the gate (see :meth:`deploy`).
         ``progress(stage, done, total, detail)`` hears read, fit, evaluate, save (and gate).
         """
-        from headwater import models
+        from headwater import pipeline
 
-        return models.train(
+        return pipeline.train(
             self.workspace, deploy=deploy, force=force, wait=wait, progress=progress
         )
 
@@ -234,19 +234,19 @@ class Project:
         """Promote ``version`` (default: the newest candidate) if it is at least as good as
         production on the same test data, within ``[deploy] tolerance``; ``force`` overrides
         (and is recorded)."""
-        from headwater import models
+        from headwater import pipeline
 
-        return models.deploy(self.workspace, version, force=force, wait=wait)
+        return pipeline.deploy(self.workspace, version, force=force, wait=wait)
 
     def rollback(self, *, wait: bool = False) -> RollbackResult:
         """Put the previous production version back, in one recorded step."""
-        from headwater import models
+        from headwater import pipeline
 
-        return models.rollback(self.workspace, wait=wait)
+        return pipeline.rollback(self.workspace, wait=wait)
 
     def models(self) -> ModelsOverview:
         """Model versions, scores, data versions, production and its history."""
-        from headwater import models
+        from headwater.reports import models
 
         return models.models_overview(self.workspace)
 
@@ -259,9 +259,9 @@ class Project:
     ) -> ScoreResult:
         """Score production on the test data (or on ``data``); changes nothing (``plot``
         writes a confusion matrix or residual plot beside the model)."""
-        from headwater import models
+        from headwater import predict
 
-        return models.score_production(self.workspace, data, progress=progress, plot=plot)
+        return predict.score_production(self.workspace, data, progress=progress, plot=plot)
 
     def predict(
         self,
@@ -271,13 +271,13 @@ class Project:
         progress: ProgressCallback | None = None,
     ) -> PredictResult:
         """Predict with the production model on ``data``; write a CSV to ``output``."""
-        from headwater import models
+        from headwater import predict
 
-        return models.predict(self.workspace, data, output, progress=progress)
+        return predict.predict(self.workspace, data, output, progress=progress)
 
     def diagnostics(self) -> dict[str, Any]:
         """Dataset statistics, missing values, run timings and dependency versions."""
-        from headwater import models
+        from headwater.reports import models
 
         return models.diagnostics(self.workspace)
 

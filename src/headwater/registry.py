@@ -257,3 +257,22 @@ def list_models(project: Workspace) -> dict[str, Any]:
         "models": rows,
         "history": history,
     }
+
+
+def write_bytes(folder: str, name: str, data: bytes) -> str:
+    """Write ``data`` as ``folder/name`` (local or any fsspec URL); a local file gets the
+    project's file mode. Returns the target."""
+    import fsspec
+
+    fs, path = fsspec.core.url_to_fs(folder)
+    local = is_local(fs)
+    if local:
+        make_dirs(path)
+    else:
+        fs.makedirs(path, exist_ok=True)
+    target = f"{folder.rstrip('/')}/{name}"
+    with fsspec.open(target, "wb") as fh:
+        fh.write(data)
+    if local:
+        restrict(f"{path.rstrip('/')}/{name}")
+    return target

@@ -456,3 +456,38 @@ def profile(frame: pd.DataFrame, features: list[str], target: str) -> dict[str, 
     else:
         out["target_summary"] = {"mean": float(t.mean()), "std": float(t.std())} if len(t) else {}
     return out
+
+
+def require_spec(project: Workspace) -> ModelConfig:
+    """The ``[model]`` section, or a ConfigError saying how to add one."""
+    if project.config.model is None:
+        raise ConfigError(
+            "headwater.toml has no [model] section",
+            hint='add [model] with at least target = "<column>" (see `headwater init` template)',
+            key="model",
+        )
+    return project.config.model
+
+
+def library_versions() -> dict[str, str]:
+    """The installed versions of the libraries a model card records."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {}
+    for name in (
+        "headwater",
+        "scikit-learn",
+        "skops",
+        "numpy",
+        "pandas",
+        "pyarrow",
+        "duckdb",
+        "ibis-framework",
+        "sqlalchemy",
+        "matplotlib",
+    ):
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            out[name] = "not installed"
+    return out

@@ -1,0 +1,110 @@
+"""Reads about models and data for people: the models overview and the diagnostics. Reads
+only — they write nothing (train, deploy and rollback keep the score history plot current).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from headwater.errors import ProjectError
+from headwater.results import ModelsOverview
+
+if TYPE_CHECKING:
+    from headwater.workspace import Workspace
+
+
+def models_overview(project: Workspace) -> ModelsOverview:
+    """Every model version, the production pointer and its history. A read: it writes
+    nothing (train, deploy and rollback keep the score history plot current)."""
+    from headwater import registry
+
+    info = registry.list_models(project)
+    rows = sorted(info["models"], key=lambda r: r["version"])
+    if rows:
+        newest = rows[-1]
+        info.update(
+            model_version=newest["version"],
+            metric=newest["metric"],
+            score=newest["score"],
+            test_rows=newest["test_rows"],
+        )
+        history = _score_history_path(project)
+        if history is not None:
+            info["score_history"] = history
+    else:
+        info.update(model_version=None, metric=None, score=None, test_rows=0)
+    return ModelsOverview(info)
+
+
+def _score_history_path(project: Workspace) -> str | None:
+    """Where the score history plot is, if one was written."""
+    import fsspec
+
+    target = f"{project.config.models_dir.rstrip('/')}/score_history.png"
+    fs, path = fsspec.core.url_to_fs(target)
+    return target if fs.exists(path) else None
+
+
+def diagnostics(project: Workspace) -> dict[str, Any]:
+    """Summary statistics and missing values of the dataset, run timings from the records,
+    and the installed versions of the key dependencies. Nothing is re-run."""
+    from headwater import dataset as ds_mod
+    from headwater.train import library_versions
+
+    name = project.config.dataset.name
+    out: dict[str, Any] = {"dataset": name, "libraries": library_versions(), "columns": {}}
+    with project.records.read() as conn:
+        try:
+            v, row_parts, gone = ds_mod.version_parts(conn, name, None)
+        except ProjectError:
+            v = None
+    for kind in ("ingest", "train"):
+        runs = [
+            r
+            for r in project.history(limit=200, kind=kind)
+            if r["status"] in ("ok", "partial") and r["finished"]
+        ]
+        if runs:
+            import datetime as dt
+
+            last = runs[0]
+            took = (
+                dt.datetime.fromisoformat(last["finished"])
+                - dt.datetime.fromisoformat(last["started"])
+            ).total_seconds()
+            out[f"last_{kind}"] = {
+                "run_id": last["id"],
+                "finished": last["finished"],
+                "seconds": round(took, 3),
+            }
+        else:
+            out[f"last_{kind}"] = None
+    if v is None:
+        out["dataset_version"] = None
+        out["rows"] = 0
+        return out
+    schema: dict[str, str] = dict(json.loads(v["schema"]))
+    out["dataset_version"] = v["version"]
+    out["rows"] = v["rows"]
+    with project.engine_scope() as engine:
+        live = ds_mod.live_rows(engine, project.config.dataset_dir, row_parts, gone)
+        if live is None:
+            return out
+        live = ds_mod.conform(live, schema)
+        aggs: dict[str, Any] = {"_n": live.count()}
+        for i, (c, kind) in enumerate(schema.items()):
+            aggs[f"miss{i}"] = live[c].isnull().sum()
+            if kind in ("int", "float"):
+                col = live[c].cast("float64")
+                aggs[f"mean{i}"] = col.mean()
+                aggs[f"median{i}"] = col.median()
+                aggs[f"std{i}"] = col.std()
+        row = engine.to_pyarrow(live.aggregate(**aggs)).to_pylist()[0]
+    n = row["_n"] or 0
+    for i, (c, kind) in enumerate(schema.items()):
+        entry: dict[str, Any] = {"type": kind, "missing_share": (row[f"miss{i}"] / n) if n else 0.0}
+        if kind in ("int", "float"):
+            entry.update(mean=row[f"mean{i}"], median=row[f"median{i}"], std=row[f"std{i}"])
+        out["columns"][c] = entry
+    return out
