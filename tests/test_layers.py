@@ -31,7 +31,8 @@ FLOORS: list[tuple[str, ...]] = [
     ("ingest", "compare", "train", "registry", "monitor"),
     ("predict",),  # the production model used: score, predict
     ("reports", "_explain"),
-    ("pipeline",),  # the jobs: train, deploy, rollback, and the run loop
+    ("pipeline",),  # the jobs: train, deploy, rollback
+    ("loop",),  # headwater run: the jobs composed under one writer
     ("schedule",),
     ("project",),
     ("examples",),  # the demo: a project made and run as a user would

@@ -82,6 +82,8 @@ def story(run: dict[str, Any]) -> list[str]:
             f"It rolled production back from v{s.get('from_version')} to "
             f"v{s.get('production_version')}."
         )
+    if run["kind"] == "run" and s:
+        lines += _loop_story(s)
     if run["kind"] not in _KINDS and s:
         lines.append(f"It recorded: {_plain(s)}.")
     if run["kind"] == "ingest" and s:
@@ -129,7 +131,58 @@ def story(run: dict[str, Any]) -> list[str]:
     return lines
 
 
-_KINDS = ("ingest", "train", "deploy", "rollback", "compare")
+def _loop_story(s: dict[str, Any]) -> list[str]:
+    """``headwater run``: why it did or did not retrain and deploy, with the numbers."""
+    out = []
+    if s.get("ingest_run_id"):
+        out.append(
+            f"It ingested {s.get('files_new', 0)} new or changed file(s) in run "
+            f"{s['ingest_run_id']}: {s.get('rows_added', 0)} row(s) added."
+        )
+    d = s.get("drift")
+    if d:
+
+        def num(x: Any) -> str:
+            return "-" if x is None else f"{x:.4f}"
+
+        asked = d.get("requested")
+        fallback = f", asked for {asked}" if asked not in (None, d.get("test")) else ""
+        out.append(
+            f"Model drift ({d.get('test')}{fallback}): production scored "
+            f"{num(d.get('score'))} on {d.get('rows', 0)} new row(s) against "
+            f"{num(d.get('baseline'))}: "
+            + ("drift detected." if d.get("detected") else "no drift.")
+        )
+    drifted = {f: v for f, v in (s.get("data_drift") or {}).items() if v.get("detected")}
+    if s.get("data_drift"):
+        out.append(
+            f"Data drift in {len(drifted)} of {len(s['data_drift'])} feature(s)"
+            + (
+                ": "
+                + "; ".join(
+                    f"{f} ({v.get('method')} {v.get('statistic'):.3f} > {v.get('threshold'):.3f})"
+                    for f, v in drifted.items()
+                )
+                if drifted
+                else "."
+            )
+        )
+    c = s.get("candidate")
+    if c:
+        out.append(
+            f"It trained model v{c.get('model_version')} ({c.get('metric')} {c.get('score')}): "
+            + ("promoted" if c.get("promoted") else "not promoted")
+            + (f" — {c['reason']}" if c.get("reason") else "")
+            + "."
+        )
+    if s.get("reason"):
+        out.append(f"Outcome {s.get('status')!r}: {s['reason']}.")
+    if s.get("drift_unresolved"):
+        out.append("Drift is unresolved: the retrained candidate was not better than production.")
+    return out
+
+
+_KINDS = ("ingest", "train", "deploy", "rollback", "compare", "run")
 """Run kinds with a story of their own; any other kind tells what its summary holds."""
 
 _DOING = {

@@ -148,6 +148,48 @@ def version_parts(
     return (v, *line_parts(conn, name, v["line"], v["version"]))
 
 
+@dataclass
+class Added:
+    """The rows that ingest runs after a given run added to the current version."""
+
+    version: int | None  # the current version
+    through_run: int  # the newest ingest run those rows came from (``after`` if none)
+    row_parts: list[str]
+    retraction_parts: list[str]  # the current version's: rows retracted since are not live
+    rows: int  # the rows those parts hold (before retractions)
+
+
+def added_since(conn: sa.Connection, name: str, after_run: int) -> Added:
+    """The parts of the current version's line that runs after ``after_run`` published.
+
+    Cost grows with what those runs added, not with the dataset: only their parts are read
+    (minus the version's retractions)."""
+    st = state(conn, name)
+    if st.version is None:
+        return Added(None, after_run, [], [], 0)
+    q = (
+        sa.select(rs.parts.c.path, rs.parts.c.bytes, rs.parts.c.rows, rs.versions.c.run_id)
+        .join(
+            rs.versions,
+            (rs.versions.c.dataset == rs.parts.c.dataset)
+            & (rs.versions.c.version == rs.parts.c.version),
+        )
+        .where(
+            rs.parts.c.dataset == name,
+            rs.parts.c.line == st.line,
+            rs.parts.c.kind == "rows",
+            rs.parts.c.version <= st.version,
+            rs.versions.c.run_id > after_run,
+        )
+        .order_by(rs.parts.c.id)
+    )
+    found = conn.execute(q).all()
+    through = max([after_run, *(int(r.run_id) for r in found)])
+    gone = _parts(conn, name, st.line, st.version, "retractions") if found else []
+    row_parts = [Part(r.path, r.bytes) for r in found]
+    return Added(st.version, through, row_parts, gone, sum(r.rows for r in found))
+
+
 def live_rows(
     engine: Engine,
     dataset_dir: str,

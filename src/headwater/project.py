@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from headwater.records.store import RecordStore
     from headwater.results import (
         DeployResult,
+        LoopResult,
         ModelsOverview,
         PredictResult,
         RollbackResult,
@@ -280,6 +281,19 @@ class Project:
         from headwater.reports import models
 
         return models.diagnostics(self.workspace)
+
+    def run(
+        self,
+        *,
+        wait: bool = False,
+        dry_run: bool = False,
+        progress: ProgressCallback | None = None,
+    ) -> LoopResult:
+        """The whole loop once: new data → ingest → drift checks → retrain → gated deploy
+        (``headwater run``). ``dry_run`` says what a run would do and writes nothing."""
+        from headwater import loop
+
+        return loop.run_loop(self.workspace, wait=wait, dry_run=dry_run, progress=progress)
 
     def rejects(self, run_id: int, limit: int | None = None) -> list[dict[str, Any]]:
         """The rows a run refused, with file, record, column, value and reason."""

@@ -207,3 +207,45 @@ __all__ = [
     "ScoreResult",
     "TrainResult",
 ]
+
+
+@dataclass
+class LoopResult(_Result):
+    """One pass of the loop (``headwater run``): what came in, what the checks found, what
+    was done about it. ``status`` is the outcome (README, "headwater run", for the exit
+    codes)."""
+
+    run_id: int | None
+    status: str  # no_new_data, no_drift, insufficient_data, deployed, rejected, failed, partial
+    reason: str = ""
+    files_new: int = 0  # new and changed files ingested
+    rows_added: int = 0
+    ingest_run_id: int | None = None
+    rows_checked: int = 0  # the rows the checks read (added since the last check)
+    drift: dict[str, Any] | None = None  # model drift: test, score, baseline, detected, rows
+    data_drift: dict[str, dict[str, Any]] = field(default_factory=dict)  # per feature
+    candidate: dict[str, Any] | None = None  # model_version, score, promoted (when trained)
+    production_version: int | None = None
+    drift_unresolved: bool = False
+    warnings: list[dict[str, Any]] = field(default_factory=list)
+    dry_run: bool = False
+    plan: dict[str, Any] = field(default_factory=dict)  # with dry_run: what a run would do
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id,
+            "status": self.status,
+            "reason": self.reason,
+            "files_new": self.files_new,
+            "rows_added": self.rows_added,
+            "ingest_run_id": self.ingest_run_id,
+            "rows_checked": self.rows_checked,
+            "drift": self.drift,
+            "data_drift": self.data_drift,
+            "candidate": self.candidate,
+            "production_version": self.production_version,
+            "drift_unresolved": self.drift_unresolved,
+            "warnings": self.warnings,
+            "dry_run": self.dry_run,
+            **({"plan": self.plan} if self.dry_run else {}),
+        }

@@ -31,7 +31,7 @@ from tests.conftest import ProjectFactory, run_cli
 
 DATA = Path(__file__).parent / "data"
 MIGRATIONS = Path(headwater.records.__file__).parent / "migrations"
-EARLIER = ["0001", "0002", "0003"]
+EARLIER = ["0001", "0002", "0003", "0004"]
 
 
 def _engine(db: Path) -> sa.Engine:
@@ -190,6 +190,12 @@ ROWS: dict[str, dict[str, list[dict[str, Any]]]] = {
              "candidate_score": 0.5, "production_score": None},
         ],
     },
+    "0004": {  # a child run
+        "runs": [
+            {"id": 3, "kind": "ingest", "started": _T, "finished": _T, "status": "ok",
+             "parent_id": 1},
+        ],
+    },
 }  # fmt: skip
 
 
@@ -292,8 +298,10 @@ def test_project_at_an_earlier_revision_upgrades_to_head_keeping_its_rows(
         assert after_cols[: len(cols)] == cols, table
         assert [r[: len(cols)] for r in after_rows] == rows, table
     runs_cols = after["runs"][0]
-    assert runs_cols[len(before["runs"][0]) :] == ["parent_id"]
-    assert [r[runs_cols.index("parent_id")] for r in after["runs"][1]] == [None, None]
+    if revision < "0004":
+        assert runs_cols[len(before["runs"][0]) :] == ["parent_id"]
+        assert [r[runs_cols.index("parent_id")] for r in after["runs"][1]] == [None, None]
+    assert after["drift_checks"] == (after["drift_checks"][0], [])  # 0005: a new table
 
 
 def _project_from_previous_release(make_project: ProjectFactory, tmp_path: Path) -> Path:

@@ -661,3 +661,28 @@ def diagnostics(project: ProjectOpt = None, format: FormatOpt = Fmt.text) -> int
     info = _open(project).diagnostics()
     _emit(format, info, output.diagnostics)
     return 0
+
+
+@app.command("run")
+def run_(
+    project: ProjectOpt = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Say what a run would do; write nothing.")
+    ] = False,
+    wait: WaitOpt = False,
+    format: FormatOpt = Fmt.text,
+) -> int:
+    """The whole loop once: ingest what is new, check production for drift, retrain and
+    deploy through the gate when it drifts.
+
+    Exit codes: 0 no_new_data, no_drift, insufficient_data, deployed (and partial: files
+    failed, nothing else happened); 1 failed, rejected; 2 skipped (another run holds the
+    lock) and usage errors."""
+    from headwater.loop import EXIT_CODES
+
+    proj = _open(project)
+    with _progress(enabled=format is Fmt.text) as progress:
+        result = proj.run(wait=wait, dry_run=dry_run, progress=progress)
+    _emit(format, result, output.loop_result)
+    return EXIT_CODES.get(result.status, 0)
+

@@ -401,3 +401,49 @@ def diagnostics(info: dict[str, Any]) -> None:
             )
         )
     line("libraries: " + ", ".join(f"{k} {v}" for k, v in info["libraries"].items()))
+
+
+def loop_result(r: dict[str, Any]) -> None:
+    """``headwater run``: the outcome first, then why, with the numbers."""
+    colour = {"deployed": "green", "rejected": "red", "failed": "red", "partial": "yellow"}
+    status = r["status"]
+    head = f"[{colour[status]}]{status}[/]" if status in colour else status
+    run = f"run {r['run_id']}: " if r.get("run_id") else ""
+    console.print(f"{run}{head} — {escape(r['reason'])}", soft_wrap=True)
+    if r.get("dry_run"):
+        plan = r.get("plan") or {}
+        line(
+            f"files new {plan.get('files_new', 0)}, changed {plan.get('files_changed', 0)}, "
+            f"deferred {plan.get('files_deferred', 0)}; nothing was written (dry run)"
+        )
+    elif r.get("ingest_run_id"):
+        line(
+            f"ingest run {r['ingest_run_id']}: {r['files_new']} file(s), "
+            f"{r['rows_added']:,} rows added"
+        )
+    d = r.get("drift")
+    if d:
+        score = "-" if d.get("score") is None else f"{d['score']:.4f}"
+        base = "-" if d.get("baseline") is None else f"{d['baseline']:.4f}"
+        line(
+            f"model drift ({d.get('test')}): {score} on {d.get('rows', 0):,} rows "
+            f"vs {base}: {'detected' if d.get('detected') else 'none'}"
+        )
+    drifted = [f for f, v in (r.get("data_drift") or {}).items() if v.get("detected")]
+    if r.get("data_drift"):
+        line(
+            f"data drift: {len(drifted)} of {len(r['data_drift'])} feature(s)"
+            + (f" ({', '.join(drifted)})" if drifted else "")
+        )
+    c = r.get("candidate")
+    if c:
+        score = "-" if c.get("score") is None else f"{c['score']:.4f}"
+        verdict = "promoted" if c.get("promoted") else "not promoted"
+        line(f"candidate v{c['model_version']}: {c.get('metric')} = {score}, {verdict}")
+    prod = r.get("production_version")
+    line(f"production: {'v' + str(prod) if prod else 'none'}")
+    if r.get("drift_unresolved"):
+        warn("drift unresolved: production drifted and the retrained candidate was rejected")
+    for w in r.get("warnings") or []:
+        warn(w.get("reason", str(w)))
+

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-HEAD_REVISION = "0004"
+HEAD_REVISION = "0005"
 
 
 def now_iso() -> str:

@@ -19,7 +19,7 @@ runs = sa.Table(
     sa.Column("kind", sa.String(32), nullable=False),
     sa.Column("started", sa.String(32), nullable=False),
     sa.Column("finished", sa.String(32)),
-    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("status", sa.String(32), nullable=False),  # 32 since migration 0005
     sa.Column("error", sa.Text),
     sa.Column("note", sa.Text),
     sa.Column("engine", sa.String(32)),
@@ -202,4 +202,31 @@ promotions = sa.Table(
     sa.Column("reason", sa.Text, nullable=False),
     sa.Column("candidate_score", sa.Float),
     sa.Column("production_score", sa.Float),
+)
+
+
+# Added by migration 0005: each check of new rows against the production model, by the loop
+# (``headwater run``). A model's per-batch score history is its rows here.
+drift_checks = sa.Table(
+    "drift_checks",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("run_id", sa.Integer, sa.ForeignKey("runs.id"), nullable=False),
+    sa.Column("at", sa.String(32), nullable=False),
+    sa.Column("model_version", sa.Integer),  # production when the rows were scored
+    sa.Column("dataset_version", sa.Integer),
+    # the rows checked: those added by ingest runs ingest_from < id <= ingest_through
+    sa.Column("ingest_from", sa.Integer, nullable=False),
+    sa.Column("ingest_through", sa.Integer, nullable=False),
+    sa.Column("rows", sa.Integer, nullable=False),
+    sa.Column("metric", sa.String(32)),
+    sa.Column("score", sa.Float),  # production's score on the rows (None: not defined)
+    sa.Column("baseline", sa.Float),  # the threshold the score was compared with
+    sa.Column("test", sa.String(16)),  # raw | parametric | nonparametric (the one used)
+    sa.Column("verdict", sa.String(32), nullable=False),  # drift | no_drift | insufficient_data
+    sa.Column("data_drift", sa.Text, nullable=False),  # JSON list, one entry per feature
+    sa.Column("outcome", sa.String(32), nullable=False),  # no_drift | deployed | rejected | ...
+    sa.Column("candidate_version", sa.Integer),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Index("ix_drift_checks_model_version", "model_version"),
 )
