@@ -288,3 +288,26 @@ def test_psi_helper_treats_empty_bins_as_epsilon():
     assert psi([1.0, 0.0], [0.5, 0.5]) == pytest.approx(
         0.5 * math.log(2) + (EPSILON - 0.5) * math.log(EPSILON / 0.5)
     )
+
+
+def test_discrete_and_boolean_features_are_not_flagged_for_their_ties(engine):
+    # 70% zeros: the quantile points repeat; the reference keeps the share at or below each
+    # distinct point, so the same mix is no drift (comparing with p0..p100 would say 0.7)
+    rng = np.random.default_rng(9)
+    train = pd.DataFrame({"z": rng.choice([0, 1], 2000, p=[0.7, 0.3]), "b": rng.random(2000) < 0.4})
+    prof = profile(train, ["z", "b"], "z")
+    new = pd.DataFrame({"z": [0] * 70 + [1] * 30, "b": [True] * 40 + [False] * 60})
+    res = data_drift(engine, table_of(engine, new), prof, ["z", "b"], MonitorConfig())
+    assert not any(r.detected for r in res), [r.to_dict() for r in res]
+    assert by(res, "z", "ks").statistic < 0.05
+    flipped = pd.DataFrame({"z": [0] * 30 + [1] * 70, "b": [True] * 90 + [False] * 10})
+    res = data_drift(engine, table_of(engine, flipped), prof, ["z", "b"], MonitorConfig())
+    assert all(r.detected for r in res)
+
+
+def test_an_empty_batch_is_recorded_not_judged(engine):
+    prof = profile(pd.DataFrame({"x": normal(1, 100), "c": ["a", "b"] * 50}), ["x", "c"], "x")
+    empty = pd.DataFrame({"x": pd.Series([], dtype="float64"), "c": pd.Series([], dtype=object)})
+    res = data_drift(engine, table_of(engine, empty), prof, ["x", "c"], MonitorConfig())
+    assert [r.reason for r in res] == ["no new rows"] * 3
+    assert not any(r.detected for r in res)
