@@ -311,3 +311,14 @@ def test_an_empty_batch_is_recorded_not_judged(engine):
     res = data_drift(engine, table_of(engine, empty), prof, ["x", "c"], MonitorConfig())
     assert [r.reason for r in res] == ["no new rows"] * 3
     assert not any(r.detected for r in res)
+
+
+def test_nan_counts_as_missing_like_in_training(engine):
+    prof = profile(pd.DataFrame({"x": np.arange(100.0)}), ["x"], "x")
+    new = pd.DataFrame({"x": [*np.arange(0.0, 100.0, 2.0), *[float("nan")] * 50]})
+    t = table_of(engine, new)
+    engine.raw.execute(f"UPDATE {t.get_name()} SET x = 'NaN'::DOUBLE WHERE x IS NULL")
+    res = data_drift(engine, t, prof, ["x"], MonitorConfig())
+    ks = by(res, "x", "ks")
+    assert ks.rows == 50 and not ks.detected  # the 50 numbers spread like training
+    assert by(res, "x", "psi").detected  # half missing against none in training

@@ -258,9 +258,12 @@ def _counts_query(table: ibis.Table, numeric: list[_Numeric], categorical: list[
         )
     ]
     if numeric:
-        wide = table.select(
-            **{f"n{i}": table[x.feature].cast("float64") for i, x in enumerate(numeric)}
-        )
+
+        def number(name: str) -> Any:
+            v = table[name].cast("float64")
+            return v.isnan().ifelse(ibis.null("float64"), v)  # NaN is missing, as in training
+
+        wide = table.select(**{f"n{i}": number(x.feature) for i, x in enumerate(numeric)})
         long = wide.pivot_longer(s.all(), names_to="f", values_to="v")
         counted = long.group_by("f").aggregate(n=long.v.count())
         parts.append(shape(counted, counted.f, ibis.literal(-1), ibis.null(), counted.n))
