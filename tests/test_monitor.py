@@ -110,8 +110,9 @@ def test_ks_statistic_is_close_to_scipy(engine, loc):
     )
     exact = ks_2samp(new_values, ref_values).statistic
     # the reference holds F at 101 points, 1/100 apart: between two points the exact
-    # statistic can exceed ours by at most the reference's step there (0.01), never less
-    assert exact - 0.011 <= got.statistic <= exact + 1e-9
+    # statistic can exceed ours by at most the reference's step there (0.01 + 1/m, m =
+    # 4,000), never fall below it (up to the 6 decimals the reference shares are kept to)
+    assert exact - 0.011 <= got.statistic <= exact + 1e-6
     assert got.rows == 3000 and got.reference_rows == 4000
 
 
