@@ -204,6 +204,18 @@ class DeployConfig(_Section):
     min_score: float | None = None
 
 
+class MonitorConfig(_Section):
+    """``[monitor]``: the drift checks on new rows (model drift and data drift)."""
+
+    drift_test: Literal["raw", "parametric", "nonparametric"] = "raw"
+    history_min: int = Field(default=5, ge=2)
+    min_rows: int = Field(default=1, ge=1)
+    psi_threshold: float = Field(default=0.2, gt=0)
+    ks_alpha: float = Field(default=0.05, gt=0, lt=1)
+    ks_threshold: float | None = Field(default=None, gt=0, le=1)
+    retrain_on_data_drift: bool = False
+
+
 class RecordsConfig(_Section):
     """``[records]``: where the record store lives (SQLite in the project by default)."""
 
@@ -220,6 +232,7 @@ class Config(_Section):
     records: RecordsConfig = Field(default_factory=RecordsConfig)
     model: ModelConfig | None = None
     deploy: DeployConfig = Field(default_factory=DeployConfig)
+    monitor: MonitorConfig = Field(default_factory=MonitorConfig)
 
     root: Path = Field(default=Path("."), exclude=True)
 
@@ -265,6 +278,7 @@ _SECTION_KEYS: dict[str, type[BaseModel]] = {
     "columns": ColumnConfig,
     "model": ModelConfig,
     "deploy": DeployConfig,
+    "monitor": MonitorConfig,
 }
 
 
@@ -312,7 +326,15 @@ def _apply_env(data: dict[str, Any], env: Mapping[str, str]) -> dict[str, Any]:
         if not name.startswith(ENV_PREFIX) or "__" not in name[len(ENV_PREFIX) :]:
             continue
         parts = [p.lower() for p in name[len(ENV_PREFIX) :].split("__")]
-        if parts[0] not in ("project", "dataset", "engine", "records", "model", "deploy"):
+        if parts[0] not in (
+            "project",
+            "dataset",
+            "engine",
+            "records",
+            "model",
+            "deploy",
+            "monitor",
+        ):
             continue  # sources are a list: configure them in the file
         node = data
         for part in parts[:-1]:
@@ -485,4 +507,15 @@ memory_limit = "1GB"
 # [deploy]
 # tolerance = 0.0          # promote when no worse than production by more than this
 # min_score = 0.5          # required of the first model when nothing is in production
+
+# Drift checks on new rows against the production model (its card's reference profile).
+# [monitor]
+# drift_test = "raw"       # raw: worse than its test score | parametric: mean - 2 std of
+#                          # the batch-score history | nonparametric: Q1 - 1.5 IQR of it
+# history_min = 5          # fewer history points: fall back to raw (and say so)
+# min_rows = 1             # fewer new rows: insufficient_data, no retrain
+# psi_threshold = 0.2      # data drift per feature: population stability index above this
+# ks_alpha = 0.05          # numeric features: KS statistic above the critical value at alpha
+# ks_threshold = 0.1       # a fixed KS threshold instead of the critical value
+# retrain_on_data_drift = false
 """

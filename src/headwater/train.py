@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from headwater.errors import ConfigError, ProjectError, TrainError
+from headwater.metrics import CLASSIFICATION, LOWER_IS_BETTER
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -25,9 +26,6 @@ if TYPE_CHECKING:
 
     from headwater.config import ModelConfig
     from headwater.workspace import Workspace
-
-LOWER_IS_BETTER = {"rmse", "mae"}
-CLASSIFICATION = {"f1", "accuracy", "precision", "recall", "roc_auc"}
 
 
 def better_or_equal(metric: str, candidate: float, production: float, tolerance: float) -> bool:
@@ -417,14 +415,56 @@ def fit(
     )
 
 
+PROFILE_TOP = 20  # categories counted in ``top`` (the first cards' field)
+PROFILE_CATEGORIES = 50  # categories with their own share for PSI; the rest is "other"
+PROFILE_BINS = 10  # PSI bins for numeric features: deciles of the training values
+PROFILE_POINTS = 101  # quantile points p0..p100 for the KS statistic
+
+
+def _numeric_reference(values: Any, rows: int) -> dict[str, Any]:
+    """PSI bins (decile edges, share of all rows per bin) and the CDF at p0..p100.
+
+    Bins are ``(-inf, e1], (e1, e2], …, (e_last, inf)`` over the inner decile edges (repeated
+    edges merged, so a feature with few values has fewer bins); the missing share is the
+    drift code's extra bin. ``cdf`` holds, for each distinct quantile point, the share of
+    the non-missing values at or below it — exact even for discrete features.
+    """
+    import numpy as np
+
+    inner = np.quantile(values, np.linspace(0, 1, PROFILE_BINS + 1)[1:-1])
+    edges = np.unique(inner)
+    below = np.searchsorted(np.sort(values), edges, side="right")
+    counts = np.diff(np.concatenate([[0], below, [len(values)]]))
+    points = np.unique(np.quantile(values, np.linspace(0, 1, PROFILE_POINTS)))
+    at_or_below = np.searchsorted(np.sort(values), points, side="right") / len(values)
+    return {
+        "psi": {
+            "edges": [float(e) for e in edges],
+            "shares": [float(c) / rows for c in counts],
+        },
+        "cdf": {
+            "points": [float(p) for p in points],
+            "shares": [round(float(c), 6) for c in at_or_below],
+        },
+    }
+
+
 def profile(frame: pd.DataFrame, features: list[str], target: str) -> dict[str, Any]:
-    """A reference profile of the training data, for the drift checks of a later stage."""
+    """A reference profile of the training data, for the drift checks (headwater.monitor).
+
+    Every feature has ``missing_share`` and ``values`` (non-missing rows). Numeric features:
+    ``mean``, ``std``, 7 ``quantiles``, a 10-bin equal-width ``histogram`` (the first
+    cards' fields), and the drift references ``psi`` and ``cdf`` (see
+    :func:`_numeric_reference`). Categorical: ``top`` (20 counts) and ``categories`` (the
+    share of all rows of each of the 50 most frequent, ``other`` for the rest).
+    """
     import numpy as np
 
     out: dict[str, Any] = {"rows": len(frame), "features": {}}
     for f in features:
         col = frame[f]
         entry: dict[str, Any] = {"missing_share": float(col.isna().mean()) if len(col) else 0.0}
+        entry["values"] = int(col.notna().sum())
         if col.dtype.kind in "iufb":
             values = col.dropna().astype(float).to_numpy()
             if len(values):
@@ -445,13 +485,21 @@ def profile(frame: pd.DataFrame, features: list[str], target: str) -> dict[str, 
                         "edges": [float(e) for e in edges],
                         "counts": [int(c) for c in counts],
                     },
+                    **_numeric_reference(values, len(frame)),
                 )
         else:
-            top = col.astype("string").value_counts().head(20)
+            counted = col.astype("string").value_counts()
+            top = counted.head(PROFILE_TOP)
             entry.update(kind="categorical", top={str(k): int(v) for k, v in top.items()})
+            rows = max(len(frame), 1)
+            kept = counted.head(PROFILE_CATEGORIES)
+            entry["categories"] = {
+                "shares": {str(k): float(v) / rows for k, v in kept.items()},
+                "other": float(counted.iloc[PROFILE_CATEGORIES:].sum()) / rows,
+            }
         out["features"][f] = entry
     t = frame[target].dropna()
-    if t.dtype.kind in "iub" or t.dtype == object:
+    if t.dtype.kind not in "fc":  # labels: ints, bools, text (object or pandas' str dtype)
         out["target_balance"] = {str(k): int(v) for k, v in t.value_counts().items()}
     else:
         out["target_summary"] = {"mean": float(t.mean()), "std": float(t.std())} if len(t) else {}
