@@ -15,6 +15,7 @@ import json
 import logging
 import os
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -154,8 +155,8 @@ class Added:
 
     version: int | None  # the current version
     through_run: int  # the newest ingest run those rows came from (``after`` if none)
-    row_parts: list[str]
-    retraction_parts: list[str]  # the current version's: rows retracted since are not live
+    row_parts: Sequence[str]  # Part
+    retraction_parts: Sequence[str]  # the current version's: rows retracted since are not live
     rows: int  # the rows those parts hold (before retractions)
 
 
@@ -193,8 +194,8 @@ def added_since(conn: sa.Connection, name: str, after_run: int) -> Added:
 def live_rows(
     engine: Engine,
     dataset_dir: str,
-    row_parts: list[str],
-    retraction_parts: list[str],
+    row_parts: Sequence[str],
+    retraction_parts: Sequence[str],
     columns: list[str] | None = None,
 ) -> ibis.Table | None:
     """The rows of a version: its row parts minus its retractions (None if no parts)."""

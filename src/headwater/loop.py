@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
+from headwater.errors import TrainError
 from headwater.progress import reporter, step
 from headwater.records import now_iso
 from headwater.records import schema as rs
@@ -140,6 +141,67 @@ def _dry_run(ws: Workspace) -> LoopResult:
     return result
 
 
+def drift_report(ws: Workspace, data: str | None = None) -> LoopResult:
+    """The drift checks alone, against production; nothing is written (``headwater drift``).
+
+    On ``data`` (a file, folder or glob, read with the dataset's types) or, without it, on
+    the rows a run would check now — those added since the last check — or, when none
+    are, on the rows the last check covered."""
+    import ibis
+
+    from headwater import monitor, registry
+    from headwater.errors import RegistryError
+    from headwater.train import read_frame, require_spec
+
+    require_spec(ws)
+    production = _production(ws)
+    if production is None:
+        raise RegistryError(
+            "no model is in production: there is nothing to check drift against",
+            hint="run `headwater run` or `headwater train --deploy` first",
+        )
+    row = registry.model_row(ws, production)
+    features = json.loads(row["features"])
+    columns = [*features, row["target"]]
+    result = LoopResult(run_id=None, status="no_drift", production_version=production)
+    with ws.engine_scope() as engine:
+        if data is not None:
+            frame = read_frame(ws, data, features, keep_all=True)  # the target, if present
+            have = [c for c in columns if c in frame.columns]
+            frame = frame[have]
+            table = ibis.memtable(frame)
+            result.reason = f"checked {len(frame):,} rows of {data}"
+        else:
+            checked = _checked_through(ws)
+            if not _pending(ws, checked):
+                checked = _last_check_from(ws)
+            _, table, frame = _new_rows(ws, checked, columns)
+            result.reason = (
+                "no rows to check" if frame is None else f"checked {len(frame):,} ingested rows"
+            )
+        drift, _ = _model_drift(ws, production, row, table, frame)
+        profile = json.loads(row["card"]).get("profile") or {}
+        checks = (
+            monitor.data_drift(engine, table, profile, features, ws.config.monitor)
+            if table is not None
+            else []
+        )
+    result.rows_checked = 0 if frame is None else len(frame)
+    result.drift = drift.to_dict()
+    result.data_drift = _per_feature(checks)
+    drifted = [f for f, v in result.data_drift.items() if v["detected"]]
+    if drift.verdict == "drift" or not drifted:
+        result.status = drift.verdict
+    else:
+        result.status = "data_drift"
+    result.reason += f": {drift.reason}" + (
+        f"; data drift in {', '.join(drifted)}" if drifted else ""
+    )
+    with ws.records.read() as conn:
+        result.drift_unresolved = drift_unresolved(conn, production)
+    return result
+
+
 # -- the steps --------------------------------------------------------------------------
 
 
@@ -189,95 +251,137 @@ def _check(
 ) -> dict[str, Any]:
     """Score production on the rows added since the last check, test model and data
     drift, and retrain and deploy through the gate when they say so."""
-    from headwater import dataset as ds_mod
     from headwater import monitor, registry
-    from headwater.train import score
 
     cfg = ws.config
-    with ws.records.read() as conn:
-        added = ds_mod.added_since(conn, cfg.dataset.name, checked)
-        history = _score_history(conn, production)
     row = registry.model_row(ws, production)
-    card = json.loads(row["card"])
     features = json.loads(row["features"])
-    target = row["target"]
-    engine = ws.engine()
-    with step(report, "score", f"{added.rows:,} new rows against model v{production}"):
-        table = ds_mod.live_rows(engine, cfg.dataset_dir, added.row_parts, added.retraction_parts)
-        rows = 0
-        frame = None
-        if table is not None:
-            have = [c for c in [*features, target] if c in table.columns]
-            frame = engine.to_pyarrow(table.select(*have)).to_pandas()
-            rows = len(frame)
-        value = None
-        with_target = frame is not None and target in frame.columns
-        if with_target and frame is not None and int(frame[target].notna().sum()) > 0:
-            model = registry.load_model(ws, production)
-            try:
-                value = score(model, frame, features, target, row["metric"])
-            except Exception:  # an undefined metric (one class only): no verdict
-                value = None
-        drift = monitor.model_drift(
-            value,
-            row["score"],
-            history,
-            row["metric"],
-            cfg.monitor,
-            rows=int(frame[target].notna().sum()) if with_target and frame is not None else 0,
-            has_target=with_target,
-        )
+    with step(report, "score", f"the new rows against model v{production}"):
+        added, table, frame = _new_rows(ws, checked, [*features, row["target"]])
+        drift, value = _model_drift(ws, production, row, table, frame)
     with step(report, "drift", f"{len(features)} features against the model card's profile"):
-        features_drift = (
-            monitor.data_drift(engine, table, card.get("profile") or {}, features, cfg.monitor)
+        profile = json.loads(row["card"]).get("profile") or {}
+        checks = (
+            monitor.data_drift(ws.engine(), table, profile, features, cfg.monitor)
             if table is not None
             else []
         )
     result.drift = drift.to_dict()
-    result.data_drift = {d.feature: d.to_dict() for d in features_drift}
-    data_drifted = [d.feature for d in features_drift if d.detected]
+    result.data_drift = _per_feature(checks)
+    result.rows_checked = 0 if frame is None else len(frame)
+    data_drifted = [f for f, v in result.data_drift.items() if v["detected"]]
     trigger = drift.verdict == "drift" or (data_drifted and cfg.monitor.retrain_on_data_drift)
     candidate = None
     if trigger:
         from headwater import pipeline
 
         why = (
-            drift.reason
-            if drift.verdict == "drift"
-            else (f"data drift in {', '.join(data_drifted)}")
+            drift.reason if drift.verdict == "drift" else f"data drift in {', '.join(data_drifted)}"
         )
         trained = pipeline.train(ws, deploy=True, progress=report)  # a child run
         result.candidate = _candidate(trained)
         candidate = trained.model_version
-        outcome = "deployed" if trained.promoted else "rejected"
+        result.status = "deployed" if trained.promoted else "rejected"
         result.reason = f"{why}; retrained: " + (trained.gate.reason if trained.gate else "")
     else:
-        outcome = "insufficient_data" if drift.verdict == "insufficient_data" else "no_drift"
+        result.status = "insufficient_data" if drift.verdict == "insufficient_data" else "no_drift"
         result.reason = drift.reason + (
             f"; data drift in {', '.join(data_drifted)} (not a trigger: "
             "[monitor] retrain_on_data_drift = false)"
             if data_drifted
             else ""
         )
-    result.status = outcome
-    result.rows_checked = rows
-    check = {
+    return {
         "model_version": production,
         "dataset_version": added.version,
         "ingest_from": checked,
         "ingest_through": added.through_run,
-        "rows": rows,
+        "rows": result.rows_checked,
         "metric": row["metric"],
         "score": value,
         "baseline": drift.baseline,
         "test": drift.test,
         "verdict": "data_drift" if trigger and drift.verdict != "drift" else drift.verdict,
-        "data_drift": json.dumps([d.to_dict() for d in features_drift], default=str),
-        "outcome": outcome,
+        "data_drift": json.dumps([d.to_dict() for d in checks], default=str),
+        "outcome": result.status,
         "candidate_version": candidate,
         "reason": result.reason,
     }
-    return check
+
+
+def _new_rows(ws: Workspace, checked: int, columns: list[str]) -> tuple[Any, Any, Any]:
+    """The rows added since the last check: (what was added, the rows as a table, the
+    model's columns of them as a pandas frame for scoring). Only their parts are read."""
+    from headwater import dataset as ds_mod
+
+    cfg = ws.config
+    with ws.records.read() as conn:
+        added = ds_mod.added_since(conn, cfg.dataset.name, checked)
+        schema = ds_mod.state(conn, cfg.dataset.name).schema
+    engine = ws.engine()
+    table = ds_mod.live_rows(engine, cfg.dataset_dir, added.row_parts, added.retraction_parts)
+    if table is None:
+        return added, None, None
+    table = ds_mod.conform(table, schema)  # parts from before a schema change lack columns
+    have = [c for c in columns if c in table.columns]
+    return added, table, engine.to_pyarrow(table.select(*have)).to_pandas()
+
+
+def _model_drift(
+    ws: Workspace, production: int, row: dict[str, Any], table: Any, frame: Any
+) -> tuple[Any, float | None]:
+    """Production's score on the new rows with a target, tested against its baseline or
+    its per-batch history: (the verdict, the score)."""
+    from headwater import monitor, registry
+    from headwater.train import score
+
+    cfg, target = ws.config, row["target"]
+    with ws.records.read() as conn:
+        history = _score_history(conn, production)
+    targets = 0 if frame is None or target not in frame else int(frame[target].notna().sum())
+    if not targets:
+        return monitor.ModelDrift(
+            test=cfg.monitor.drift_test,
+            score=None,
+            baseline=None,
+            detected=False,
+            rows=0,
+            verdict="insufficient_data",
+            reason=(
+                f"the new rows have no values in the target column {target!r}: only data drift "
+                "is checked"
+                if table is not None
+                else "no new rows to check"
+            ),
+            history=len(history),
+        ), None
+    value, failure = None, None
+    try:
+        model = registry.load_model(ws, production)
+        value = score(model, frame, json.loads(row["features"]), target, row["metric"])
+    except TrainError as exc:  # e.g. an undefined metric (one class only)
+        failure = str(exc)
+    drift = monitor.model_drift(value, row["score"], history, row["metric"], cfg.monitor, targets)
+    if failure:
+        drift.reason = f"production could not be scored on the new rows ({failure}); {drift.reason}"
+    return drift, value
+
+
+def _per_feature(checks: list[Any]) -> dict[str, dict[str, Any]]:
+    """One entry per feature: the check that decides (a detected one first, else PSI) with
+    its ``method``, ``statistic``, ``threshold`` and ``detected``, and every check made."""
+    out: dict[str, dict[str, Any]] = {}
+    for feature in dict.fromkeys(c.feature for c in checks):
+        mine = [c for c in checks if c.feature == feature]
+        lead = next((c for c in mine if c.detected), None) or next(
+            (c for c in mine if c.method == "psi"), mine[0]
+        )
+        out[feature] = {
+            **lead.to_dict(),
+            "detected": any(c.detected for c in mine),
+            "checks": [c.to_dict() for c in mine],
+        }
+    return out
 
 
 def _candidate(trained: Any) -> dict[str, Any]:
@@ -304,6 +408,14 @@ def _checked_through(ws: Workspace) -> int:
     """The newest ingest run whose rows a finished loop run checked (0: none yet)."""
     with ws.records.read() as conn:
         value = conn.execute(sa.select(sa.func.max(rs.drift_checks.c.ingest_through))).scalar()
+    return int(value or 0)
+
+
+def _last_check_from(ws: Workspace) -> int:
+    """Where the newest check started (its rows are those after that ingest run)."""
+    c = rs.drift_checks.c
+    with ws.records.read() as conn:
+        value = conn.execute(sa.select(c.ingest_from).order_by(c.id.desc()).limit(1)).scalar()
     return int(value or 0)
 
 

@@ -295,6 +295,13 @@ class Project:
 
         return loop.run_loop(self.workspace, wait=wait, dry_run=dry_run, progress=progress)
 
+    def drift(self, data: str | None = None) -> LoopResult:
+        """The drift checks alone against production, on ``data`` or on the rows a run
+        would check now (else the last check's); changes nothing (``headwater drift``)."""
+        from headwater import loop
+
+        return loop.drift_report(self.workspace, data)
+
     def rejects(self, run_id: int, limit: int | None = None) -> list[dict[str, Any]]:
         """The rows a run refused, with file, record, column, value and reason."""
         from headwater import _explain

@@ -686,3 +686,20 @@ def run_(
     _emit(format, result, output.loop_result)
     return EXIT_CODES.get(result.status, 0)
 
+
+@app.command()
+def drift(
+    project: ProjectOpt = None,
+    data: Annotated[
+        str | None,
+        typer.Option("--data", help="Check these rows (file, folder or glob) instead."),
+    ] = None,
+    format: FormatOpt = Fmt.text,
+) -> int:
+    """The drift checks alone, against the production model; changes nothing.
+
+    On the rows the next `run` would check (else those the last run checked), or --data.
+    Exit 1 when model or data drift is found, 0 when not."""
+    result = _open(project).drift(_here(data) if data else None)
+    _emit(format, result, output.loop_result)
+    return 1 if result.status in ("drift", "data_drift") else 0

@@ -405,7 +405,8 @@ def diagnostics(info: dict[str, Any]) -> None:
 
 def loop_result(r: dict[str, Any]) -> None:
     """``headwater run``: the outcome first, then why, with the numbers."""
-    colour = {"deployed": "green", "rejected": "red", "failed": "red", "partial": "yellow"}
+    colour = {"deployed": "green", "rejected": "red", "failed": "red", "drift": "red"}
+    colour.update(partial="yellow", data_drift="yellow")
     status = r["status"]
     head = f"[{colour[status]}]{status}[/]" if status in colour else status
     run = f"run {r['run_id']}: " if r.get("run_id") else ""
@@ -446,4 +447,3 @@ def loop_result(r: dict[str, Any]) -> None:
         warn("drift unresolved: production drifted and the retrained candidate was rejected")
     for w in r.get("warnings") or []:
         warn(w.get("reason", str(w)))
-
