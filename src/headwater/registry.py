@@ -49,19 +49,13 @@ def save_model(
     project: Workspace, version: int, model: Any, card: dict[str, Any]
 ) -> dict[str, Any]:
     """Write the model and its card; return location, hash and the types skops must trust."""
-    import fsspec
     import skops.io as sio
 
     data = sio.dumps(model)
     trusted = sorted(sio.get_untrusted_types(data=data))
     digest = f"sha256:{hashlib.sha256(data).hexdigest()}"
     folder = version_dir(project, version)
-    fs, path = fsspec.core.url_to_fs(folder)
-    local = is_local(fs)
-    if local:
-        make_dirs(path)
-    else:
-        fs.makedirs(path, exist_ok=True)
+    fs, path, local = _made_folder(folder)
     with fs.open(_join(path, MODEL_FILE), "wb") as fh:
         fh.write(data)
     with fs.open(_join(path, CARD_FILE), "w") as fh:
@@ -264,15 +258,24 @@ def write_bytes(folder: str, name: str, data: bytes) -> str:
     project's file mode. Returns the target."""
     import fsspec
 
-    fs, path = fsspec.core.url_to_fs(folder)
-    local = is_local(fs)
-    if local:
-        make_dirs(path)
-    else:
-        fs.makedirs(path, exist_ok=True)
+    _, path, local = _made_folder(folder)
     target = f"{folder.rstrip('/')}/{name}"
     with fsspec.open(target, "wb") as fh:
         fh.write(data)
     if local:
         restrict(f"{path.rstrip('/')}/{name}")
     return target
+
+
+def _made_folder(folder: str) -> tuple[Any, str, bool]:
+    """``folder`` (local or any fsspec URL) created if missing: (filesystem, path, local).
+    A local folder gets the project's folder mode."""
+    import fsspec
+
+    fs, path = fsspec.core.url_to_fs(folder)
+    local = is_local(fs)
+    if local:
+        make_dirs(path)
+    else:
+        fs.makedirs(path, exist_ok=True)
+    return fs, path, local
