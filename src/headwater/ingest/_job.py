@@ -114,6 +114,9 @@ class IngestJob:
             assert engine is not None
             from headwater.tables import transform as pl
 
+            # a rule Python accepts may not be in the engine's dialect (RE2): say so now
+            pl.check_regex_rules(ds, engine.check_regex)
+
             typed_run = None
             for lazy in (True, False):
                 batch = self._read(engine, to_read, lazy=lazy)
