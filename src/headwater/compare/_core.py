@@ -11,6 +11,7 @@ a difference are materialized once, for samples and ``--save-differences``.
 
 from __future__ import annotations
 
+import operator
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
@@ -218,6 +219,7 @@ def compare_sides(engine: Any, left: Side, right: Side, opts: Options) -> dict[s
     import ibis
 
     from headwater.errors import CompareError
+    from headwater.tables import transform as pl
 
     left, right = _align_text(engine, left, right), _align_text(engine, right, left)
 
@@ -317,8 +319,8 @@ def compare_sides(engine: Any, left: Side, right: Side, opts: Options) -> dict[s
     # The filter is a cheap superset (values not identical); the flags, with tolerances,
     # NaN rules and string options, are computed only for the rows it keeps.
     flags: dict[str, Any] = {}
-    any_diff: Any = ibis.literal(False)
-    maybe: Any = ~matched
+    unequals: list[Any] = []
+    maybes: list[Any] = [~matched]
     numeric = []
     for i, c in enumerate(compared):
         lv, rv = j[li[c]], j[ri[c]]
@@ -329,15 +331,18 @@ def compare_sides(engine: Any, left: Side, right: Side, opts: Options) -> dict[s
         if diff is not None:
             flags[f"_x{i}"] = diff
             numeric.append(i)
-        any_diff = any_diff | unequal
+        unequals.append(unequal)
         if lk == rk:
-            maybe = maybe | ~lv.identical_to(rv)
+            maybes.append(~lv.identical_to(rv))
         elif lk in NUMERIC and rk in NUMERIC:
-            maybe = maybe | ~lv.cast("float64").identical_to(rv.cast("float64"))
+            maybes.append(~lv.cast("float64").identical_to(rv.cast("float64")))
         else:
-            maybe = maybe | unequal
+            maybes.append(unequal)
     if has_dups:  # the later rows of a repeated key are kept too, for their examples
-        maybe = maybe | (j._hw_k > 0).fill_null(False) | (j._hw_kr > 0).fill_null(False)
+        maybes += [(j._hw_k > 0).fill_null(False), (j._hw_kr > 0).fill_null(False)]
+    # balanced trees: a chain of one `|` per column is too deep for wide tables
+    any_diff = pl.balanced(operator.or_, unequals, ibis.literal(False))
+    maybe = pl.balanced(operator.or_, maybes, ibis.literal(False))
     d = engine.materialize(j.filter(maybe).mutate(**flags, _any=any_diff), "_hw_cmp_diffs")
     d_in_l, d_in_r = d._lo.notnull(), d._ro.notnull()
     d_matched = d_in_l & d_in_r

@@ -350,6 +350,13 @@ class DuckDBEngine:
         rows = self.raw.execute(sql).fetchall()
         return rows[0][0] if rows else None
 
+    def check_regex(self, pattern: str) -> str | None:
+        try:
+            self.raw.execute("SELECT regexp_matches('', ?)", [pattern]).fetchall()
+        except duckdb.Error as exc:  # RE2 refused it (look-around, back-references)
+            return str(exc).splitlines()[0]
+        return None
+
     def temp_tables(self) -> set[str]:
         # Ibis registers in-memory tables as views of its own: they are not ours to drop
         rows = self.raw.execute(

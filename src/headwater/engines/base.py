@@ -95,6 +95,11 @@ class Engine(Protocol):
         ORDER BY lists rows in storage order (a hint for speed, never for correctness)."""
         ...
 
+    def check_regex(self, pattern: str) -> str | None:
+        """None when the engine's regular-expression dialect accepts ``pattern``, else the
+        engine's reason (checked at config time: Python's ``re`` accepts more than RE2)."""
+        ...
+
     def temp_tables(self) -> set[str]:
         """The names of the temporary tables and views this engine made (see ``drop``)."""
         ...

@@ -146,6 +146,10 @@ class IngestJob:
             return inc
         engine = inc.engine = self.engine = self._connect()
         if to_read:
+            from headwater.tables import transform as pl
+
+            # a rule Python accepts may not be in the engine's dialect (RE2): say so now
+            pl.check_regex_rules(self.ds, engine.check_regex)
             typed_run = self._read_and_type(engine, to_read)
             if typed_run is not None:
                 self._decide(engine, plan, inc, result, *typed_run)

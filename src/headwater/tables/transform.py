@@ -47,6 +47,53 @@ _SPACE = "[ \t\n\r\x0b\x0c]"
 _EDGES = f"^{_SPACE}+|{_SPACE}+$"
 
 
+def balanced(op: Callable[[Any, Any], Any], terms: Sequence[Any], empty: Any) -> Any:
+    """``terms`` combined with ``op`` as a balanced tree (``empty`` when there are none).
+
+    A per-column total or condition built by chaining (``a + b + c …``) is an expression
+    as deep as the table is wide: at ~1,000 columns Ibis and sqlglot, which walk it
+    recursively, exceed Python's recursion limit. Pairing terms level by level keeps the
+    depth at log2 of their number.
+    """
+    level = list(terms)
+    if not level:
+        return empty
+    while len(level) > 1:
+        pairs = [op(level[k], level[k + 1]) for k in range(0, len(level) - 1, 2)]
+        level = pairs + level[len(level) - len(level) % 2 :]
+    return level[0]
+
+
+def whole_match(regex: str) -> str:
+    """The pattern a ``regex`` rule is matched with: the whole cleaned text."""
+    return f"^(?:{regex})$"
+
+
+def check_regex_rules(ds: DatasetConfig, check: Callable[[str], str | None]) -> None:
+    """Raise :class:`ConfigError` for the first ``regex`` rule the engine's dialect refuses
+    (``check``: the engine's ``check_regex``), before any file is read."""
+    from headwater.errors import ConfigError
+
+    for column, rules in ds.columns.items():
+        if rules.regex is None:
+            continue
+        reason = check(whole_match(rules.regex))
+        if reason is not None:
+            raise ConfigError(
+                f"dataset.columns.{column}.regex = {rules.regex!r}: the engine cannot use "
+                f"this regular expression for column {column!r} ({reason})",
+                hint="DuckDB matches with RE2, which has no look-around and no "
+                "back-references; rewrite the pattern "
+                "(https://github.com/google/re2/wiki/Syntax)",
+                key=f"dataset.columns.{column}.regex",
+            )
+
+
+def _sum(terms: Sequence[ir.IntegerValue]) -> ir.IntegerValue:
+    """A balanced int32 sum of per-column counts (0 when there are none)."""
+    return balanced(lambda a, b: a + b, terms, ibis.literal(0, "int32"))
+
+
 @ibis.udf.scalar.builtin(name="substr")
 def _substr_from(value: str, start: int) -> str:  # type: ignore[empty-body]
     """SQL ``substr(value, start)``: a negative start counts from the end (DuckDB, Spark)."""
@@ -188,11 +235,12 @@ def clean_stage(trimmed: ir.Table, ds: DatasetConfig) -> ir.Table:
     is counted by the stage after this one: a null here whose ``_hw_kept_{i}`` is not null.)"""
     na = list(ds.na_values)
     data = _data(trimmed)
-    n_trimmed: ir.IntegerValue = ibis.literal(0, "int32")
-    for i, c in enumerate(data):
-        n_trimmed = n_trimmed + (trimmed[c] != trimmed[f"_hw_raw_{i}"]).fill_null(False).cast(
-            "int32"
-        )
+    n_trimmed = _sum(
+        [
+            (trimmed[c] != trimmed[f"_hw_raw_{i}"]).fill_null(False).cast("int32")
+            for i, c in enumerate(data)
+        ]
+    )
     keep = _meta(trimmed, "_hw_raw_")
     return trimmed.select(
         *[na_to_null(trimmed[c], na).name(c) for c in data],
@@ -363,12 +411,15 @@ def type_stage(text: ir.Table, schema: dict[str, str], frozen_out: list[str]) ->
     """
     thousands = text["_hw_thousands"] if "_hw_thousands" in text.columns else None
     cols: dict[str, ir.Value] = {}
-    sep_removed: ir.IntegerValue = ibis.literal(0, "int32")
-    n_na: ir.IntegerValue = ibis.literal(0, "int32")
+    sep_removed: list[ir.IntegerValue] = []
     data = _data(text)
-    for i, c in enumerate(data):
-        if f"_hw_kept_{i}" in text.columns:  # a clean_stage table: count the NA tokens mapped
-            n_na = n_na + (text[c].isnull() & text[f"_hw_kept_{i}"].notnull()).cast("int32")
+    n_na = _sum(
+        [  # a clean_stage table: count the NA tokens mapped
+            (text[c].isnull() & text[f"_hw_kept_{i}"].notnull()).cast("int32")
+            for i, c in enumerate(data)
+            if f"_hw_kept_{i}" in text.columns
+        ]
+    )
     for i, (c, kind) in enumerate(schema.items()):
         if c not in text.columns:
             cols[c] = ibis.null(IBIS_TYPES[kind])
@@ -384,11 +435,11 @@ def type_stage(text: ir.Table, schema: dict[str, str], frozen_out: list[str]) ->
             cols[c] = typed_value(t, kind)
         cols[f"_hw_t{i}"] = v
         if kind in NUMERIC and thousands is not None:
-            sep_removed = sep_removed + (v.notnull() & (t != v)).cast("int32")
+            sep_removed.append((v.notnull() & (t != v)).cast("int32"))
     for j, c in enumerate(frozen_out):
         cols[f"_hw_f{j}"] = text[c]
     keep = [c for c in _meta(text, "_hw_kept_") if c != "_hw_thousands"]
-    extra = {"_hw_thousands_removed": sep_removed} if thousands is not None else {}
+    extra = {"_hw_thousands_removed": _sum(sep_removed)} if thousands is not None else {}
     return text.select(*[e.name(n) for n, e in cols.items()], *keep, _hw_na=n_na, **extra)
 
 
@@ -449,7 +500,7 @@ def check_stage(
             checks.append((value.notnull() & ~value.isin(rules.allowed), c, "allowed", text))
         if rules.regex is not None:
             checks.append(
-                (text.notnull() & ~text.re_search(f"^(?:{rules.regex})$"), c, "regex", text)
+                (text.notnull() & ~text.re_search(whole_match(rules.regex)), c, "regex", text)
             )
     if checks:
         first = ibis.cases(
@@ -636,10 +687,11 @@ def file_stats(
         "na_tokens_mapped": "_hw_na",
         "thousands_removed": "_hw_thousands_removed",
     }
-    cast: Any = ibis.literal(0, "int64")
-    for c, kind in schema.items():
-        if kind != "string":
-            cast = cast + typed[c].count()
+    cast = balanced(
+        lambda a, b: a + b,
+        [typed[c].count() for c, kind in schema.items() if kind != "string"],
+        ibis.literal(0, "int64"),
+    )
     read = typed.group_by("_hw_file").aggregate(
         rows_read=typed.count(),
         reject=typed._hw_check.count(),
