@@ -305,21 +305,39 @@ def deploy(
     project: Workspace, version: int | None = None, *, force: bool = False, wait: bool = False
 ) -> DeployResult:
     """Promote ``version`` (default: the newest candidate) if it passes the gate."""
+    from headwater import registry
     from headwater.train import load_training_data
 
     spec = require_spec(project)
     with project.writer("deploy", wait=wait, options={"version": version, "force": force}) as run:
         if version is None:
+            current: int | None = None
+            other: int | None = None
             with project.records.read() as conn:
                 version = conn.execute(
                     sa.select(sa.func.max(rs.models.c.version)).where(
                         rs.models.c.status == "candidate"
                     )
                 ).scalar()
+                if version is None:  # name a real version, never an example number
+                    current, _ = registry.production_version(conn)
+                    other = conn.execute(
+                        sa.select(sa.func.max(rs.models.c.version)).where(
+                            rs.models.c.version != (current or 0)
+                        )
+                    ).scalar()
             if version is None:
                 raise RegistryError(
                     "there is no candidate model to deploy",
-                    hint="run `headwater train` first, or name a version: `headwater deploy 3`",
+                    hint=(
+                        f"name a version, e.g. `headwater deploy {other}`, or train a new one"
+                        " (`headwater models` lists the versions)"
+                        if other is not None
+                        else f"v{current} is in production; `headwater train` makes a candidate"
+                        " (`headwater models` lists the versions)"
+                        if current is not None
+                        else "run `headwater train` first"
+                    ),
                 )
         data = load_training_data(project, spec)
         about = {
@@ -609,10 +627,18 @@ def diagnostics(project: Workspace) -> dict[str, Any]:
                 aggs[f"median{i}"] = col.median()
                 aggs[f"std{i}"] = col.std()
         row = engine.to_pyarrow(live.aggregate(**aggs)).to_pylist()[0]
-    n = row["_n"] or 0
+    def number(value: Any) -> float | None:  # a SQL sum can be a Decimal: give a float
+        return None if value is None else float(value)
+
+    n = int(row["_n"] or 0)
     for i, (c, kind) in enumerate(schema.items()):
-        entry: dict[str, Any] = {"type": kind, "missing_share": (row[f"miss{i}"] / n) if n else 0.0}
+        missing = int(row[f"miss{i}"] or 0)
+        entry: dict[str, Any] = {"type": kind, "missing_share": missing / n if n else 0.0}
         if kind in ("int", "float"):
-            entry.update(mean=row[f"mean{i}"], median=row[f"median{i}"], std=row[f"std{i}"])
+            entry.update(
+                mean=number(row[f"mean{i}"]),
+                median=number(row[f"median{i}"]),
+                std=number(row[f"std{i}"]),
+            )
         out["columns"][c] = entry
     return out

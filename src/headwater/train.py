@@ -124,16 +124,21 @@ def load_training_data(project: Workspace, spec: ModelConfig) -> TrainingData:
         # the test rows keep every column: the gate scores production on them too, and
         # production may use other features than the candidate
         if spec.test_data:
-            test = _read_path_frame(project, spec.test_data, cols, keep_all=True)
+            test = _read_path_frame(
+                project, spec.test_data, cols, keep_all=True, option="[model] test_data"
+            )
         else:
             test = engine.to_pyarrow(test_expr.order_by(order).select(*schema)).to_pandas()
     return TrainingData(train, test, features, v["version"], test_source)
 
 
 def _read_path_frame(
-    project: Workspace, path: str, cols: list[str], *, keep_all: bool = False
+    project: Workspace, path: str, cols: list[str], *, keep_all: bool = False, option: str = "--data"
 ) -> pd.DataFrame:
     """Read a file/folder/glob like a source, as pandas, with the dataset's column types.
+
+    ``option`` is where the path came from (``--data``, ``[model] test_data``): a path
+    that cannot be read is a ConfigError naming it (exit 2, as for any missing path).
 
     Columns the dataset has are given its types (strictly: a value that does not fit
     becomes missing, as it cannot be scored or predicted on), so data read here looks to a
@@ -166,7 +171,12 @@ def _read_path_frame(
                 staging=staging,
             )
         except CompareError as exc:
-            raise TrainError(str(exc), hint="check the path of the data") from exc
+            raise ConfigError(
+                f"{option}: {exc}",
+                hint=f"give an existing file, folder or glob as {option}",
+                key=option,
+                value=path,
+            ) from exc
         lacking = [c for c in cols if c not in side.schema]
         if lacking:
             raise TrainError(

@@ -315,9 +315,7 @@ def export(
     )
     if format is ExportPrintFmt.json:
         if is_stdout(out):  # stdout carries the data
-            import json
-
-            output.note(json.dumps(info, indent=2, default=str))
+            output.note(output.json_text(info))
         else:
             output.emit_json(info)
     else:
@@ -346,9 +344,7 @@ def records_export(
     """The human-readable record of a run (sources, date, counts, fixes, output)."""
     proj = _open(project)
     if format is Fmt.json:
-        import json
-
-        text = json.dumps(proj.run_record(run_id), indent=2, default=str) + "\n"
+        text = output.json_text(proj.run_record(run_id)) + "\n"
     else:
         text = proj.record_text(run_id)
     if out:
@@ -510,9 +506,7 @@ def compare(
         else:
             result = run_compare(left, right, **kwargs)
     if format is CompareFmt.json:
-        import json
-
-        text = json.dumps(result.to_dict(), indent=2, default=str) + "\n"
+        text = output.json_text(result.to_dict()) + "\n"
     elif format is CompareFmt.markdown:
         from headwater.reports.compare import to_markdown
 
@@ -641,9 +635,7 @@ def predict(
         from headwater._output import is_stdout
 
         if is_stdout(out):  # stdout carries the predictions
-            import json
-
-            output.note(json.dumps(result, indent=2, default=str))
+            output.note(output.json_text(result))
         else:
             output.emit_json(result)
     else:

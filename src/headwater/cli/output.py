@@ -18,8 +18,29 @@ console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
 
 
+def _json_value(value: Any) -> Any:
+    """What ``json`` cannot write itself: a Decimal (SQL sums, DuckDB's HUGEINT) or a numpy
+    scalar is written as the number it is, never as a string; a typed result as its
+    ``to_dict()`` (the contract); anything else as its text."""
+    from decimal import Decimal
+
+    if callable(getattr(value, "to_dict", None)):
+        return value.to_dict()
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    item = getattr(value, "item", None)  # numpy scalars
+    if callable(item) and type(value).__module__ == "numpy":
+        return item()
+    return str(value)
+
+
+def json_text(data: Any) -> str:
+    """``data`` as indented JSON text: the one form every ``--format json`` prints."""
+    return json.dumps(data, indent=2, default=_json_value)
+
+
 def emit_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+    sys.stdout.write(json_text(data) + "\n")
 
 
 def line(text: str = "", *, soft_wrap: bool = False) -> None:
