@@ -557,6 +557,17 @@ def models_overview(project: Workspace) -> ModelsOverview:
 
     info = registry.list_models(project)
     rows = sorted(info["models"], key=lambda r: r["version"])
+
+    def about(m: dict[str, Any]) -> dict[str, Any]:
+        keys = ("version", "status", "created", "dataset_version", "metric", "score", "test_rows")
+        return {k: m.get(k) for k in keys}
+
+    # the top-level fields describe the newest model (the contract); these say which is which
+    info["newest"] = about(rows[-1]) if rows else None
+    prod = next((m for m in rows if m["version"] == info["production_version"]), None)
+    info["production"] = (
+        {**about(prod), "promoted_at": info["production_since"]} if prod is not None else None
+    )
     if rows:
         newest = rows[-1]
         info.update(

@@ -546,6 +546,15 @@ def train(
     format: FormatOpt = Fmt.text,
 ) -> int:
     """Fit a candidate on the latest dataset version; score it on the test data."""
+    if force and not deploy:  # a flag that would silently do nothing
+        from headwater.errors import ConfigError
+
+        raise ConfigError(
+            "--force only applies with --deploy",
+            hint="`headwater train --deploy --force` promotes even if the gate refuses;"
+            " drop --force to only train",
+            key="force",
+        )
     proj = _open(project)
     with _progress(enabled=format is Fmt.text) as progress:
         result = proj.train(deploy=deploy, force=force, wait=wait, progress=progress)

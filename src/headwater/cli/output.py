@@ -368,8 +368,18 @@ def models(info: dict[str, Any]) -> None:
             Text("production", style="green") if m["in_production"] else "",
         )
     console.print(table)
-    if info["production_version"] is not None:
-        line(f"in production: v{info['production_version']} since {info['production_since']}")
+
+    def said(m: dict[str, Any]) -> str:
+        score = f"{m['score']:.4f}" if m["score"] is not None else "-"
+        return f"v{m['version']} ({m['metric']} {score} on its test data)"
+
+    newest, prod = info.get("newest"), info.get("production")
+    if newest is not None:
+        line(f"newest: {said(newest)}, {newest['status']}")
+    if prod is not None:
+        line(f"in production: {said(prod)} since {prod['promoted_at']}")
+    else:
+        line("in production: none — `headwater deploy` promotes the newest candidate")
     if info["history"]:
         hist = Table(title="production history", title_justify="left")
         for col in ("when", "action", "from", "to", "forced", "by", "why"):
