@@ -90,7 +90,9 @@ def test_every_json_output_writes_decimals_and_numpy_numbers_as_numbers(capsys):
 
     from headwater.cli import output
 
-    output.emit_json({"share": Decimal("0.25"), "n": Decimal("3"), "i": np.int64(7), "f": np.float32(0.5)})
+    output.emit_json(
+        {"share": Decimal("0.25"), "n": Decimal("3"), "i": np.int64(7), "f": np.float32(0.5)}
+    )
     assert json.loads(capsys.readouterr().out) == {"share": 0.25, "n": 3, "i": 7, "f": 0.5}
     text = output.json_text({"d": Decimal("1.5")})  # the form -o -, compare and records use
     assert json.loads(text) == {"d": 1.5}
@@ -111,7 +113,9 @@ def test_predict_and_rollback_json_are_objects_not_the_text_of_a_result(deployed
     p = run_cli("predict", "-p", root, *args, "-o", str(tmp_path / "p.csv"))
     assert p.returncode == 0, p.stderr
     got = json.loads(p.stdout)
-    assert got["model_version"] == 1 and got["rows"] == 5 and got["output"] == str(tmp_path / "p.csv")
+    assert (
+        got["model_version"] == 1 and got["rows"] == 5 and got["output"] == str(tmp_path / "p.csv")
+    )
     to_stdout = run_cli("predict", "-p", root, *args, "-o", "-")
     assert json.loads(to_stdout.stderr)["rows"] == 5  # stdout carries the predictions
     deployed.train(deploy=True)
@@ -213,12 +217,12 @@ def test_train_force_without_deploy_is_a_usage_error(proj, tmp_path):
 MESSY = "id,a,b,color\n1,oops,0.5,red\n2,1.5,-0.2,blue\n3,1.2,,red\n4,n/a?,1,blue\n"
 
 
-def test_predict_names_the_rows_column_and_value_of_text_in_a_numeric_feature(
-    deployed, tmp_path
-):
+def test_predict_names_the_rows_column_and_value_of_text_in_a_numeric_feature(deployed, tmp_path):
     put(tmp_path / "new/messy.csv", MESSY)
     out = tmp_path / "pred.csv"
-    r = run_cli("predict", "-p", str(tmp_path), "--data", str(tmp_path / "new/messy.csv"), "-o", str(out))
+    r = run_cli(
+        "predict", "-p", str(tmp_path), "--data", str(tmp_path / "new/messy.csv"), "-o", str(out)
+    )
     assert r.returncode == 2, r.stderr
     err = " ".join(r.stderr.split())
     assert "'a'" in err and "'oops'" in err and "'n/a?'" in err

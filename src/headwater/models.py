@@ -477,7 +477,7 @@ def score_production(
     ``plot``, a confusion matrix or residual plot is written beside the model).
 
     ``progress`` hears the stages ``load``, ``read``, ``score`` (and ``report``)."""
-    from headwater.train import load_training_data, read_frame, score
+    from headwater.train import load_training_data, numeric_features, read_frame, score
 
     spec = require_spec(project)
     stage = _reporter(None, progress)
@@ -486,7 +486,8 @@ def score_production(
     features = json.loads(row["features"])
     with _stage(stage, "read", data or "the test data"):
         if data:
-            frame = read_frame(project, data, [*features, spec.target])
+            numeric = numeric_features(row["card"], features)
+            frame = read_frame(project, data, [*features, spec.target], numeric=numeric)
             label = Path(data).stem or "data"
         else:
             frame = load_training_data(project, spec).test
@@ -520,7 +521,7 @@ def predict(
     import pyarrow.csv as pacsv
 
     from headwater._output import check_output_file, write_atomically
-    from headwater.train import is_classifier, read_frame
+    from headwater.train import is_classifier, numeric_features, read_frame
 
     target = Path(output)
     check_output_file(target, "predictions.csv")
@@ -529,7 +530,8 @@ def predict(
         version, model, row = _production(project)
     features = json.loads(row["features"])
     with _stage(stage, "read", data):
-        frame = read_frame(project, data, features, keep_all=True)  # output keeps every column
+        numeric = numeric_features(row["card"], features)  # text there: an error, named
+        frame = read_frame(project, data, features, keep_all=True, numeric=numeric)
     with _stage(stage, "predict", f"{len(frame):,} rows with model v{version}"):
         try:
             pred = model.predict(frame[features])
@@ -638,6 +640,7 @@ def diagnostics(project: Workspace) -> dict[str, Any]:
                 aggs[f"median{i}"] = col.median()
                 aggs[f"std{i}"] = col.std()
         row = engine.to_pyarrow(live.aggregate(**aggs)).to_pylist()[0]
+
     def number(value: Any) -> float | None:  # a SQL sum can be a Decimal: give a float
         return None if value is None else float(value)
 
