@@ -159,6 +159,16 @@ class EngineConfig(_Section):
     memory_limit: str = "1GB"
     temp_directory: str = ".headwater/tmp"
 
+    @field_validator("name")
+    @classmethod
+    def _available(cls, value: str) -> str:
+        if value != "duckdb":  # the name is reserved; say so at load, not at first use
+            raise ValueError(
+                f'{value!r} is not available in this version of headwater: use "duckdb" '
+                "(embedded, multi-threaded, larger-than-memory data), the only engine so far"
+            )
+        return value
+
     @field_validator("memory_limit")
     @classmethod
     def _size(cls, value: str) -> str:
@@ -481,7 +491,7 @@ path = "data"
 # not_null = true
 
 [engine]
-name = "duckdb"                # the embedded default; "spark" comes with the Spark issue
+name = "duckdb"                # the only engine so far: embedded, multi-threaded, out-of-core
 memory_limit = "1GB"
 # threads = 2
 # temp_directory = ".headwater/tmp"

@@ -165,6 +165,24 @@ def _register_candidate(
     )
 
 
+def _no_candidate(conn: sa.Connection) -> RegistryError:
+    """ "No candidate", with a hint that names a real version, never an example number."""
+    from headwater import registry
+
+    current, _ = registry.production_version(conn)
+    other = conn.execute(
+        sa.select(sa.func.max(rs.models.c.version)).where(rs.models.c.version != (current or 0))
+    ).scalar()
+    listing = " (`headwater models` lists the versions)"
+    if other is not None:
+        hint = f"name a version, e.g. `headwater deploy {other}`, or train a new one" + listing
+    elif current is not None:
+        hint = f"v{current} is in production; `headwater train` makes a candidate" + listing
+    else:
+        hint = "run `headwater train` first"
+    return RegistryError("there is no candidate model to deploy", hint=hint)
+
+
 def deploy(
     project: Workspace, version: int | None = None, *, force: bool = False, wait: bool = False
 ) -> DeployResult:
@@ -180,11 +198,8 @@ def deploy(
                         rs.models.c.status == "candidate"
                     )
                 ).scalar()
-            if version is None:
-                raise RegistryError(
-                    "there is no candidate model to deploy",
-                    hint="run `headwater train` first, or name a version: `headwater deploy 3`",
-                )
+                if version is None:
+                    raise _no_candidate(conn)
         data = load_training_data(project, spec)
         about = {
             "dataset": project.config.dataset.name,

@@ -42,7 +42,13 @@ def score_production(
     ``plot``, a confusion matrix or residual plot is written beside the model).
 
     ``progress`` hears the stages ``load``, ``read``, ``score`` (and ``report``)."""
-    from headwater.train import load_training_data, read_frame, require_spec, score
+    from headwater.train import (
+        load_training_data,
+        numeric_features,
+        read_frame,
+        require_spec,
+        score,
+    )
 
     spec = require_spec(project)
     stage = reporter(None, progress)
@@ -51,7 +57,8 @@ def score_production(
     features = json.loads(row["features"])
     with step(stage, "read", data or "the test data"):
         if data:
-            frame = read_frame(project, data, [*features, spec.target])
+            numeric = numeric_features(row["card"], features)
+            frame = read_frame(project, data, [*features, spec.target], numeric=numeric)
             label = Path(data).stem or "data"
         else:
             frame = load_training_data(project, spec).test
@@ -85,7 +92,7 @@ def predict(
     import pyarrow.csv as pacsv
 
     from headwater._output import check_output_file, write_atomically
-    from headwater.train import is_classifier, read_frame
+    from headwater.train import is_classifier, numeric_features, read_frame
 
     target = Path(output)
     check_output_file(target, "predictions.csv")
@@ -94,7 +101,8 @@ def predict(
         version, model, row = production(project)
     features = json.loads(row["features"])
     with step(stage, "read", data):
-        frame = read_frame(project, data, features, keep_all=True)  # output keeps every column
+        numeric = numeric_features(row["card"], features)  # text there: an error, named
+        frame = read_frame(project, data, features, keep_all=True, numeric=numeric)
     with step(stage, "predict", f"{len(frame):,} rows with model v{version}"):
         try:
             pred = model.predict(frame[features])

@@ -122,16 +122,76 @@ def load_training_data(project: Workspace, spec: ModelConfig) -> TrainingData:
         # the test rows keep every column: the gate scores production on them too, and
         # production may use other features than the candidate
         if spec.test_data:
-            test = _read_path_frame(project, spec.test_data, cols, keep_all=True)
+            test = _read_path_frame(
+                project, spec.test_data, cols, keep_all=True, option="[model] test_data"
+            )
         else:
             test = engine.to_pyarrow(test_expr.order_by(order).select(*schema)).to_pandas()
     return TrainingData(train, test, features, v["version"], test_source)
 
 
+def numeric_features(card: str | dict[str, Any] | None, features: list[str]) -> list[str]:
+    """The features a model card profiles as numeric (what the model was fitted on)."""
+    import json
+
+    about = json.loads(card) if isinstance(card, str) else dict(card or {})
+    kinds = (about.get("profile") or {}).get("features") or {}
+    return [f for f in features if (kinds.get(f) or {}).get("kind") == "numeric"]
+
+
+_SHOWN = 5  # bad values named per column
+
+
+def _refuse_text_in_numbers(
+    engine: Any, t: Any, wants: dict[str, str], path: str, option: str
+) -> None:
+    """ConfigError naming the first rows whose text in a numeric feature (``wants``:
+    column → int/float) is not a number; a missing value stays missing (the imputer's)."""
+    import ibis
+
+    from headwater.tables import transform as pl
+
+    # the position in reading order (``_hw_order`` also encodes the file): row 1 is the first
+    t = t.mutate(_hw_row=ibis.row_number().over(order_by=t._hw_order) + 1)
+    flags = {c: t[c].notnull() & pl.typed_value(t[c], want).isnull() for c, want in wants.items()}
+    counts = engine.to_pyarrow(
+        t.aggregate(**{f"n_{i}": f.sum() for i, f in enumerate(flags.values())})
+    ).to_pylist()[0]
+    problems = []
+    for i, (c, flag) in enumerate(flags.items()):
+        n = int(counts[f"n_{i}"] or 0)
+        if not n:
+            continue
+        sel = t.filter(flag).order_by("_hw_row").limit(_SHOWN)
+        rows = engine.to_pyarrow(sel.select("_hw_row", value=sel[c])).to_pylist()
+        shown = ", ".join(f"row {r['_hw_row']} {r['value']!r}" for r in rows)
+        more = f" and {n - len(rows)} more" if n > len(rows) else ""
+        problems.append(f"numeric feature {c!r} holds text: {shown}{more}")
+    if problems:
+        raise ConfigError(
+            f"{option} {path!r}: " + "; ".join(problems),
+            hint="fix those values (rows are counted from 1 after the header); "
+            "an empty cell is a missing value, which the model's [model] impute handles",
+            key=option,
+            value=path,
+        )
+
+
 def _read_path_frame(
-    project: Workspace, path: str, cols: list[str], *, keep_all: bool = False
+    project: Workspace,
+    path: str,
+    cols: list[str],
+    *,
+    keep_all: bool = False,
+    option: str = "--data",
+    numeric: list[str] | tuple[str, ...] = (),
 ) -> pd.DataFrame:
     """Read a file/folder/glob like a source, as pandas, with the dataset's column types.
+
+    ``option`` is where the path came from (``--data``, ``[model] test_data``): a path
+    that cannot be read is a ConfigError naming it (exit 2, as for any missing path).
+    A column in ``numeric`` (the model's numeric features) holding text that is not a
+    number is a ConfigError naming the rows and values, not a missing value.
 
     Columns the dataset has are given its types (strictly: a value that does not fit
     becomes missing, as it cannot be scored or predicted on), so data read here looks to a
@@ -164,7 +224,12 @@ def _read_path_frame(
                 staging=staging,
             )
         except CompareError as exc:
-            raise TrainError(str(exc), hint="check the path of the data") from exc
+            raise ConfigError(
+                f"{option}: {exc}",
+                hint=f"give an existing file, folder or glob as {option}",
+                key=option,
+                value=path,
+            ) from exc
         lacking = [c for c in cols if c not in side.schema]
         if lacking:
             raise TrainError(
@@ -182,6 +247,14 @@ def _read_path_frame(
                 conversions[c] = pl.typed_value(t[c], want)
             elif want in ("int", "float") and have in ("int", "float", "bool"):
                 conversions[c] = t[c].cast(ds_mod.IBIS_TYPES[want])
+        wants = {  # a model feature that must be a number, read as text
+            c: kinds[c] if kinds.get(c) in ("int", "float") else "float"
+            for c in numeric
+            if side.schema.get(c) == "string"
+        }
+        if wants:
+            _refuse_text_in_numbers(engine, t, wants, path, option)
+            conversions.update({c: pl.typed_value(t[c], want) for c, want in wants.items()})
         if conversions:
             t = t.mutate(**conversions)
         t = t.order_by("_hw_order").select(*(side.schema if keep_all else cols))
@@ -189,10 +262,15 @@ def _read_path_frame(
 
 
 def read_frame(
-    project: Workspace, path: str, cols: list[str], *, keep_all: bool = False
+    project: Workspace,
+    path: str,
+    cols: list[str],
+    *,
+    keep_all: bool = False,
+    numeric: list[str] | tuple[str, ...] = (),
 ) -> pd.DataFrame:
     """Public form of the path reader (used by score and predict)."""
-    return _read_path_frame(project, path, cols, keep_all=keep_all)
+    return _read_path_frame(project, path, cols, keep_all=keep_all, numeric=numeric)
 
 
 def resolve_estimator(path: str) -> type:

@@ -315,9 +315,7 @@ def export(
     )
     if format is ExportPrintFmt.json:
         if is_stdout(out):  # stdout carries the data
-            import json
-
-            output.note(json.dumps(info, indent=2, default=str))
+            output.note(output.json_text(info))
         else:
             output.emit_json(info)
     else:
@@ -346,9 +344,7 @@ def records_export(
     """The human-readable record of a run (sources, date, counts, fixes, output)."""
     proj = _open(project)
     if format is Fmt.json:
-        import json
-
-        text = json.dumps(proj.run_record(run_id), indent=2, default=str) + "\n"
+        text = output.json_text(proj.run_record(run_id)) + "\n"
     else:
         text = proj.record_text(run_id)
     if out:
@@ -510,9 +506,7 @@ def compare(
         else:
             result = run_compare(left, right, **kwargs)
     if format is CompareFmt.json:
-        import json
-
-        text = json.dumps(result.to_dict(), indent=2, default=str) + "\n"
+        text = output.json_text(result.to_dict()) + "\n"
     elif format is CompareFmt.markdown:
         from headwater.reports.compare import to_markdown
 
@@ -552,6 +546,15 @@ def train(
     format: FormatOpt = Fmt.text,
 ) -> int:
     """Fit a candidate on the latest dataset version; score it on the test data."""
+    if force and not deploy:  # a flag that would silently do nothing
+        from headwater.errors import ConfigError
+
+        raise ConfigError(
+            "--force only applies with --deploy",
+            hint="`headwater train --deploy --force` promotes even if the gate refuses;"
+            " drop --force to only train",
+            key="force",
+        )
     proj = _open(project)
     with _progress(enabled=format is Fmt.text) as progress:
         result = proj.train(deploy=deploy, force=force, wait=wait, progress=progress)
@@ -641,9 +644,7 @@ def predict(
         from headwater._output import is_stdout
 
         if is_stdout(out):  # stdout carries the predictions
-            import json
-
-            output.note(json.dumps(result, indent=2, default=str))
+            output.note(output.json_text(result))
         else:
             output.emit_json(result)
     else:

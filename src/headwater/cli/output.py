@@ -18,8 +18,29 @@ console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
 
 
+def _json_value(value: Any) -> Any:
+    """What ``json`` cannot write itself: a Decimal (SQL sums, DuckDB's HUGEINT) or a numpy
+    scalar is written as the number it is, never as a string; a typed result as its
+    ``to_dict()`` (the contract); anything else as its text."""
+    from decimal import Decimal
+
+    if callable(getattr(value, "to_dict", None)):
+        return value.to_dict()
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    item = getattr(value, "item", None)  # numpy scalars
+    if callable(item) and type(value).__module__ == "numpy":
+        return item()
+    return str(value)
+
+
+def json_text(data: Any) -> str:
+    """``data`` as indented JSON text: the one form every ``--format json`` prints."""
+    return json.dumps(data, indent=2, default=_json_value)
+
+
 def emit_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+    sys.stdout.write(json_text(data) + "\n")
 
 
 def line(text: str = "", *, soft_wrap: bool = False) -> None:
@@ -347,8 +368,18 @@ def models(info: dict[str, Any]) -> None:
             Text("production", style="green") if m["in_production"] else "",
         )
     console.print(table)
-    if info["production_version"] is not None:
-        line(f"in production: v{info['production_version']} since {info['production_since']}")
+
+    def said(m: dict[str, Any]) -> str:
+        score = f"{m['score']:.4f}" if m["score"] is not None else "-"
+        return f"v{m['version']} ({m['metric']} {score} on its test data)"
+
+    newest, prod = info.get("newest"), info.get("production")
+    if newest is not None:
+        line(f"newest: {said(newest)}, {newest['status']}")
+    if prod is not None:
+        line(f"in production: {said(prod)} since {prod['promoted_at']}")
+    else:
+        line("in production: none — `headwater deploy` promotes the newest candidate")
     if info["history"]:
         hist = Table(title="production history", title_justify="left")
         for col in ("when", "action", "from", "to", "forced", "by", "why"):

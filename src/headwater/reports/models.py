@@ -21,6 +21,12 @@ def models_overview(project: Workspace) -> ModelsOverview:
 
     info = registry.list_models(project)
     rows = sorted(info["models"], key=lambda r: r["version"])
+    # the top-level fields describe the newest model (the contract); these say which is which
+    info["newest"] = _about(rows[-1]) if rows else None
+    prod = next((m for m in rows if m["version"] == info["production_version"]), None)
+    info["production"] = (
+        {**_about(prod), "promoted_at": info["production_since"]} if prod is not None else None
+    )
     if rows:
         newest = rows[-1]
         info.update(
@@ -101,10 +107,25 @@ def diagnostics(project: Workspace) -> dict[str, Any]:
                 aggs[f"median{i}"] = col.median()
                 aggs[f"std{i}"] = col.std()
         row = engine.to_pyarrow(live.aggregate(**aggs)).to_pylist()[0]
-    n = row["_n"] or 0
+    n = int(row["_n"] or 0)
     for i, (c, kind) in enumerate(schema.items()):
-        entry: dict[str, Any] = {"type": kind, "missing_share": (row[f"miss{i}"] / n) if n else 0.0}
+        missing = int(row[f"miss{i}"] or 0)
+        entry: dict[str, Any] = {"type": kind, "missing_share": missing / n if n else 0.0}
         if kind in ("int", "float"):
-            entry.update(mean=row[f"mean{i}"], median=row[f"median{i}"], std=row[f"std{i}"])
+            entry.update(
+                mean=_number(row[f"mean{i}"]),
+                median=_number(row[f"median{i}"]),
+                std=_number(row[f"std{i}"]),
+            )
         out["columns"][c] = entry
     return out
+
+
+def _about(m: dict[str, Any]) -> dict[str, Any]:
+    keys = ("version", "status", "created", "dataset_version", "metric", "score", "test_rows")
+    return {k: m.get(k) for k in keys}
+
+
+def _number(value: Any) -> float | None:
+    """A SQL sum or mean can be a Decimal: JSON gets a float."""
+    return None if value is None else float(value)
