@@ -30,7 +30,7 @@ def connect(config: EngineConfig, project_root: Path) -> Engine:
         return DuckDBEngine(config, project_root)
     raise EngineError(
         f"engine {config.name!r} is not available in this version of headwater",
-        hint='use [engine] name = "duckdb"; the Spark engine arrives with the Spark issue',
+        hint='use [engine] name = "duckdb" (the only engine in this version)',
         engine=config.name,
     )
 
