@@ -207,11 +207,27 @@ class ModelConfig(_Section):
         return value
 
 
+GateOn = Literal["test", "new_rows"]
+
+
 class DeployConfig(_Section):
     """``[deploy]``: when a candidate may replace production."""
 
     tolerance: float = Field(default=0.0, ge=0)
     min_score: float | None = None
+    # what the gate judges on: the test data always; with "new_rows" (headwater run) also a
+    # hash-chosen slice of the new rows, left out of the candidate's training
+    gate_on: list[GateOn] = Field(default_factory=lambda: list[GateOn](["test"]))
+
+    @field_validator("gate_on")
+    @classmethod
+    def _with_test(cls, value: list[str]) -> list[str]:
+        if "test" not in value:
+            raise ValueError(
+                'must include "test" (the gate always judges on the test data): '
+                'use ["test"] or ["test", "new_rows"]'
+            )
+        return list(dict.fromkeys(value))
 
 
 class MonitorConfig(_Section):
@@ -517,6 +533,8 @@ memory_limit = "1GB"
 # [deploy]
 # tolerance = 0.0          # promote when no worse than production by more than this
 # min_score = 0.5          # required of the first model when nothing is in production
+# gate_on = ["test"]       # ["test", "new_rows"]: `run` also holds out a slice of the new
+#                          # rows and requires the candidate to be no worse there too
 
 # Drift checks on new rows against the production model (its card's reference profile).
 # [monitor]

@@ -217,7 +217,7 @@ def _first_model(
     """Nothing in production: train and deploy through the gate (``[deploy] min_score``)."""
     from headwater import pipeline
 
-    trained = pipeline.train(ws, deploy=True, progress=report)  # a child run
+    trained = pipeline.train(ws, deploy=True, progress=report, new_after=checked)  # a child run
     result.candidate = _candidate(trained)
     result.status = "deployed" if trained.promoted else "rejected"
     result.reason = "nothing was in production: " + (
@@ -278,7 +278,7 @@ def _check(
         why = (
             drift.reason if drift.verdict == "drift" else f"data drift in {', '.join(data_drifted)}"
         )
-        trained = pipeline.train(ws, deploy=True, progress=report)  # a child run
+        trained = pipeline.train(ws, deploy=True, progress=report, new_after=checked)  # a child run
         result.candidate = _candidate(trained)
         candidate = trained.model_version
         result.status = "deployed" if trained.promoted else "rejected"

@@ -36,11 +36,14 @@ def train(
     force: bool = False,
     wait: bool = False,
     progress: ProgressCallback | None = None,
+    new_after: int | None = None,
 ) -> TrainResult:
     """Fit a candidate on the current dataset version; optionally deploy it.
 
     ``progress(stage, done, total, detail)`` is called as the stages ``read``, ``fit``,
-    ``evaluate``, ``save`` (and ``gate`` with ``deploy``) start and end.
+    ``evaluate``, ``save`` (and ``gate`` with ``deploy``) start and end. ``new_after``
+    (the loop's last checked ingest run) names the new rows ``[deploy] gate_on =
+    ["test", "new_rows"]`` holds out for the gate.
     """
     from headwater import registry
     from headwater.train import fit, load_training_data, resolve_estimator
@@ -55,7 +58,8 @@ def train(
         }
         run.summary = dict(about)
         with step(report, "read", "reading the training data"):
-            data = load_training_data(project, spec)
+            on_new = deploy and "new_rows" in project.config.deploy.gate_on
+            data = load_training_data(project, spec, new_after=new_after if on_new else None)
         about["dataset_rows"] = _dataset_rows(project, data.dataset_version)
         run.summary.update(about, dataset_version=data.dataset_version)
         fitted = fit(spec, data, progress=report)
@@ -93,7 +97,13 @@ def train(
         if deploy:
             with step(report, "gate", f"model v{version} against production"):
                 result.gate = _gate(
-                    project, run, version, data.test, force=force, summary=result.to_dict()
+                    project,
+                    run,
+                    version,
+                    data.test,
+                    force=force,
+                    summary=result.to_dict(),
+                    new_rows=data.new_rows,
                 )
             run.summary = result.to_dict()
     return result
@@ -221,11 +231,13 @@ def _gate(
     force: bool,
     data: dict[str, Any] | None = None,
     summary: dict[str, Any] | None = None,
+    new_rows: pd.DataFrame | None = None,
 ) -> GateResult:
     """Score candidate and production on the same test data; move the pointer if it passes.
 
     ``data`` says where the test rows came from; the run's summary is ``summary`` (what the
-    run did before the gate) updated with the verdict."""
+    run did before the gate) updated with the verdict. With ``[deploy] gate_on`` naming
+    ``new_rows``, the candidate must also be no worse than production on ``new_rows``."""
     from headwater import registry
     from headwater.train import better_or_equal, meets, score
 
@@ -256,6 +268,11 @@ def _gate(
             f"{metric} {cand_score:.4f} vs production v{current} {prod_score:.4f} on the same "
             f"{len(test)} test rows (tolerance {tol}): " + ("no worse" if passed else "worse")
         )
+    on_new = None
+    if "new_rows" in project.config.deploy.gate_on:
+        on_new = _on_new_rows(project, version, current, new_rows)
+        why += f"; {on_new['reason']}"
+        passed = passed and on_new.get("passed", True)
     promote = passed or force
     move = registry.Move(
         action="promote" if promote else "refuse",
@@ -283,6 +300,7 @@ def _gate(
         reason=move.reason,
         run_id=run.id,
         data=dict(data or {}),
+        new_rows=on_new,
     )
     with project.records.write() as conn:
         registry.move_pointer(conn, move, run_id=run.id, user=user(), host=socket.gethostname())
@@ -291,6 +309,57 @@ def _gate(
     if promote:
         _write_score_history(project)  # the plot marks the production version
     return result
+
+
+def _on_new_rows(
+    project: Workspace, version: int, current: int | None, new_rows: pd.DataFrame | None
+) -> dict[str, Any]:
+    """The gate's second judgement: candidate against production on the held-out slice of
+    the new rows; ``skipped`` (with the reason) when there is nothing to judge on."""
+    from headwater import registry
+    from headwater.errors import TrainError
+    from headwater.train import better_or_equal, score
+
+    target = require_spec(project).target
+    rows = 0 if new_rows is None else int(new_rows[target].notna().sum())
+    out: dict[str, Any] = {"rows": rows, "score": None, "production_score": None}
+    if current is None:
+        return {**out, "skipped": True, "reason": "new rows: nothing in production to compare"}
+    if new_rows is None:
+        why = "new rows: not judged (only `headwater run` holds new rows out of training)"
+        return {**out, "skipped": True, "reason": why}
+    if rows < project.config.monitor.min_rows:
+        why = (
+            f"new rows: {rows} held-out new rows with a target, fewer than [monitor] "
+            f"min_rows {project.config.monitor.min_rows}: skipped"
+        )
+        return {**out, "skipped": True, "reason": why}
+    cand_row, prod_row = registry.model_row(project, version), registry.model_row(project, current)
+    metric = cand_row["metric"]
+    try:
+        cand = score(
+            registry.load_model(project, version),
+            new_rows,
+            json.loads(cand_row["features"]),
+            target,
+            metric,
+        )
+        prod = score(
+            registry.load_model(project, current),
+            new_rows,
+            json.loads(prod_row["features"]),
+            target,
+            metric,
+        )
+    except TrainError as exc:  # e.g. one class only: the metric is undefined on the slice
+        why = f"new rows: {metric} cannot be computed on {rows} held-out new rows ({exc}): skipped"
+        return {**out, "skipped": True, "reason": why}
+    tol = project.config.deploy.tolerance
+    passed = better_or_equal(metric, cand, prod, tol)
+    why = f"on {rows} held-out new rows {metric} {cand:.4f} vs production {prod:.4f}: " + (
+        "no worse" if passed else "worse"
+    )
+    return {**out, "score": cand, "production_score": prod, "passed": passed, "reason": why}
 
 
 def rollback(project: Workspace, *, wait: bool = False) -> RollbackResult:

@@ -51,6 +51,9 @@ class GateResult(_Result):
     run_id: int | None = None
     # where the test rows came from (deploy; a train run says it itself)
     data: dict[str, Any] = field(default_factory=dict)
+    # [deploy] gate_on = ["test", "new_rows"]: the verdict on the held-out new rows (rows,
+    # score, production_score, passed, or skipped with the reason)
+    new_rows: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -69,6 +72,7 @@ class GateResult(_Result):
             "min_score": self.min_score,
             "reason": self.reason,
             "run_id": self.run_id,
+            **({"new_rows": self.new_rows} if self.new_rows is not None else {}),
         }
 
 

@@ -49,6 +49,9 @@ class TrainingData:
     features: list[str]
     dataset_version: int | None
     test_source: str
+    # with ``new_after``: the hold-out slice of the rows ingested after that run (by the
+    # test split's hash), left out of training, for the gate's ``new_rows`` judgement
+    new_rows: pd.DataFrame | None = None
 
 
 def _threshold(fraction: float) -> int:
@@ -57,8 +60,14 @@ def _threshold(fraction: float) -> int:
     return min(-(2**63) + int(fraction * 2**64), 2**63 - 1)
 
 
-def load_training_data(project: Workspace, spec: ModelConfig) -> TrainingData:
-    """Read the current dataset version (and the test data) as pandas frames."""
+def load_training_data(
+    project: Workspace, spec: ModelConfig, *, new_after: int | None = None
+) -> TrainingData:
+    """Read the current dataset version (and the test data) as pandas frames.
+
+    With ``new_after`` (an ingest run id) the rows ingested after that run whose key hash
+    falls in the test split are held out as ``new_rows`` (and never trained on, also when
+    ``[model] test_data`` names the test file)."""
     from headwater import dataset as ds_mod
     from headwater.tables.fingerprint import encoding
 
@@ -103,11 +112,12 @@ def load_training_data(project: Workspace, spec: ModelConfig) -> TrainingData:
         live = live.mutate(_hw_sample=live._hw_fp_lo)
         cols = [*features, spec.target]
         order = ["_hw_run", "_hw_file", "_hw_record"]
+        cut = _threshold(spec.test_fraction)
+        fresh = None if new_after is None else (live._hw_run > new_after) & (live._hw_split < cut)
         if spec.test_data:
-            train_expr = live
+            train_expr = live if fresh is None else live.filter(~fresh)
             test_source = spec.test_data
         else:
-            cut = _threshold(spec.test_fraction)
             train_expr = live.filter(live._hw_split >= cut)
             test_expr = live.filter(live._hw_split < cut)
             test_source = f"hold-out: {spec.test_fraction:.0%} of rows by hash of " + (
@@ -127,7 +137,11 @@ def load_training_data(project: Workspace, spec: ModelConfig) -> TrainingData:
             )
         else:
             test = engine.to_pyarrow(test_expr.order_by(order).select(*schema)).to_pandas()
-    return TrainingData(train, test, features, v["version"], test_source)
+        new_rows = None
+        if fresh is not None:
+            held = live.filter(fresh).order_by(order).select(*schema)
+            new_rows = engine.to_pyarrow(held).to_pandas()
+    return TrainingData(train, test, features, v["version"], test_source, new_rows)
 
 
 def numeric_features(card: str | dict[str, Any] | None, features: list[str]) -> list[str]:
