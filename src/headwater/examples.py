@@ -246,8 +246,11 @@ def run_demo(
     force: bool = False,
     prog: str = "headwater",
 ) -> list[str]:
-    """Create the stock project, ingest, land one more batch, ingest again, train and
-    deploy a model; return the story. ``prog`` is how the suggested commands call headwater."""
+    """The whole loop on the stock project, told in a few lines: first data → model
+    deployed → a batch from the same market (no drift, nothing changes) → a batch after the
+    market changed (the generator's ``drift``) → drift detected → retrained → promoted.
+    Each step is one ``headwater run``; returns the story. ``prog`` is how the suggested
+    commands call headwater."""
     from headwater.project import Project
 
     root = Path(directory)
@@ -263,35 +266,39 @@ def run_demo(
     first = generate_stocks(root / "brokers", rows=rows, batch=0)
     project = Project.open(root, search_parents=False)
     out = [f"created the stock project in {root} ({len(first['files'])} files from 3 brokers)"]
-    r1 = project.ingest()
-    out.append(_describe(1, r1))
+    r1 = project.run()
+    out += _told(project, 1, r1)
     second = generate_stocks(
         root / "brokers", rows=max(rows // 4, 16), batch=1, start_day=first["next_day"]
     )
-    out.append(f"landed one more batch: {len(second['files'])} files")
-    r2 = project.ingest()
-    out.append(_describe(2, r2))
-    t = project.train(deploy=True)
-    out.append(
-        f"trained model v{t['model_version']} on dataset version {t['dataset_version']} "
-        f"({t['train_rows']:,} rows): {t['metric']} = {t['score']:.3f} on "
-        f"{t['test_rows']:,} held-out rows → "
-        + ("deployed to production" if t["promoted"] else f"not deployed ({t['reason']})")
+    out.append(f"landed batch 2: {len(second['files'])} files from the same market")
+    r2 = project.run()
+    out += _told(project, 2, r2)
+    third = generate_stocks(
+        root / "brokers", rows=rows, batch=2, start_day=second["next_day"], drift=1.0
     )
-    out.append(f"confusion matrix: {t['report']}")
+    out.append(
+        f"landed batch 3: {len(third['files'])} files after the market changed "
+        "(expensive stocks now go up)"
+    )
+    r3 = project.run()
+    out += _told(project, 3, r3)
     info = project.models()
     out.append(
         f"models: {len(info['models'])}, in production: v{info['production_version']} "
         f"since {info['production_since']}"
     )
+    ingest1 = r1.ingest_run_id
     out += [
         "",
         "try next:",
         f"  {prog} -p {root} history",
+        f"  {prog} -p {root} show {r3.run_id}",
         f"  {prog} -p {root} show {r2.run_id}",
-        f"  {prog} -p {root} rejects {r1.run_id}",
-        f"  {prog} -p {root} export -o {root}/prices.csv",
+        f"  {prog} -p {root} rejects {ingest1}",
         f"  {prog} -p {root} models",
+        f"  {prog} -p {root} drift",
+        f"  {prog} -p {root} export -o {root}/prices.csv",
         f"  {prog} -p {root} score",
         f"  {prog} -p {root} predict --data {root}/brokers/broker_b -o {root}/predictions.csv",
         f"  {prog} -p {root} diagnostics",
@@ -301,11 +308,39 @@ def run_demo(
     return out
 
 
-def _describe(n: int, r: Any) -> str:
-    return (
-        f"ingest {n} (run {r.run_id}, {r.status}): {r.files_new} new files, "
-        f"{r.rows_read:,} rows read, "
-        f"{r.rows_rejected} rejected, {r.duplicates_dropped:,} duplicates dropped, "
-        f"{r.rows_added:,} added → version {r.dataset_version} with {r.dataset_rows:,} rows "
-        f"({r.seconds:.1f}s)"
-    )
+def _told(project: Any, n: int, r: Any) -> list[str]:
+    """A loop run in two or three lines: what came in, what the checks said, what was done."""
+    runs = {h["id"]: h for h in project.history(limit=None)}
+    ingest = runs.get(r.ingest_run_id, {}).get("summary", {})
+    lines = [
+        f"run {n} (run {r.run_id}, {r.status}): {r.files_new} new files, "
+        f"{ingest.get('rows_read', 0):,} rows read, {ingest.get('rows_rejected', 0)} rejected, "
+        f"{ingest.get('duplicates_dropped', 0):,} duplicates dropped, {r.rows_added:,} added "
+        f"→ dataset version {ingest.get('dataset_version')} with "
+        f"{ingest.get('dataset_rows', 0):,} rows"
+    ]
+    d = r.drift or {}
+    if d.get("score") is not None:
+        verdict = "drift detected" if d.get("detected") else "no drift"
+        lines.append(
+            f"  {verdict}: production scores {d['score']:.3f} on the {d['rows']:,} new rows, "
+            f"against its test score {d['baseline']:.3f}"
+        )
+    drifted = [f for f, v in (r.data_drift or {}).items() if v.get("detected")]
+    if drifted and not r.candidate:
+        lines.append(f"  data drift in {', '.join(drifted)} (watched, not a retrain trigger)")
+    c = r.candidate
+    if c:
+        how = "trained" if d.get("score") is None else "retrained:"
+        verdict = "promoted" if c["promoted"] else "rejected"
+        lines.append(f"  {how} model v{c['model_version']} → {verdict} ({c['reason']})")
+        report = next(
+            (h["summary"].get("report") for h in runs.values()
+             if h["kind"] == "train" and h["summary"].get("model_version") == c["model_version"]),
+            None,
+        )  # fmt: skip
+        if report:
+            lines.append(f"  confusion matrix: {report}")
+    elif d.get("score") is not None:
+        lines.append(f"  nothing retrained: v{r.production_version} stays in production")
+    return lines

@@ -113,18 +113,20 @@ def test_dry_run_json(tmp_path):
     assert data["dry_run"] is True and data["files_new"] == 1 and data["run_id"] is None
 
 
-def test_demo_runs_and_tells_what_to_try(tmp_path):
+def test_demo_tells_the_whole_loop(tmp_path):
     out = run_cli("demo", str(tmp_path / "demo"), "--rows", "2000")
     assert out.returncode == 0, out.stderr
-    assert "ingest 1" in out.stdout and "ingest 2" in out.stdout and "try next" in out.stdout
+    text = out.stdout
+    assert "run 1" in text and "run 2" in text and "run 3" in text and "try next" in text
     hist = json.loads(run_cli("history", "--format", "json", "-p", str(tmp_path / "demo")).stdout)
-    # two ingests (the demo data has rejects, hence partial), then training with deployment
-    assert [(r["kind"], r["status"]) for r in hist] == [
-        ("train", "ok"),
-        ("ingest", "partial"),
-        ("ingest", "partial"),
-    ]
-    assert "deployed to production" in out.stdout and "confusion matrix:" in out.stdout
+    loops = [(r["status"], r["summary"]["candidate"] is not None)
+             for r in reversed(hist) if r["kind"] == "run"]  # fmt: skip
+    # first data: a model deployed; the same market: nothing trained (partial: the demo data
+    # has rejects); the market changed: drift, retrained, promoted
+    assert loops == [("deployed", True), ("partial", False), ("deployed", True)]
+    assert "no drift" in text and "nothing retrained: v1 stays" in text
+    assert "drift detected" in text and "model v2 → promoted" in text
+    assert "in production: v2" in text and "confusion matrix:" in text
 
 
 def test_init_example_stocks_does_not_run(tmp_path):
