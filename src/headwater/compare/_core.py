@@ -216,19 +216,30 @@ def _align_text(engine: Any, side: Side, other: Side) -> Side:
 
 def compare_sides(engine: Any, left: Side, right: Side, opts: Options) -> dict[str, Any]:
     """Run the comparison; return the numbers and expressions for the differences."""
-    import ibis
-
-    from headwater.errors import CompareError
-    from headwater.tables import transform as pl
-
     left, right = _align_text(engine, left, right), _align_text(engine, right, left)
+    out = _schema_differences(left, right)
+    common = [c for c in left.schema if c in right.schema]
+    key = list(opts.key)
+    _check_key(left, right, key)
+    _check_common(left, right, common)
+    if not key:
+        return _compare_rows(engine, left, right, common, out)
+    keys_left, has_dups = _key_counts(engine, left, right, key, out)
+    pair = _pair_by_key(left, right, key, has_dups)
+    compared = [c for c in common if c not in key]
+    d, numeric = _differences(engine, pair, left, right, compared, opts)
+    per_column = _tally_keyed(engine, d, compared, numeric, has_dups, keys_left, out)
+    out["columns"] = _column_counts(per_column, out, compared, numeric, left, right)
+    out["tables"] = _keyed_examples(d, pair, key, compared, out)
+    return out
 
-    lcols = list(left.schema)
-    rcols = list(right.schema)
-    common = [c for c in lcols if c in right.schema]
-    out: dict[str, Any] = {
-        "columns_only_left": [c for c in lcols if c not in right.schema],
-        "columns_only_right": [c for c in rcols if c not in left.schema],
+
+def _schema_differences(left: Side, right: Side) -> dict[str, Any]:
+    """Columns on one side only, and columns whose kinds cannot be compared."""
+    common = [c for c in left.schema if c in right.schema]
+    return {
+        "columns_only_left": [c for c in left.schema if c not in right.schema],
+        "columns_only_right": [c for c in right.schema if c not in left.schema],
         "columns_type_differs": {
             c: [left.schema[c], right.schema[c]]
             for c in common
@@ -236,7 +247,12 @@ def compare_sides(engine: Any, left: Side, right: Side, opts: Options) -> dict[s
             and not (left.schema[c] in NUMERIC and right.schema[c] in NUMERIC)
         },
     }
-    key = list(opts.key)
+
+
+def _check_key(left: Side, right: Side, key: list[str]) -> None:
+    """Every key column is on both sides, with kinds that can be matched."""
+    from headwater.errors import CompareError
+
     for k in key:
         for side, name in ((left, "left"), (right, "right")):
             if k not in side.schema:
@@ -254,76 +270,113 @@ def compare_sides(engine: Any, left: Side, right: Side, opts: Options) -> dict[s
                 hint="compare files whose key columns have the same type, or choose another key",
                 column=k,
             )
-    L, R = left.table, right.table
+
+
+def _check_common(left: Side, right: Side, common: list[str]) -> None:
+    from headwater.errors import CompareError
+
     if not common:
         raise CompareError(
             f"{left.label!r} and {right.label!r} have no column in common (left: "
-            f"{', '.join(lcols) or 'none'}; right: {', '.join(rcols) or 'none'}): there is "
-            "nothing to compare their rows by",
+            f"{', '.join(left.schema) or 'none'}; right: {', '.join(right.schema) or 'none'}): "
+            "there is nothing to compare their rows by",
             hint="check the inputs; a whole file read as one column usually means another "
             "delimiter (--delimiter)",
         )
-    if not key:
-        return _compare_rows(engine, left, right, common, out)
 
-    lkc = L.group_by(key).aggregate(n=L.count())
-    rkc = R.group_by(key).aggregate(n=R.count())
 
-    def key_stats(t: Any, kc: Any, scannable: bool) -> tuple[int, int, int]:
-        """(rows, distinct keys, keys occurring more than once).
+def _key_stats(engine: Any, side: Side, key: list[str]) -> tuple[int, int, int]:
+    """(rows, distinct keys, keys occurring more than once) of a side.
 
-        A side whose keys come sorted has no repeats (one cheap pass over a side that is a
-        plain scan, on engines that can compare each row with the one before, see
-        :func:`_rows_if_sorted_unique`); otherwise one pass groups it by key (as cheap
-        as a distinct count, and it counts the repeats too; a null key is a key)."""
-        if scannable and getattr(engine, "window_without_order", False):
-            rows = _rows_if_sorted_unique(engine, t, key)
-            if rows is not None:
-                return rows, rows, 0
-        row = engine.to_pyarrow(
-            kc.aggregate(rows=kc.n.sum(), keys=kc.count(), dup=(kc.n > 1).sum())
-        ).to_pylist()[0]
-        return int(row["rows"] or 0), int(row["keys"] or 0), int(row["dup"] or 0)
+    A side whose keys come sorted has no repeats (one cheap pass over a side that is a
+    plain scan, on engines that can compare each row with the one before, see
+    :func:`_rows_if_sorted_unique`); otherwise one pass groups it by key (as cheap as a
+    distinct count, and it counts the repeats too; a null key is a key)."""
+    t = side.table
+    if side.scannable and getattr(engine, "window_without_order", False):
+        rows = _rows_if_sorted_unique(engine, t, key)
+        if rows is not None:
+            return rows, rows, 0
+    kc = t.group_by(key).aggregate(n=t.count())
+    row = engine.to_pyarrow(
+        kc.aggregate(rows=kc.n.sum(), keys=kc.count(), dup=(kc.n > 1).sum())
+    ).to_pylist()[0]
+    return int(row["rows"] or 0), int(row["keys"] or 0), int(row["dup"] or 0)
 
-    out["rows_left"], keys_left, out["duplicate_keys_left"] = key_stats(L, lkc, left.scannable)
-    out["rows_right"], _, out["duplicate_keys_right"] = key_stats(R, rkc, right.scannable)
+
+def _key_counts(
+    engine: Any, left: Side, right: Side, key: list[str], out: dict[str, Any]
+) -> tuple[int, bool]:
+    """Rows, duplicate keys and duplicate rows of each side into ``out``; returns (the left
+    side's distinct keys, whether either side repeats a key)."""
+    out["rows_left"], keys_left, out["duplicate_keys_left"] = _key_stats(engine, left, key)
+    out["rows_right"], _, out["duplicate_keys_right"] = _key_stats(engine, right, key)
     # a whole-row duplicate has a duplicate key: only sides with duplicate keys need a look
-    out["duplicate_rows_left"] = _duplicate_rows(engine, left) if out["duplicate_keys_left"] else 0
-    out["duplicate_rows_right"] = (
-        _duplicate_rows(engine, right) if out["duplicate_keys_right"] else 0
-    )
-    has_dups = bool(out["duplicate_keys_left"] or out["duplicate_keys_right"])
-    if has_dups:  # pair the k-th row of a key on the left with the k-th on the right
+    for name, side in (("left", left), ("right", right)):
+        dup = out[f"duplicate_keys_{name}"]
+        out[f"duplicate_rows_{name}"] = _duplicate_rows(engine, side) if dup else 0
+    return keys_left, bool(out["duplicate_keys_left"] or out["duplicate_keys_right"])
+
+
+@dataclass
+class _Pair:
+    """The two sides joined by key: ``j``, with each side's columns renamed (``li`` /
+    ``ri``: column → ``l_{i}`` / ``r_{i}``) and ``_lo`` / ``_ro``, each row's order on its
+    side (never null where the row has that side)."""
+
+    j: Any
+    li: dict[str, str]
+    ri: dict[str, str]
+    has_dups: bool
+
+
+def _pair_by_key(left: Side, right: Side, key: list[str], has_dups: bool) -> _Pair:
+    """Full outer join on the key (null-safe: a null key is a value); with repeated keys
+    the k-th row of a key on the left pairs with the k-th on the right (``_hw_k``)."""
+    import ibis
+
+    L, R = left.table, right.table
+    if has_dups:
         L = L.mutate(_hw_k=ibis.row_number().over(group_by=key, order_by="_hw_order"))
         R = R.mutate(_hw_k=ibis.row_number().over(group_by=key, order_by="_hw_order"))
-    li = {c: f"l_{i}" for i, c in enumerate(lcols)}
-    ri = {c: f"r_{i}" for i, c in enumerate(rcols)}
-    # ``_lo`` / ``_ro``: the row's order on that side, never null where the row has it;
+    li = {c: f"l_{i}" for i, c in enumerate(left.schema)}
+    ri = {c: f"r_{i}" for i, c in enumerate(right.schema)}
     # nothing else rides along (each column carried through the join's hash table costs)
     lx = {"_hw_k": L._hw_k} if has_dups else {}
     rx = {"_hw_kr": R._hw_k} if has_dups else {}
-    lsel = L.select(*[L[c].name(li[c]) for c in lcols], **lx, _lo=L._hw_order)
-    rsel = R.select(*[R[c].name(ri[c]) for c in rcols], **rx, _ro=R._hw_order)
-    preds = [lsel[li[k]].identical_to(rsel[ri[k]]) for k in key]  # a null key is a value
+    lsel = L.select(*[L[c].name(li[c]) for c in left.schema], **lx, _lo=L._hw_order)
+    rsel = R.select(*[R[c].name(ri[c]) for c in right.schema], **rx, _ro=R._hw_order)
+    preds = [lsel[li[k]].identical_to(rsel[ri[k]]) for k in key]
     if has_dups:
         preds.append(lsel._hw_k == rsel._hw_kr)
-    j = lsel.outer_join(rsel, preds)
-    in_l, in_r = j._lo.notnull(), j._ro.notnull()
-    matched = in_l & in_r
-    compared = [c for c in common if c not in key]
-    # One pass over the join keeps only the rows that are unmatched, unequal, or differ
-    # by any amount (within tolerance too, for max_abs_diff), with their flags; every
-    # count is then taken from that small table: matched-and-equal rows are never stored
-    # (but for the later rows of a repeated key, kept as its examples: a window over each
-    # side numbers them, and recomputing it per example query cost 2 s a side at 10M).
-    # The filter is a cheap superset (values not identical); the flags, with tolerances,
-    # NaN rules and string options, are computed only for the rows it keeps.
+    return _Pair(lsel.outer_join(rsel, preds), li, ri, has_dups)
+
+
+def _differences(
+    engine: Any, pair: _Pair, left: Side, right: Side, compared: list[str], opts: Options
+) -> tuple[Any, list[int]]:
+    """The joined rows that are unmatched, unequal, or differ by any amount, materialized
+    with their flags (``_u{i}`` unequal, ``_n{i}`` null on one side, ``_x{i}`` the absolute
+    difference, ``_any``); returns (that table, the indexes of numeric columns).
+
+    One pass over the join keeps only those rows, so every count is then taken from a
+    small table: matched-and-equal rows are never stored (but for the later rows of a
+    repeated key, kept as its examples: a window over each side numbers them, and
+    recomputing it per example query cost 2 s a side at 10M). The filter is a cheap
+    superset (values not identical); the flags, with tolerances, NaN rules and string
+    options, are computed only for the rows it keeps."""
+    import ibis
+
+    from headwater.tables import transform as pl
+
+    j = pair.j
+    matched = j._lo.notnull() & j._ro.notnull()
     flags: dict[str, Any] = {}
     unequals: list[Any] = []
     maybes: list[Any] = [~matched]
     numeric = []
     for i, c in enumerate(compared):
-        lv, rv = j[li[c]], j[ri[c]]
+        lv, rv = j[pair.li[c]], j[pair.ri[c]]
         lk, rk = left.schema[c], right.schema[c]
         unequal, one_null, diff = column_flags(lv, rv, lk, rk, opts, c)
         flags[f"_u{i}"] = unequal
@@ -338,12 +391,28 @@ def compare_sides(engine: Any, left: Side, right: Side, opts: Options) -> dict[s
             maybes.append(~lv.cast("float64").identical_to(rv.cast("float64")))
         else:
             maybes.append(unequal)
-    if has_dups:  # the later rows of a repeated key are kept too, for their examples
+    if pair.has_dups:  # the later rows of a repeated key are kept too, for their examples
         maybes += [(j._hw_k > 0).fill_null(False), (j._hw_kr > 0).fill_null(False)]
     # balanced trees: a chain of one `|` per column is too deep for wide tables
     any_diff = pl.balanced(operator.or_, unequals, ibis.literal(False))
     maybe = pl.balanced(operator.or_, maybes, ibis.literal(False))
     d = engine.materialize(j.filter(maybe).mutate(**flags, _any=any_diff), "_hw_cmp_diffs")
+    return d, numeric
+
+
+def _tally_keyed(
+    engine: Any,
+    d: Any,
+    compared: list[str],
+    numeric: list[int],
+    has_dups: bool,
+    keys_left: int,
+    out: dict[str, Any],
+) -> dict[str, Any]:
+    """Every row and key count into ``out``, from the differences table in one pass;
+    returns the aggregate row (with the per-column counts ``u{i}``, ``n{i}``, ``d{i}``)."""
+    import ibis
+
     d_in_l, d_in_r = d._lo.notnull(), d._ro.notnull()
     d_matched = d_in_l & d_in_r
     aggs: dict[str, Any] = {
@@ -359,7 +428,7 @@ def compare_sides(engine: Any, left: Side, right: Side, opts: Options) -> dict[s
         aggs[f"n{i}"] = (d_matched & d[f"_n{i}"]).sum()
         if i in numeric:
             aggs[f"d{i}"] = ibis.ifelse(d_matched, d[f"_x{i}"], ibis.null("float64")).max()
-    a = engine.to_pyarrow(d.aggregate(**aggs)).to_pylist()[0]
+    a: dict[str, Any] = engine.to_pyarrow(d.aggregate(**aggs)).to_pylist()[0]
     out["rows_only_left"] = int(a["only_l"] or 0)
     out["rows_only_right"] = int(a["only_r"] or 0)
     out["rows_in_both"] = out["rows_left"] - out["rows_only_left"]
@@ -374,6 +443,18 @@ def compare_sides(engine: Any, left: Side, right: Side, opts: Options) -> dict[s
         out["keys_in_both"] = out["rows_in_both"]
         out["keys_only_left"] = out["rows_only_left"]
         out["keys_only_right"] = out["rows_only_right"]
+    return a
+
+
+def _column_counts(
+    a: dict[str, Any],
+    out: dict[str, Any],
+    compared: list[str],
+    numeric: list[int],
+    left: Side,
+    right: Side,
+) -> dict[str, dict[str, Any]]:
+    """Per compared column: equal, unequal, null on one side, the largest difference."""
 
     def max_diff(i: int) -> float | None:
         if i not in numeric:
@@ -382,7 +463,7 @@ def compare_sides(engine: Any, left: Side, right: Side, opts: Options) -> dict[s
         # rows that matched exactly were not kept: their difference is 0
         return float(value) if value is not None else (0.0 if out["rows_in_both"] else None)
 
-    out["columns"] = {
+    return {
         c: {
             "unequal": int(a[f"u{i}"] or 0),
             "equal": out["rows_in_both"] - int(a[f"u{i}"] or 0),
@@ -393,33 +474,33 @@ def compare_sides(engine: Any, left: Side, right: Side, opts: Options) -> dict[s
         }
         for i, c in enumerate(compared)
     }
+
+
+def _keyed_examples(
+    d: Any, pair: _Pair, key: list[str], compared: list[str], out: dict[str, Any]
+) -> dict[str, Any]:
+    """The example tables (lazy): differing rows side by side, rows on one side only, and
+    the later rows of a repeated key, each in its side's order."""
+    li, ri = pair.li, pair.ri
+    d_in_l, d_in_r = d._lo.notnull(), d._ro.notnull()
     tables: dict[str, Any] = {}
+
+    def side_rows(rows: Any, names: dict[str, str], order: str) -> Any:
+        return rows.order_by(order).select(*[rows[n].name(c) for c, n in names.items()])
+
     if out["rows_only_left"] + out["rows_only_right"] + out["rows_with_differences"]:
-        diffs = d.filter(d_matched & d._any)
+        diffs = d.filter(d_in_l & d_in_r & d._any)
         cols = [diffs[li[k]].name(k) for k in key]
         for c in compared:
             cols += [diffs[li[c]].name(f"{c}_left"), diffs[ri[c]].name(f"{c}_right")]
-        only_l = d.filter(d_in_l & ~d_in_r)
-        only_r = d.filter(d_in_r & ~d_in_l)
         tables["rows_with_differences"] = diffs.order_by("_lo").select(*cols)
-        tables["rows_only_left"] = only_l.order_by("_lo").select(
-            *[only_l[li[c]].name(c) for c in lcols]
-        )
-        tables["rows_only_right"] = only_r.order_by("_ro").select(
-            *[only_r[ri[c]].name(c) for c in rcols]
-        )
+        tables["rows_only_left"] = side_rows(d.filter(d_in_l & ~d_in_r), li, "_lo")
+        tables["rows_only_right"] = side_rows(d.filter(d_in_r & ~d_in_l), ri, "_ro")
     if out["duplicate_keys_left"]:
-        dl = d.filter(d_in_l & (d._hw_k > 0))
-        tables["duplicate_keys_left"] = dl.order_by("_lo").select(
-            *[dl[li[c]].name(c) for c in lcols]
-        )
+        tables["duplicate_keys_left"] = side_rows(d.filter(d_in_l & (d._hw_k > 0)), li, "_lo")
     if out["duplicate_keys_right"]:
-        dr = d.filter(d_in_r & (d._hw_kr > 0))
-        tables["duplicate_keys_right"] = dr.order_by("_ro").select(
-            *[dr[ri[c]].name(c) for c in rcols]
-        )
-    out["tables"] = tables
-    return out
+        tables["duplicate_keys_right"] = side_rows(d.filter(d_in_r & (d._hw_kr > 0)), ri, "_ro")
+    return tables
 
 
 def _compare_rows(
@@ -438,26 +519,11 @@ def _compare_rows(
     """
     import ibis
 
-    L, R = left.table, right.table
     # each side's rows are exactly its comparable rows: same columns, same kinds
     same = list(left.schema) == common and set(right.schema) == set(common)
     same = same and all(left.schema[c] == right.schema[c] for c in common)
     keys = [f"c{i}" for i in range(len(common))]
-
-    def comparable_rows(side: Side, other: Side) -> Any:
-        """Each row as ``c{i}`` (common columns, made comparable), its order and ``_o{i}``
-        (its own columns, as they are)."""
-        t = side.table
-        return t.select(
-            *[
-                _comparable(t[c], side.schema[c], other.schema[c]).name(f"c{i}")
-                for i, c in enumerate(common)
-            ],
-            _hw_order=t._hw_order,
-            **{f"_o{i}": t[c] for i, c in enumerate(side.schema)},
-        )
-
-    lk, rk = comparable_rows(left, right), comparable_rows(right, left)
+    lk, rk = _comparable_rows(left, right, common), _comparable_rows(right, left, common)
     lg = lk.group_by(keys).aggregate(nl=lk.count(), ol=lk._hw_order.min())
     rg = rk.group_by(keys).aggregate(nr=rk.count(), orr=rk._hw_order.min())
     preds = [lg[k].identical_to(rg[k]) for k in keys]
@@ -475,8 +541,8 @@ def _compare_rows(
         j.filter(keep).select(**vals, nl=nl, nr=nr, ol=j.ol, orr=j.orr), "_hw_cmp_rows"
     )
     aggs: dict[str, Any] = {
-        "rows_left": L.count().as_scalar(),
-        "rows_right": R.count().as_scalar(),
+        "rows_left": left.table.count().as_scalar(),
+        "rows_right": right.table.count().as_scalar(),
         "only_l": ibis.greatest(d.nl - d.nr, 0).sum(),
         "only_r": ibis.greatest(d.nr - d.nl, 0).sum(),
         "dup_l": ibis.greatest(d.nl - 1, 0).sum(),
@@ -491,49 +557,84 @@ def _compare_rows(
         out["duplicate_rows_right"] = _duplicate_rows(engine, right)
     out["rows_only_left"], out["rows_only_right"] = a["only_l"], a["only_r"]
     out["rows_in_both"] = out["rows_left"] - out["rows_only_left"]
+    out["tables"] = _row_examples(d, (left, lk), (right, rk), common, same, out)
+    out["columns"] = {}
+    return out
 
-    def copies(groups: Any, n: Any, order: str, side: Side) -> Any:
-        """``n`` copies of each group's row, as ``side``'s columns, in ``order``."""
-        names = {c: f"c{common.index(c)}" for c in side.schema}
-        g = groups.mutate(_rep=ibis.range(0, n)).unnest("_rep")
-        return g.order_by(order).select(*[g[names[c]].name(c) for c in side.schema])
 
-    def extra_rows(rows: Any, groups: Any, first: Any, schema: dict[str, str]) -> Any:
-        """The rows of ``rows`` in ``groups`` after the first ``first`` of each, in order."""
-        g = groups.select(*keys, _first=first)
-        hit = rows.join(g, [rows[k].identical_to(g[k]) for k in keys])
-        hit = hit.mutate(_rn=ibis.row_number().over(group_by=keys, order_by="_hw_order"))
-        hit = hit.filter(hit._rn >= hit._first)
-        return hit.order_by("_hw_order").select(
-            *[hit[f"_o{i}"].name(c) for i, c in enumerate(schema)]
-        )
+def _comparable_rows(side: Side, other: Side, common: list[str]) -> Any:
+    """Each row as ``c{i}`` (common columns, made comparable), its order and ``_o{i}``
+    (its own columns, as they are)."""
+    t = side.table
+    return t.select(
+        *[
+            _comparable(t[c], side.schema[c], other.schema[c]).name(f"c{i}")
+            for i, c in enumerate(common)
+        ],
+        _hw_order=t._hw_order,
+        **{f"_o{i}": t[c] for i, c in enumerate(side.schema)},
+    )
 
-    def own_duplicates(side: Side) -> Any:
-        """A side's rows that repeat an earlier row, over all of its columns."""
-        t, cols = side.table, list(side.schema)
-        groups = t.group_by(cols).aggregate(_n=t.count()).filter(lambda g: g._n > 1)
-        hit = t.semi_join(groups, [t[c].identical_to(groups[c]) for c in cols])
-        hit = hit.mutate(_rn=ibis.row_number().over(group_by=cols, order_by="_hw_order"))
-        return hit.filter(hit._rn >= 1).order_by("_hw_order").select(*cols)
 
+def _row_examples(
+    d: Any,
+    left: tuple[Side, Any],
+    right: tuple[Side, Any],
+    common: list[str],
+    same: bool,
+    out: dict[str, Any],
+) -> dict[str, Any]:
+    """The example tables (lazy) of a comparison without a key: each side's rows found
+    only there, and its repeated rows. ``left`` / ``right``: (the side, its comparable
+    rows); ``d``: the groups holding a difference, with their counts per side."""
     tables: dict[str, Any] = {}
     # each side: its examples' table names, the group counts ``mine`` / ``theirs``, its order
-    for name, side, rows, mine, theirs, order in (
-        ("left", left, lk, "nl", "nr", "ol"),
-        ("right", right, rk, "nr", "nl", "orr"),
+    for name, (side, rows), mine, theirs, order in (
+        ("left", left, "nl", "nr", "ol"),
+        ("right", right, "nr", "nl", "orr"),
     ):
         if out[f"rows_only_{name}"]:
             more = d.filter(d[mine] > d[theirs])
             tables[f"rows_only_{name}"] = (
-                copies(more, more[mine] - more[theirs], order, side)
+                _copies(more, more[mine] - more[theirs], order, side, common)
                 if same
-                else extra_rows(rows, more, more[theirs], side.schema)
+                else _extra_rows(rows, more, more[theirs], side.schema, len(common))
             )
         if out[f"duplicate_rows_{name}"]:
             rep = d.filter(d[mine] > 1)
             tables[f"duplicate_rows_{name}"] = (
-                copies(rep, rep[mine] - 1, order, side) if same else own_duplicates(side)
+                _copies(rep, rep[mine] - 1, order, side, common) if same else _own_duplicates(side)
             )
-    out["tables"] = tables
-    out["columns"] = {}
-    return out
+    return tables
+
+
+def _copies(groups: Any, n: Any, order: str, side: Side, common: list[str]) -> Any:
+    """``n`` copies of each group's row, as ``side``'s columns, in ``order``."""
+    import ibis
+
+    names = {c: f"c{common.index(c)}" for c in side.schema}
+    g = groups.mutate(_rep=ibis.range(0, n)).unnest("_rep")
+    return g.order_by(order).select(*[g[names[c]].name(c) for c in side.schema])
+
+
+def _extra_rows(rows: Any, groups: Any, first: Any, schema: dict[str, str], n_keys: int) -> Any:
+    """The rows of ``rows`` in ``groups`` after the first ``first`` of each, in order."""
+    import ibis
+
+    keys = [f"c{i}" for i in range(n_keys)]
+    g = groups.select(*keys, _first=first)
+    hit = rows.join(g, [rows[k].identical_to(g[k]) for k in keys])
+    hit = hit.mutate(_rn=ibis.row_number().over(group_by=keys, order_by="_hw_order"))
+    hit = hit.filter(hit._rn >= hit._first)
+    return hit.order_by("_hw_order").select(*[hit[f"_o{i}"].name(c) for i, c in enumerate(schema)])
+
+
+def _own_duplicates(side: Side) -> Any:
+    """A side's rows that repeat an earlier row, over all of its columns."""
+    import ibis
+
+    t, cols = side.table, list(side.schema)
+    groups = t.group_by(cols).aggregate(_n=t.count()).filter(lambda g: g._n > 1)
+    hit = t.semi_join(groups, [t[c].identical_to(groups[c]) for c in cols])
+    hit = hit.mutate(_rn=ibis.row_number().over(group_by=cols, order_by="_hw_order"))
+    return hit.filter(hit._rn >= 1).order_by("_hw_order").select(*cols)
