@@ -447,22 +447,51 @@ def compare(
     Exit code 0 when both sides are equal, 1 when they differ, 2 on bad input.
     """
     from headwater.compare import compare as run_compare
-    from headwater.config import SourceConfig
     from headwater.errors import ConfigError, ProjectError
 
     if out is not None:  # before the work, not after it
         from headwater._output import check_output_file
 
         check_output_file(out, "report.html")
-    src_opts: dict[str, Any] = {"path": "."}
-    if input_format:
-        src_opts["format"] = input_format
-    if delimiter:
-        src_opts["delimiter"] = delimiter
-    if encoding:
-        src_opts["encoding"] = encoding
+    kwargs: dict[str, Any] = dict(
+        key=key,
+        abs_tol=abs_tol,
+        rel_tol=rel_tol,
+        column_abs_tol=_tolerance_map(column_abs_tol, "--column-abs-tol"),
+        column_rel_tol=_tolerance_map(column_rel_tol, "--column-rel-tol"),
+        ignore_case=ignore_case,
+        ignore_spaces=ignore_spaces,
+        sample=sample,
+        save_differences=save_differences,
+        source=_input_source(input_format, delimiter, encoding),
+    )
+    proj = None
+    wants_project = record or "@" in left or "@" in right
+    if wants_project or project or state.project:
+        try:
+            proj = _open(project)
+        except (ConfigError, ProjectError):
+            if wants_project:
+                raise
+    with _progress(enabled=True) as progress:  # on stderr: stdout keeps the report alone
+        kwargs["progress"] = progress
+        if proj is not None:
+            result = proj.compare(left, right, record=record, **kwargs)
+        else:
+            result = run_compare(left, right, **kwargs)
+    _compare_report(result, format, out)
+    return 0 if result.equal else 1
+
+
+def _input_source(input_format: str | None, delimiter: str | None, encoding: str | None) -> Any:
+    """How compare reads file inputs, as a source; a bad value names its option."""
+    from headwater.config import SourceConfig
+    from headwater.errors import ConfigError
+
+    given = {"format": input_format, "delimiter": delimiter, "encoding": encoding}
+    options: dict[str, Any] = {"path": ".", **{k: v for k, v in given.items() if v}}
     try:
-        source = SourceConfig(**src_opts)
+        return SourceConfig(**options)
     except Exception as exc:
         from pydantic import ValidationError
 
@@ -479,58 +508,29 @@ def compare(
         raise ConfigError(
             "bad input option: " + "; ".join(problems), hint="see `headwater compare --help`"
         ) from exc
-    kwargs: dict[str, Any] = dict(
-        key=key,
-        abs_tol=abs_tol,
-        rel_tol=rel_tol,
-        column_abs_tol=_tolerance_map(column_abs_tol, "--column-abs-tol"),
-        column_rel_tol=_tolerance_map(column_rel_tol, "--column-rel-tol"),
-        ignore_case=ignore_case,
-        ignore_spaces=ignore_spaces,
-        sample=sample,
-        save_differences=save_differences,
-        source=source,
-    )
-    proj = None
-    wants_project = record or "@" in left or "@" in right
-    if wants_project or project or state.project:
-        try:
-            proj = _open(project)
-        except (ConfigError, ProjectError):
-            if wants_project:
-                raise
-    with _progress(enabled=True) as progress:  # on stderr: stdout keeps the report alone
-        kwargs["progress"] = progress
-        if proj is not None:
-            result = proj.compare(left, right, record=record, **kwargs)
-        else:
-            result = run_compare(left, right, **kwargs)
+
+
+def _compare_report(result: Any, format: CompareFmt, out: Path | None) -> None:
+    """The comparison on stdout (text, or the report in ``format``) or into ``out``
+    (markdown when the format is text)."""
+    from headwater.reports.compare import to_html, to_markdown
+
+    if format is CompareFmt.text and out is None:
+        output.comparison(result)
+        return
     if format is CompareFmt.json:
         text = output.json_text(result.to_dict()) + "\n"
-    elif format is CompareFmt.markdown:
-        from headwater.reports.compare import to_markdown
-
-        text = to_markdown(result)
     elif format is CompareFmt.html:
-        from headwater.reports.compare import to_html
-
         text = to_html(result)
     else:
-        text = ""
-    if out is not None:
-        if format is CompareFmt.text:
-            from headwater.reports.compare import to_markdown
-
-            text = to_markdown(result)
-        from headwater._output import write_atomically
-
-        write_atomically(out, lambda tmp: tmp.write_text(text, encoding="utf-8"))
-        _said(out, f"{'equal' if result.equal else 'different'}; wrote the report to {out}")
-    elif format is CompareFmt.text:
-        output.comparison(result)
-    else:
+        text = to_markdown(result)
+    if out is None:
         output.raw(text)
-    return 0 if result.equal else 1
+        return
+    from headwater._output import write_atomically
+
+    write_atomically(out, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+    _said(out, f"{'equal' if result.equal else 'different'}; wrote the report to {out}")
 
 
 @app.command()
