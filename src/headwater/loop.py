@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
+from headwater import monitor
 from headwater.errors import TrainError
 from headwater.progress import reporter, step
 from headwater.records import now_iso
@@ -103,7 +104,7 @@ def _finish(
         if check is not None:
             conn.execute(sa.insert(rs.drift_checks).values(run_id=run.id, at=now_iso(), **check))
         result.production_version = registry.production_version(conn)[0]
-        result.drift_unresolved = drift_unresolved(conn, result.production_version)
+        result.drift_unresolved = monitor.drift_unresolved(conn, result.production_version)
         run.finish_in(ws.records, conn, result.status, result.to_dict())
     return result
 
@@ -137,7 +138,7 @@ def _dry_run(ws: Workspace) -> LoopResult:
         "checked_through_ingest_run": checked,
     }
     with ws.records.read() as conn:
-        result.drift_unresolved = drift_unresolved(conn, production)
+        result.drift_unresolved = monitor.drift_unresolved(conn, production)
     return result
 
 
@@ -149,7 +150,7 @@ def drift_report(ws: Workspace, data: str | None = None) -> LoopResult:
     are, on the rows the last check covered."""
     import ibis
 
-    from headwater import monitor, registry
+    from headwater import registry
     from headwater.errors import RegistryError
     from headwater.train import read_frame, require_spec
 
@@ -198,7 +199,7 @@ def drift_report(ws: Workspace, data: str | None = None) -> LoopResult:
         f"; data drift in {', '.join(drifted)}" if drifted else ""
     )
     with ws.records.read() as conn:
-        result.drift_unresolved = drift_unresolved(conn, production)
+        result.drift_unresolved = monitor.drift_unresolved(conn, production)
     return result
 
 
@@ -251,7 +252,7 @@ def _check(
 ) -> dict[str, Any]:
     """Score production on the rows added since the last check, test model and data
     drift, and retrain and deploy through the gate when they say so."""
-    from headwater import monitor, registry
+    from headwater import registry
 
     cfg = ws.config
     row = registry.model_row(ws, production)
@@ -332,7 +333,7 @@ def _model_drift(
 ) -> tuple[Any, float | None]:
     """Production's score on the new rows with a target, tested against its baseline or
     its per-batch history: (the verdict, the score)."""
-    from headwater import monitor, registry
+    from headwater import registry
     from headwater.train import score
 
     cfg, target = ws.config, row["target"]
@@ -436,19 +437,3 @@ def _score_history(conn: sa.Connection, model_version: int) -> list[float]:
         .order_by(c.id)
     ).all()
     return [float(r[0]) for r in rows]
-
-
-def drift_unresolved(conn: sa.Connection, production: int | None) -> bool:
-    """A drift the loop found and could not fix: the newest check with a verdict on the
-    production model found drift and its candidate was rejected (a later deploy, rollback
-    or a batch without drift resolves it)."""
-    if production is None:
-        return False
-    c = rs.drift_checks.c
-    last = conn.execute(
-        sa.select(c.outcome, c.model_version)
-        .where(c.verdict.in_(["drift", "no_drift", "data_drift"]))
-        .order_by(c.id.desc())
-        .limit(1)
-    ).first()
-    return bool(last and last.outcome == "rejected" and last.model_version == production)

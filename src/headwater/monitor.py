@@ -38,6 +38,7 @@ from headwater.metrics import lower_is_better
 
 if TYPE_CHECKING:
     import ibis
+    import sqlalchemy as sa
 
     from headwater.config import MonitorConfig
     from headwater.engines.base import Engine
@@ -453,3 +454,23 @@ def _categorical_check(
         ref_rows,
         reference,
     )
+
+
+def drift_unresolved(conn: sa.Connection, production: int | None) -> bool:
+    """A drift the loop found and could not fix: the newest check with a verdict on the
+    production model found drift and its candidate was rejected (a later deploy, rollback
+    or a batch without drift resolves it)."""
+    if production is None:
+        return False
+    import sqlalchemy as sa
+
+    from headwater.records import schema as rs
+
+    c = rs.drift_checks.c
+    last = conn.execute(
+        sa.select(c.outcome, c.model_version)
+        .where(c.verdict.in_(["drift", "no_drift", "data_drift"]))
+        .order_by(c.id.desc())
+        .limit(1)
+    ).first()
+    return bool(last and last.outcome == "rejected" and last.model_version == production)

@@ -142,6 +142,14 @@ class Project:
         """The most recent runs, newest first."""
         return self.workspace.history(limit=limit, kind=kind)
 
+    def drift_unresolved(self) -> bool:
+        """Whether the loop's last verdict on the production model found drift that its
+        retrained candidate could not fix (shown by ``history``, ``models``, ``show``)."""
+        from headwater import monitor, registry
+
+        with self.workspace.records.read() as conn:
+            return monitor.drift_unresolved(conn, registry.production_version(conn)[0])
+
     def run_record(self, run_id: int) -> dict[str, Any]:
         """Everything recorded about one run: the run row, its files, version and rejects."""
         from headwater import _explain

@@ -152,10 +152,18 @@ def test_a_rejected_candidate_leaves_drift_unresolved(make_project, tmp_path):
     assert r.production_version == 1
     out = run_cli("run", "-p", str(tmp_path))  # nothing new: the flag stays, exit 0
     assert out.returncode == 0
+    # models and history say so too
+    models = json.loads(run_cli("models", "--format", "json", "-p", str(tmp_path)).stdout)
+    assert models["drift_unresolved"] is True
+    assert "drift unresolved" in run_cli("models", "-p", str(tmp_path)).stderr
+    assert "drift unresolved" in run_cli("history", "-p", str(tmp_path)).stderr
+    assert p.drift_unresolved() is True
     # a later batch without drift on production resolves it
     put(tmp_path / "incoming/c.csv", rows(400, start=20_000, seed=4, noise=0))
     later = p.run()
     assert later.status == "no_drift" and later.drift_unresolved is False
+    assert p.models()["drift_unresolved"] is False
+    assert "drift unresolved" not in run_cli("history", "-p", str(tmp_path)).stderr
 
 
 def test_rows_of_a_plain_ingest_are_checked_by_the_next_run(proj, tmp_path):

@@ -146,8 +146,10 @@ def history(
     format: FormatOpt = Fmt.text,
 ) -> int:
     """One line per run: id, kind, started, took, status, summary."""
-    runs = _open(project).history(limit=limit or None, kind=kind)
-    _emit(format, runs, output.history)
+    proj = _open(project)
+    runs = proj.history(limit=limit or None, kind=kind)
+    flagged = format is Fmt.text and proj.drift_unresolved()
+    _emit(format, runs, lambda r: output.history(r, drift_unresolved=flagged))
     return 0
 
 

@@ -97,7 +97,13 @@ def _run_summary(run: dict[str, Any]) -> str:
     return summary_line(run)
 
 
-def history(runs: list[dict[str, Any]]) -> None:
+DRIFT_UNRESOLVED = (
+    "drift unresolved: the loop found drift on the production model and the retrained "
+    "candidate was rejected (`headwater show` on the last run says why)"
+)
+
+
+def history(runs: list[dict[str, Any]], drift_unresolved: bool = False) -> None:
     table = Table(title="runs", title_justify="left")
     for col in ("id", "kind", "started", "took", "status", "summary"):
         table.add_column(col, overflow="fold")
@@ -125,6 +131,8 @@ def history(runs: list[dict[str, Any]]) -> None:
         line("no runs yet — try `headwater ingest`")
         return
     console.print(table)
+    if drift_unresolved:
+        warn(DRIFT_UNRESOLVED)
 
 
 def show(run: dict[str, Any]) -> None:
@@ -380,6 +388,8 @@ def models(info: dict[str, Any]) -> None:
         line(f"in production: {said(prod)} since {prod['promoted_at']}")
     else:
         line("in production: none — `headwater deploy` promotes the newest candidate")
+    if info.get("drift_unresolved"):
+        warn(DRIFT_UNRESOLVED)
     if info["history"]:
         hist = Table(title="production history", title_justify="left")
         for col in ("when", "action", "from", "to", "forced", "by", "why"):
@@ -475,6 +485,6 @@ def loop_result(r: dict[str, Any]) -> None:
     prod = r.get("production_version")
     line(f"production: {'v' + str(prod) if prod else 'none'}")
     if r.get("drift_unresolved"):
-        warn("drift unresolved: production drifted and the retrained candidate was rejected")
+        warn(DRIFT_UNRESOLVED)
     for w in r.get("warnings") or []:
         warn(w.get("reason", str(w)))

@@ -17,10 +17,13 @@ if TYPE_CHECKING:
 def models_overview(project: Workspace) -> ModelsOverview:
     """Every model version, the production pointer and its history. A read: it writes
     nothing (train, deploy and rollback keep the score history plot current)."""
-    from headwater import registry
+    from headwater import monitor, registry
 
     info = registry.list_models(project)
     rows = sorted(info["models"], key=lambda r: r["version"])
+    with project.records.read() as conn:
+        # the loop found drift on production and its retrained candidate was rejected
+        info["drift_unresolved"] = monitor.drift_unresolved(conn, info["production_version"])
     # the top-level fields describe the newest model (the contract); these say which is which
     info["newest"] = _about(rows[-1]) if rows else None
     prod = next((m for m in rows if m["version"] == info["production_version"]), None)
