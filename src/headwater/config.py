@@ -276,6 +276,8 @@ class NotifyConfig(_Section):
                 raise ValueError("is not a valid URL") from exc
             if parts.scheme not in ("http", "https"):
                 raise ValueError("must be an http:// or https:// URL")
+            if any(c.isspace() or not c.isprintable() for c in value):
+                raise ValueError("must not contain spaces or control characters (quote them: %20)")
             if not parts.hostname:
                 raise ValueError("must name a host, e.g. 'https://hooks.example.com/…'")
         return value

@@ -24,6 +24,7 @@ import socket
 import subprocess
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from headwater._version import __version__
 from headwater.config import redact_url
@@ -119,13 +120,17 @@ def _outcome(
 ) -> dict[str, Any]:
     outcome: dict[str, Any] = {"via": via, "target": target, "events": triggered, "ok": True}
     try:
-        detail = do(cfg, body)
-        if detail is not None:
-            outcome["status"] = detail
+        outcome.update(do(cfg, body))  # the exit code, or the HTTP status
     except _Failed as exc:
         outcome.update(ok=False, error=str(exc), **exc.extra)
     except Exception as exc:  # whatever a notifier does, the run's result stands
-        outcome.update(ok=False, error=_redact(f"{type(exc).__name__}: {exc}"))
+        said = _redact(f"{type(exc).__name__}: {exc}")
+        if cfg.webhook:  # a library's message may quote the URL's path or query
+            parts = urlsplit(cfg.webhook)
+            for secret in (parts.path, parts.query, parts.netloc):
+                if len(secret) > 1:
+                    said = said.replace(secret, "…")
+        outcome.update(ok=False, error=said)
     outcome["at"] = now_iso()
     if not outcome["ok"]:
         log.warning("notification by %s %s failed: %s", via, target, outcome["error"])
@@ -145,7 +150,7 @@ def _program(command: str) -> str:
     return Path(shlex.split(command)[0]).name
 
 
-def _command(cfg: NotifyConfig, body: bytes) -> int:
+def _command(cfg: NotifyConfig, body: bytes) -> dict[str, int]:
     """Run ``command`` without a shell, the summary on its stdin, within the timeout."""
     argv = shlex.split(cfg.command or "")
     name = Path(argv[0]).name
@@ -175,7 +180,7 @@ def _command(cfg: NotifyConfig, body: bytes) -> int:
             f"command {name!r} exited with status {proc.returncode}{said}",
             exit_code=proc.returncode,
         )
-    return proc.returncode
+    return {"exit_code": proc.returncode}
 
 
 def _stop(proc: subprocess.Popen[bytes]) -> None:
@@ -186,7 +191,7 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
     proc.communicate()
 
 
-def _webhook(cfg: NotifyConfig, body: bytes) -> int:
+def _webhook(cfg: NotifyConfig, body: bytes) -> dict[str, int]:
     """POST the summary as JSON; an answer of 400 or more is a failure."""
     import urllib.error
     import urllib.request
@@ -200,7 +205,7 @@ def _webhook(cfg: NotifyConfig, body: bytes) -> int:
     wait = f"{cfg.timeout_seconds:g} s"
     try:
         with urllib.request.urlopen(request, timeout=cfg.timeout_seconds) as answer:
-            return int(answer.status)
+            return {"status": int(answer.status)}
     except urllib.error.HTTPError as exc:
         raise _Failed(f"the webhook answered HTTP {exc.code}", status=exc.code) from None
     except urllib.error.URLError as exc:

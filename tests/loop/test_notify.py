@@ -31,7 +31,8 @@ SECRET = "s3cr3t-t0ken"  # in the webhook's path and query, and in the environme
 
 
 class Hook:
-    """A local webhook: what it received, and how it answers (``ok``, ``500``, ``hang``)."""
+    """A local webhook: what it received, and how it answers (``ok``, ``500``, ``hang``,
+    ``close``)."""
 
     def __init__(self, mode: str, root: Path | None = None) -> None:
         self.mode, self.root = mode, root
@@ -50,6 +51,8 @@ class Hook:
                 hook.requests.append(seen)
                 if hook.mode == "hang":
                     hook.release.wait(30)
+                    return
+                if hook.mode == "close":  # no answer at all: the connection just ends
                     return
                 self.send_response(500 if hook.mode == "500" else 204)
                 self.end_headers()
@@ -237,6 +240,16 @@ def test_a_webhook_that_hangs_past_the_timeout_is_recorded_and_the_run_finishes(
     assert p.records.run(r.run_id)["status"] == "no_new_data"
 
 
+def test_a_webhook_that_closes_without_an_answer_is_recorded(make_project, tmp_path):
+    with hook("close") as h:
+        p = project(make_project, webhook=h.url, on=["no_new_data"])
+        r = p.run()
+    assert r.status == "no_new_data" and len(h.requests) == 1
+    [sent] = recorded(p, r.run_id)
+    assert sent["ok"] is False and "RemoteDisconnected" in sent["error"], sent
+    no_secret_in_records(tmp_path)
+
+
 def test_a_refused_connection_is_recorded(make_project, tmp_path):
     url = f"http://127.0.0.1:{free_port()}/hook?token={SECRET}"
     p = project(make_project, webhook=url, on=["no_new_data"])
@@ -315,7 +328,7 @@ def test_a_command_gets_the_summary_on_stdin_without_a_shell(make_project, tmp_p
     assert sent["argv"] == [str(got), "$HOME;echo x"]  # no shell: the word as written
     assert (sent["body"]["run_id"], sent["body"]["status"]) == (r.run_id, "no_new_data")
     [outcome] = recorded(p, r.run_id)
-    assert outcome["ok"] is True and outcome["via"] == "command"
+    assert (outcome["ok"], outcome["via"], outcome["exit_code"]) == (True, "command", 0)
     assert outcome["target"] == Path(sys.executable).name  # never its arguments
 
 
@@ -385,6 +398,7 @@ def test_every_loop_status_is_an_event():
             "http:// or https://",
         ),
         ({"webhook": f"https:///{SECRET}"}, "notify.webhook", "must name a host"),
+        ({"webhook": f"https://h.example.com/{SECRET} x"}, "notify.webhook", "must not contain"),
         ({"timeout_seconds": 0}, "notify.timeout_seconds", "greater than 0"),
         ({"command": "notify 'unclosed"}, "notify.command", "not a command line"),
         ({"command": "  "}, "notify.command", "must name a program"),
