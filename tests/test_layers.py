@@ -26,6 +26,7 @@ FLOORS: list[tuple[str, ...]] = [
     ("engines", "sources", "plots"),
     ("tables",),
     ("workspace",),
+    ("notify",),  # a finished run's summary to a command or a webhook ([notify])
     ("dataset",),
     ("inputs",),  # a path, a glob, a dataset version or a frame, read into a typed table
     ("ingest", "compare", "train", "registry", "monitor"),

@@ -179,6 +179,10 @@ def _loop_story(s: dict[str, Any]) -> list[str]:
         out.append(f"Outcome {s.get('status')!r}: {s['reason']}.")
     if s.get("drift_unresolved"):
         out.append("Drift is unresolved: the retrained candidate was not better than production.")
+    for n in s.get("notifications") or []:
+        what = f"{n.get('via')} {n.get('target')} about {', '.join(n.get('events') or [])}"
+        failed = f"Notifying by {what} failed: {n.get('error')}."
+        out.append(f"It notified by {what}." if n.get("ok") else failed)
     return out
 
 

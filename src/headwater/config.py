@@ -12,10 +12,12 @@ import difflib
 import hashlib
 import json
 import re
+import shlex
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic import ValidationError as PydanticValidationError
@@ -242,6 +244,82 @@ class MonitorConfig(_Section):
     retrain_on_data_drift: bool = False
 
 
+# what a [notify] `on` may name: the loop's statuses, and drift left unresolved
+NOTIFY_EVENTS = (
+    "no_new_data",
+    "no_drift",
+    "insufficient_data",
+    "deployed",
+    "partial",
+    "rejected",
+    "failed",
+    "skipped",
+    "drift_unresolved",
+)
+NOTIFY_DEFAULT_EVENTS = ("failed", "partial", "rejected", "drift_unresolved")
+
+
+def redact_url(url: str) -> str:
+    """``scheme://host/…``: a URL as it may be shown or recorded (its user, path and query
+    may carry a token)."""
+    try:
+        parts = urlsplit(str(url))
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        return "(a URL)"
+    return f"{parts.scheme or '?'}://{parts.hostname or '?'}{port}/…"
+
+
+class NotifyConfig(_Section):
+    """``[notify]``: after a loop run, its JSON summary to a command and/or a webhook."""
+
+    command: str | None = None  # run without a shell; the summary on its stdin
+    webhook: str | None = None  # POSTed the summary as application/json
+    on: list[str] = Field(default_factory=lambda: list(NOTIFY_DEFAULT_EVENTS))
+    timeout_seconds: float = Field(default=10.0, gt=0)
+
+    @field_validator("command")
+    @classmethod
+    def _command_line(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                words = shlex.split(value)
+            except ValueError as exc:
+                raise ValueError(f"is not a command line ({exc})") from exc
+            if not words:
+                raise ValueError('must name a program, e.g. "notify-send headwater"')
+        return value
+
+    @field_validator("webhook")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        # the messages never repeat the URL: it may carry a token
+        if value is not None:
+            try:
+                parts = urlsplit(value)
+                parts.port  # noqa: B018 - raises on a bad port
+            except ValueError as exc:
+                raise ValueError("is not a valid URL") from exc
+            if parts.scheme not in ("http", "https"):
+                raise ValueError("must be an http:// or https:// URL")
+            if any(c.isspace() or not c.isprintable() for c in value):
+                raise ValueError("must not contain spaces or control characters (quote them: %20)")
+            if not parts.hostname:
+                raise ValueError("must name a host, e.g. 'https://hooks.example.com/…'")
+        return value
+
+    @field_validator("on")
+    @classmethod
+    def _known_events(cls, value: list[str]) -> list[str]:
+        for event in value:
+            if event not in NOTIFY_EVENTS:
+                raise ValueError(
+                    f"{event!r} is not an event{_suggest(str(event), list(NOTIFY_EVENTS))} "
+                    f"(known: {', '.join(NOTIFY_EVENTS)})"
+                )
+        return value
+
+
 class RecordsConfig(_Section):
     """``[records]``: where the record store lives (SQLite in the project by default)."""
 
@@ -259,6 +337,7 @@ class Config(_Section):
     model: ModelConfig | None = None
     deploy: DeployConfig = Field(default_factory=DeployConfig)
     monitor: MonitorConfig = Field(default_factory=MonitorConfig)
+    notify: NotifyConfig = Field(default_factory=NotifyConfig)
 
     root: Path = Field(default=Path("."), exclude=True)
 
@@ -305,6 +384,7 @@ _SECTION_KEYS: dict[str, type[BaseModel]] = {
     "model": ModelConfig,
     "deploy": DeployConfig,
     "monitor": MonitorConfig,
+    "notify": NotifyConfig,
 }
 
 
@@ -318,6 +398,8 @@ def _format_errors(exc: PydanticValidationError, origin: str) -> ConfigError:
         key = re.sub(r"\.(\d+)(?=\.|$)", r"[\1]", key)
         first_key = first_key or key
         value = err.get("input")
+        if loc[:2] == ["notify", "webhook"] and isinstance(value, str):
+            value = redact_url(value)  # it may carry a token
         if err["type"] == "extra_forbidden":
             section = loc[-2] if len(loc) > 1 else ""
             if section.isdigit() and len(loc) > 2:
@@ -360,6 +442,7 @@ def _apply_env(data: dict[str, Any], env: Mapping[str, str]) -> dict[str, Any]:
             "model",
             "deploy",
             "monitor",
+            "notify",
         ):
             continue  # sources are a list: configure them in the file
         node = data
@@ -546,4 +629,13 @@ memory_limit = "1GB"
 # ks_alpha = 0.05          # numeric features: KS statistic above the critical value at alpha
 # ks_threshold = 0.1       # a fixed KS threshold instead of the critical value
 # retrain_on_data_drift = false
+
+# After a loop run (headwater run), its JSON summary to a command (on stdin, no shell)
+# and/or a webhook (POST); a notifier that fails is recorded and never fails the run.
+# [notify]
+# command = "notify-me --channel ml"   # split like a shell would, but run without one
+# webhook = "https://hooks.example.com/…"
+# on = ["failed", "partial", "rejected", "drift_unresolved"]   # also: deployed, no_drift,
+#                          # no_new_data, insufficient_data, skipped
+# timeout_seconds = 10
 """

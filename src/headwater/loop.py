@@ -15,6 +15,9 @@ One writer (a ``run`` run under the project lock); every stage it calls records 
    (data drift); see :mod:`headwater.monitor`.
 5. **On drift**: train on the latest dataset version and deploy through the gate.
    Without drift production stays exactly as it is.
+6. **Notify** (``[notify]``, :mod:`headwater.notify`): once the run's record is final and
+   the lock released, its summary goes to a command and/or a webhook when its status (or
+   drift left unresolved) is one of ``on``; a notifier's failure is recorded, never raised.
 
 The check is recorded in ``drift_checks`` in the run's final transaction, with the ingest
 runs it covered: a run that dies before that leaves the rows unchecked, and the next run
@@ -29,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from headwater import monitor
-from headwater.errors import TrainError
+from headwater.errors import HeadwaterError, LockError, TrainError, interrupted
 from headwater.progress import reporter, step
 from headwater.records import now_iso
 from headwater.records import schema as rs
@@ -60,38 +63,65 @@ def run_loop(
     progress: ProgressCallback | None = None,
 ) -> LoopResult:
     """The whole loop, once; see the module docstring."""
-    from headwater.ingest import ingest
     from headwater.train import require_spec
 
     require_spec(ws)  # the loop trains and checks a model: without [model], say so first
     if dry_run:
-        return _dry_run(ws)
-    with ws.writer("run", wait=wait, options={}) as run, ws.scratch():
-        report = reporter(run, progress)
-        result = LoopResult(run_id=run.id, status="no_new_data")
-        checked = _checked_through(ws)
-        with step(report, "discover", "looking for new files"):
-            plan = ingest(ws, dry_run=True)
-            pending = _pending(ws, checked)
-        if not _has_new(ws, plan) and not pending:
-            result.reason = "no new or changed file in the sources, and no rows left unchecked"
-            return _finish(ws, run, result)
-        ing = ingest(ws, progress=report)  # a child run
-        result.ingest_run_id = ing.run_id
-        result.files_new = ing.files_new + ing.files_changed
-        result.rows_added = ing.rows_added
-        result.warnings = list(ing.warnings)
-        if ing.status == "failed":
+        return _dry_run(ws)  # sends nothing
+    from headwater import notify
+
+    result = LoopResult(run_id=None, status="no_new_data")
+    try:
+        with ws.writer("run", wait=wait, options={}) as run, ws.scratch():
+            result.run_id = run.id
+            _loop(ws, run, result, reporter(run, progress))
+    except Exception as exc:
+        # the writer has recorded the run (failed, or skipped: another writer holds the
+        # lock); notifying about it must not mask what went wrong
+        if interrupted(exc):  # Ctrl-C as the engine reports it: nothing to tell anyone
+            raise
+        if result.run_id is None and isinstance(exc, LockError):
+            result.run_id, result.status = exc.context.get("run_id"), "skipped"
+        elif result.run_id is not None:
             result.status = "failed"
-            result.reason = f"the ingest achieved nothing: {ing.error}"
-            return _finish(ws, run, result)
-        production = _production(ws)
-        if production is None:
-            return _first_model(ws, run, result, checked, report)
-        check = _check(ws, result, checked, production, report)
-        if ing.status == "partial" and result.status in ("no_drift", "insufficient_data"):
-            result.status = "partial"  # nothing else happened; failed files need a look
-        return _finish(ws, run, result, check)
+        else:
+            raise
+        result.reason = str(exc) or type(exc).__name__
+        sent = notify.send(ws, result)
+        if sent and isinstance(exc, HeadwaterError):
+            exc.context["notifications"] = sent
+        raise
+    notify.send(ws, result)  # after the record is final and the lock released
+    return result
+
+
+def _loop(ws: Workspace, run: Run, result: LoopResult, report: ProgressCallback) -> LoopResult:
+    """The steps of one run under its writer; ``result`` is filled in as they go."""
+    from headwater.ingest import ingest
+
+    checked = _checked_through(ws)
+    with step(report, "discover", "looking for new files"):
+        plan = ingest(ws, dry_run=True)
+        pending = _pending(ws, checked)
+    if not _has_new(ws, plan) and not pending:
+        result.reason = "no new or changed file in the sources, and no rows left unchecked"
+        return _finish(ws, run, result)
+    ing = ingest(ws, progress=report)  # a child run
+    result.ingest_run_id = ing.run_id
+    result.files_new = ing.files_new + ing.files_changed
+    result.rows_added = ing.rows_added
+    result.warnings = list(ing.warnings)
+    if ing.status == "failed":
+        result.status = "failed"
+        result.reason = f"the ingest achieved nothing: {ing.error}"
+        return _finish(ws, run, result)
+    production = _production(ws)
+    if production is None:
+        return _first_model(ws, run, result, checked, report)
+    check = _check(ws, result, checked, production, report)
+    if ing.status == "partial" and result.status in ("no_drift", "insufficient_data"):
+        result.status = "partial"  # nothing else happened; failed files need a look
+    return _finish(ws, run, result, check)
 
 
 def _finish(

@@ -234,6 +234,7 @@ class LoopResult(_Result):
     warnings: list[dict[str, Any]] = field(default_factory=list)
     dry_run: bool = False
     plan: dict[str, Any] = field(default_factory=dict)  # with dry_run: what a run would do
+    notifications: list[dict[str, Any]] = field(default_factory=list)  # [notify]: what was sent
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -251,5 +252,6 @@ class LoopResult(_Result):
             "drift_unresolved": self.drift_unresolved,
             "warnings": self.warnings,
             "dry_run": self.dry_run,
+            "notifications": self.notifications,
             **({"plan": self.plan} if self.dry_run else {}),
         }

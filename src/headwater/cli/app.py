@@ -687,7 +687,9 @@ def run_(
     with _progress(enabled=format is Fmt.text) as progress:
         result = proj.run(wait=wait, dry_run=dry_run, progress=progress)
     _emit(format, result, output.loop_result)
-    return EXIT_CODES.get(result.status, 0)
+    if format is Fmt.json:  # stdout is the JSON: a failed notifier is said on stderr
+        output.notifications(result.notifications, quiet=True)
+    return EXIT_CODES.get(result.status, 0)  # whatever the notifiers did
 
 
 @app.command()

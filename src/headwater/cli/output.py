@@ -70,6 +70,7 @@ def error(exc: HeadwaterError, *, debug: bool) -> None:
     err_console.print(f"[bold red]error:[/] {escape(str(exc))}", markup=True, soft_wrap=True)
     if exc.hint:
         err_console.print(f"[dim]hint:[/] {escape(exc.hint)}", soft_wrap=True)
+    notifications(exc.context.get("notifications") or [], quiet=True)  # a failed `run`
 
 
 def error_line(text: str) -> None:
@@ -488,3 +489,15 @@ def loop_result(r: dict[str, Any]) -> None:
         warn(DRIFT_UNRESOLVED)
     for w in r.get("warnings") or []:
         warn(w.get("reason", str(w)))
+    notifications(r.get("notifications") or [])
+
+
+def notifications(sent: list[dict[str, Any]], *, quiet: bool = False) -> None:
+    """What ``[notify]`` did after a run: a line per notifier, a warning when it failed
+    (``quiet``: the warnings only)."""
+    for n in sent:
+        what = f"{n.get('via')} {n.get('target')} ({', '.join(n.get('events') or [])})"
+        if not n.get("ok"):
+            warn(f"notification by {what} failed: {n.get('error')}")
+        elif not quiet:
+            line(f"notified: {what}")
