@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test check lint types unit bench clean
+.PHONY: demo test system check lint types unit bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -18,8 +18,19 @@ demo: $(STAMP)
 	$(BIN)/headwater demo headwater-demo --force
 
 # `make test` is what CI runs (.ci/run): lint, format check, types, tests.
-test: $(STAMP)
+test: $(STAMP) system
 	$(BIN)/python scripts/check.py
+
+# System packages the tests use: Debian's cron (the real cron test). Installed with apt-get
+# when missing and run as root; otherwise that one test is skipped (never in CI).
+system:
+	@command -v cron >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing cron (apt-get)"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq cron >/dev/null; \
+	  else \
+	    echo "note: cron is not installed (apt-get install cron): the real cron test is skipped"; \
+	  fi; }
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks scripts

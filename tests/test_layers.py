@@ -22,6 +22,7 @@ SRC = Path(__file__).resolve().parent.parent / "src" / "headwater"
 # floors, from the ground up: a module may import from its own floor's package and below
 FLOORS: list[tuple[str, ...]] = [
     ("errors", "_version", "progress", "results", "_files", "metrics"),
+    ("cron",),  # cron expressions (Debian's rules) and fire times: config checks them
     ("config", "records", "_lock", "_output"),
     ("engines", "sources", "plots"),
     ("tables",),

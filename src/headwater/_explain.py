@@ -57,6 +57,9 @@ def story(run: dict[str, Any]) -> list[str]:
         f"{run.get('engine')}; it ended {run.get('finished') or '(not recorded)'} with status "
         f"{run['status']!r}."
     ]
+    if run.get("trigger") in ("cron", "scheduler"):
+        by = "a crontab entry" if run["trigger"] == "cron" else "the foreground scheduler"
+        lines.append(f"It was started by {by} ({run.get('schedule_entry')}).")
     if run["status"] == "skipped":
         lines.append(f"It did nothing: {run.get('note')}")
     if run["status"] == "crashed":

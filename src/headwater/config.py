@@ -326,6 +326,26 @@ class RecordsConfig(_Section):
     url: str | None = None
 
 
+class ScheduleConfig(_Section):
+    """One ``[[schedule]]`` entry, for ``headwater schedule run`` (the foreground scheduler):
+    ``cron`` (Debian cron's five fields or a macro), the ``job`` it starts, a ``name``."""
+
+    cron: str
+    job: Literal["run", "ingest"] = "run"
+    name: str | None = None
+
+    @field_validator("cron")
+    @classmethod
+    def _cron(cls, value: str) -> str:
+        from headwater.cron import parse
+        from headwater.errors import ConfigError
+
+        try:
+            return parse(value, reboot_ok=False).text
+        except ConfigError as exc:
+            raise ValueError(f"{exc} ({exc.hint})") from None
+
+
 class Config(_Section):
     """The whole, validated ``headwater.toml``."""
 
@@ -338,6 +358,7 @@ class Config(_Section):
     deploy: DeployConfig = Field(default_factory=DeployConfig)
     monitor: MonitorConfig = Field(default_factory=MonitorConfig)
     notify: NotifyConfig = Field(default_factory=NotifyConfig)
+    schedule: list[ScheduleConfig] = Field(default_factory=list)
 
     root: Path = Field(default=Path("."), exclude=True)
 

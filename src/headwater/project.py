@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from headwater.config import CONFIG_FILE, TEMPLATE, Config, find_project, load_config
 from headwater.errors import ProjectError
-from headwater.workspace import WRITER_KINDS, Run, Workspace
+from headwater.workspace import WRITER_KINDS, Run, Workspace, trigger_from
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -42,8 +42,14 @@ class Project:
     Use :meth:`open` (an existing folder) or :meth:`init` (a new one).
     """
 
-    def __init__(self, config: Config, *, engine: Engine | None = None) -> None:
-        self.workspace = Workspace(config, engine=engine)
+    def __init__(
+        self,
+        config: Config,
+        *,
+        engine: Engine | None = None,
+        trigger: tuple[str, str | None] = ("manual", None),
+    ) -> None:
+        self.workspace = Workspace(config, engine=engine, trigger=trigger)
         self.config = config
         self.root = config.root
 
@@ -67,7 +73,7 @@ class Project:
                 path=str(start),
             )
         root = find_project(start) if search_parents else start.resolve()
-        return cls(load_config(root, env=env, overrides=overrides))
+        return cls(load_config(root, env=env, overrides=overrides), trigger=trigger_from(env))
 
     @classmethod
     def init(
@@ -145,6 +151,13 @@ class Project:
     def drift_unresolved(self) -> bool:
         """Whether the loop's last verdict on the production model found drift that its
         retrained candidate could not fix (shown by ``history``, ``models``, ``show``)."""
+        db = self.workspace.fast_db()
+        if db is not None:
+            from headwater.records import _fast
+
+            fast = _fast.drift_unresolved(db)
+            if fast is not None:
+                return fast
         from headwater import monitor, registry
 
         with self.workspace.records.read() as conn:
@@ -309,6 +322,40 @@ class Project:
         from headwater import loop
 
         return loop.drift_report(self.workspace, data)
+
+    # -- the schedule ------------------------------------------------------------------
+
+    def schedule_add(
+        self, expression: str, job: str = "run", name: str | None = None
+    ) -> dict[str, Any]:
+        """Add a user crontab entry that runs ``job`` for this project at ``expression``."""
+        from headwater import schedule
+
+        return schedule.add(self.workspace, expression, job, name)
+
+    def schedule_list(self) -> list[dict[str, Any]]:
+        """This project's crontab and ``[[schedule]]`` entries: next fire, last run."""
+        from headwater import schedule
+
+        return schedule.listing(self.workspace)
+
+    def schedule_remove(self, ids: list[str] | None) -> list[dict[str, Any]]:
+        """Remove this project's crontab entries ``ids`` (None: all of them)."""
+        from headwater import schedule
+
+        return schedule.remove(self.workspace, ids)
+
+    def schedule_fire(self, entry: str, job: str) -> int:
+        """One fire of a crontab entry: the job as a child process, output to the log."""
+        from headwater import schedule
+
+        return schedule.fire(self.root, entry, job)
+
+    def scheduler(self, say: Any) -> Any:
+        """The foreground scheduler over ``[[schedule]]`` (``headwater schedule run``)."""
+        from headwater import schedule
+
+        return schedule.scheduler(self.workspace, say)
 
     def rejects(self, run_id: int, limit: int | None = None) -> list[dict[str, Any]]:
         """The rows a run refused, with file, record, column, value and reason."""

@@ -73,6 +73,20 @@ def user() -> str:
         return "unknown"
 
 
+TRIGGERS = ("manual", "cron", "scheduler")
+
+
+def trigger_from(env: Mapping[str, str] | None) -> tuple[str, str | None]:
+    """What started this process, as ``schedule fire`` and ``schedule run`` tell their
+    child processes (``HEADWATER_TRIGGER``, ``HEADWATER_SCHEDULE_ENTRY``); else manual."""
+    env = env or {}
+    kind = env.get("HEADWATER_TRIGGER", "manual")
+    if kind not in TRIGGERS:
+        kind = "manual"
+    entry = env.get("HEADWATER_SCHEDULE_ENTRY") if kind != "manual" else None
+    return kind, (entry or None)
+
+
 class Workspace:
     """Config, root, records, engine and writer of one opened project.
 
@@ -85,8 +99,16 @@ class Workspace:
         is and never closed by the workspace.
     """
 
-    def __init__(self, config: Config, *, engine: Engine | None = None) -> None:
+    def __init__(
+        self,
+        config: Config,
+        *,
+        engine: Engine | None = None,
+        trigger: tuple[str, str | None] = ("manual", None),
+    ) -> None:
         self.config = config
+        # what started this process's runs: (manual | cron | scheduler, the schedule entry)
+        self.trigger = trigger
         self.root: Path = config.root
         self._records: RecordStore | None = None
         self._engine: Engine | None = engine
@@ -120,6 +142,14 @@ class Workspace:
             if fast is not None:
                 return fast
         return self.records.runs(limit=limit, kind=kind)
+
+    def fast_db(self) -> Path | None:
+        """The SQLite file a command that only reads may query with the standard library
+        (``records/_fast.py``: no SQLAlchemy import), or None when the store is elsewhere
+        or already open."""
+        if self._records is None and self.config.records.url is None:
+            return self.config.state_dir / "records.db"
+        return None
 
     # -- the engine --------------------------------------------------------------------
 
@@ -184,6 +214,8 @@ class Workspace:
             "headwater_version": __version__,
             "config_hash": self.config.fingerprint(),
             "options": json.dumps(dict(options or {}), default=str),
+            "trigger": self.trigger[0],
+            "schedule_entry": self.trigger[1],
         }
 
     @contextmanager

@@ -298,9 +298,10 @@ def test_project_at_an_earlier_revision_upgrades_to_head_keeping_its_rows(
         assert after_cols[: len(cols)] == cols, table
         assert [r[: len(cols)] for r in after_rows] == rows, table
     runs_cols = after["runs"][0]
-    if revision < "0004":
-        assert runs_cols[len(before["runs"][0]) :] == ["parent_id"]
-        assert [r[runs_cols.index("parent_id")] for r in after["runs"][1]] == [None, None]
+    added = (["parent_id"] if revision < "0004" else []) + ["trigger", "schedule_entry"]
+    assert runs_cols[len(before["runs"][0]) :] == added
+    for col in added:  # existing runs: NULL (a NULL trigger reads as manual)
+        assert all(r[runs_cols.index(col)] is None for r in after["runs"][1]), col
     assert after["drift_checks"] == (after["drift_checks"][0], [])  # 0005: a new table
 
 

@@ -21,6 +21,11 @@ app = typer.Typer(
 )
 records_app = typer.Typer(help="Export and inspect the record store.", no_args_is_help=True)
 app.add_typer(records_app, name="records")
+schedule_app = typer.Typer(
+    help="Run the loop on a schedule: crontab entries, or a foreground scheduler.",
+    no_args_is_help=True,
+)
+app.add_typer(schedule_app, name="schedule")
 
 
 @dataclass
@@ -708,3 +713,118 @@ def drift(
     result = _open(project).drift(_here(data) if data else None)
     _emit(format, result, output.loop_result)
     return 1 if result.status in ("drift", "data_drift") else 0
+
+
+# -- the schedule -----------------------------------------------------------------------
+
+JobOpt = Annotated[str, typer.Option("--job", help="The job each fire starts: run or ingest.")]
+
+
+@schedule_app.command("add")
+def schedule_add(
+    expression: Annotated[
+        str, typer.Argument(help='Five cron fields or a macro, e.g. "*/10 * * * *", "@daily".')
+    ],
+    job: JobOpt = "run",
+    name: Annotated[str | None, typer.Option(help="A name to know the entry by.")] = None,
+    project: ProjectOpt = None,
+    format: FormatOpt = Fmt.text,
+) -> int:
+    """Add a user crontab entry that runs the job for this project."""
+    entry = _open(project).schedule_add(expression, job, name)
+    _emit(format, entry, output.schedule_added)
+    return 0
+
+
+@schedule_app.command("list")
+def schedule_list(project: ProjectOpt = None, format: FormatOpt = Fmt.text) -> int:
+    """This project's entries: id, expression, job, next fire time, last run and status."""
+    _emit(format, _open(project).schedule_list(), output.schedule_list)
+    return 0
+
+
+@schedule_app.command("next")
+def schedule_next(
+    expression: Annotated[
+        str | None, typer.Argument(help="An expression (default: this project's entries).")
+    ] = None,
+    n: Annotated[int, typer.Option("-n", help="How many fire times.", min=1)] = 5,
+    project: ProjectOpt = None,
+    format: FormatOpt = Fmt.text,
+) -> int:
+    """The next N fire times, in local time, with DST noted."""
+    from headwater import schedule
+
+    exprs = (
+        [expression]
+        if expression
+        else list(dict.fromkeys(e["expression"] for e in _open(project).schedule_list()))
+    )
+    if not exprs:
+        from headwater.errors import ScheduleError
+
+        raise ScheduleError(
+            "this project has no schedule entry",
+            hint='give one: headwater schedule next "0 3 * * *"',
+        )
+    data = {
+        e: [{"at": f.at.isoformat(), "note": f.note} for f in schedule.next_times(e, n)]
+        for e in exprs
+    }
+    _emit(format, data, output.schedule_next)
+    return 0
+
+
+@schedule_app.command("remove")
+def schedule_remove(
+    ids: Annotated[
+        list[str] | None, typer.Argument(help="Entry ids (see `schedule list`).")
+    ] = None,
+    all_: Annotated[bool, typer.Option("--all", help="Remove all of this project's.")] = False,
+    project: ProjectOpt = None,
+    format: FormatOpt = Fmt.text,
+) -> int:
+    """Remove this project's crontab entries; the crontab's other lines stay as they are."""
+    from headwater.errors import ConfigError
+
+    if bool(ids) == all_:
+        raise ConfigError("give entry ids or --all (not both)", hint="headwater schedule list")
+    gone = _open(project).schedule_remove(None if all_ else list(ids or []))
+    _emit(format, gone, output.schedule_removed)
+    return 0
+
+
+@schedule_app.command("run")
+def schedule_run(
+    once: Annotated[
+        bool, typer.Option("--once", help="Fire at the next fire time, then exit with its code.")
+    ] = False,
+    project: ProjectOpt = None,
+) -> int:
+    """The foreground scheduler: fires [[schedule]] entries of headwater.toml (containers,
+    systemd). SIGTERM/SIGINT: fire nothing more, let a running job finish; a second one
+    interrupts it."""
+    import signal
+
+    proj = _open(project)
+    sched = proj.scheduler(output.say)
+    previous = {s: signal.signal(s, sched.stop) for s in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        output.say(
+            f"scheduler for {proj.root}: "
+            + "; ".join(f"{e.id} {e.expression!r} → {e.job}" for e in sched.entries)
+        )
+        return sched.serve(once=once)
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+
+
+@schedule_app.command("fire", hidden=True)
+def schedule_fire(
+    entry: Annotated[str, typer.Argument(help="The crontab entry's id.")],
+    job: JobOpt = "run",
+    project: ProjectOpt = None,
+) -> int:
+    """What a crontab entry runs: the job as a child process, output to the schedule log."""
+    return _open(project).schedule_fire(entry, job)

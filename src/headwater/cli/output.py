@@ -501,3 +501,66 @@ def notifications(sent: list[dict[str, Any]], *, quiet: bool = False) -> None:
             warn(f"notification by {what} failed: {n.get('error')}")
         elif not quiet:
             line(f"notified: {what}")
+
+
+# -- the schedule -----------------------------------------------------------------------
+
+
+def say(text: str) -> None:
+    """One line of the foreground scheduler's log, with the local time (flushed at once)."""
+    import datetime as dt
+
+    stamp = dt.datetime.now().astimezone().isoformat(timespec="seconds")
+    console.print(f"{stamp} {escape(text)}", soft_wrap=True)
+
+
+def _when(iso: str | None) -> str:
+    return iso.replace("T", " ") if iso else "-"
+
+
+def schedule_added(e: dict[str, Any]) -> None:
+    line(
+        f"added crontab entry {e['id']}: {e['expression']!r} runs `headwater {e['job']}`; "
+        f"next {_when(e['next'])}" + (f" ({e['next_note']})" if e.get("next_note") else ""),
+        soft_wrap=True,
+    )
+    line(
+        "its output goes to .headwater/logs/schedule.log; `headwater schedule list` shows it",
+        soft_wrap=True,
+    )
+
+
+def schedule_list(entries: list[dict[str, Any]]) -> None:
+    if not entries:
+        line('no schedule entries — add one: headwater schedule add "*/10 * * * *"')
+        return
+    table = Table(title="schedule", title_justify="left")
+    for col in ("id", "source", "expression", "job", "name", "next", "last run"):
+        table.add_column(col, overflow="fold")
+    for e in entries:
+        last = e.get("last_run")
+        last_text = (
+            f"{last['run_id']} {last['status']} {_when(last['started'])[:19]}" if last else "-"
+        )
+        nxt = _when(e["next"]) + (f" ({e['next_note']})" if e.get("next_note") else "")
+        _add_row(
+            table, e["id"], e["source"], e["expression"], e["job"], e.get("name") or "", nxt,
+            last_text,
+        )  # fmt: skip
+    console.print(table)
+
+
+def schedule_next(data: dict[str, list[dict[str, Any]]]) -> None:
+    for expr, fires in data.items():
+        line(f"{expr}:")
+        if not fires:
+            line("  at boot only (@reboot)")
+        for f in fires:
+            line(f"  {_when(f['at'])}" + (f"  {f['note']}" if f["note"] else ""), soft_wrap=True)
+
+
+def schedule_removed(gone: list[dict[str, Any]]) -> None:
+    if not gone:
+        line("this project has no crontab entries: nothing removed")
+    for e in gone:
+        line(f"removed crontab entry {e['id']} ({e['expression']!r}, job {e['job']})")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-HEAD_REVISION = "0005"
+HEAD_REVISION = "0006"
 
 
 def now_iso() -> str:

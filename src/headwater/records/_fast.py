@@ -41,3 +41,30 @@ def runs(db: Path, limit: int | None, kind: str | None) -> list[dict[str, Any]] 
         return None
     finally:
         con.close()
+
+
+def drift_unresolved(db: Path) -> bool | None:
+    """:func:`headwater.monitor.drift_unresolved` for the production model, in SQL (keep the
+    two alike), or None when this fast path cannot answer."""
+    if not db.is_file():
+        return None
+    try:
+        con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30)
+    except sqlite3.Error:
+        return None
+    try:
+        revision = con.execute("SELECT version_num FROM alembic_version").fetchone()
+        if revision is None or revision[0] != HEAD_REVISION:
+            return None
+        prod = con.execute("SELECT version FROM production WHERE name = 'default'").fetchone()
+        if prod is None or prod[0] is None:
+            return False
+        last = con.execute(
+            "SELECT outcome, model_version FROM drift_checks "
+            "WHERE verdict IN ('drift', 'no_drift', 'data_drift') ORDER BY id DESC LIMIT 1"
+        ).fetchone()
+        return bool(last and last[0] == "rejected" and last[1] == prod[0])
+    except sqlite3.Error:
+        return None
+    finally:
+        con.close()

@@ -32,6 +32,10 @@ runs = sa.Table(
     sa.Column("summary", sa.Text),  # JSON: the command's result
     # Added by migration 0004: the run whose writer this run's writer was opened inside.
     sa.Column("parent_id", sa.Integer, sa.ForeignKey("runs.id")),
+    # Added by migration 0006: what started the run (manual, cron, scheduler) and the
+    # schedule entry that fired it.
+    sa.Column("trigger", sa.String(16)),
+    sa.Column("schedule_entry", sa.String(255)),
     sa.Index("ix_runs_status", "status"),
     sa.Index("ix_runs_parent_id", "parent_id"),
 )
