@@ -202,3 +202,38 @@ def test_schedule_run_without_entries_says_how_to_add_one(tmp_path):
     p = _project(tmp_path)
     out = run_cli("schedule", "run", "-p", str(p.root))
     assert out.returncode == 2 and "[[schedule]]" in out.stderr
+
+
+def test_without_a_crontab_command_the_error_says_what_to_do(tmp_path, monkeypatch):
+    from tests.conftest import run_cli
+
+    p = _project(tmp_path, '\n[[schedule]]\ncron = "@daily"\n')
+    monkeypatch.setenv("PATH", str(tmp_path / "nothing-here"))
+    out = run_cli("schedule", "add", "@daily", "-p", str(p.root))
+    assert out.returncode == 2
+    assert "no `crontab` command" in out.stderr and "apt-get install cron" in out.stderr
+    assert "schedule run" in out.stderr
+    # list still shows the config's entries
+    [entry] = p.schedule_list()
+    assert entry["source"] == "config" and entry["expression"] == "@daily"
+
+
+def test_a_stop_lets_the_running_job_finish(tmp_path):
+    p = _project(tmp_path)
+    clock = Clock(dt.datetime(2026, 5, 4, 12, 9, 59, tzinfo=dt.UTC))
+    entry = Planned("e", "*/10 * * * *", "ingest", None)
+    said: list[str] = []
+    s = Scheduler(p.root, [entry], said.append, now=clock.now)
+
+    def sleep(seconds: float) -> None:  # SIGTERM arrives while the fired job runs
+        if entry.children and not s.stopping:
+            s.stop(signal.SIGTERM)
+        clock.sleep(seconds)
+        time.sleep(0.05)
+
+    s.sleep = sleep
+    assert s.serve() == 0
+    assert any("waiting for 1 running job" in line for line in said)
+    assert any("exited 0" in line for line in said)
+    [run] = p.history()
+    assert (run["status"], run["trigger"]) == ("ok", "scheduler")
