@@ -579,31 +579,46 @@ def decide(
     """
     good = typed.filter(typed._hw_check.isnull())
     firsts = good.group_by(*FP).aggregate(_hw_ord=ordinal(good).min())
-    none = ibis.null("int64")
-
-    def code(outcome: str) -> ir.IntegerValue:
-        return ibis.literal(OUTCOME_CODE[outcome], "int8")
-
-    def outcome_of(t: ir.Table, outcome: str) -> ir.Table:
-        if not ds.key:  # nothing is replaced in append mode: no old-row columns
-            return t.select("_hw_ord", _hw_outcome=code(outcome))
-        return t.select(
-            "_hw_ord", _hw_outcome=code(outcome), _hw_old_file=none, _hw_old_record=none
-        )
-
     if not ds.key:
-        if existing is None:
-            return outcome_of(firsts, "added")
-        live = existing.select(_hw_e_hi=existing[FP[0]], _hw_e_lo=existing[FP[1]])
-        same = [firsts[FP[0]] == live._hw_e_hi, firsts[FP[1]] == live._hw_e_lo]
-        return ibis.union(
-            outcome_of(firsts.semi_join(live, same), "duplicate"),
-            outcome_of(firsts.anti_join(live, same), "added"),
-            distinct=False,
-        )
+        return _decide_append(firsts, existing)
+    losers, winners = _newest_per_key(good, firsts, ds)
+    pieces = [_outcome_of(losers, "superseded", keyed=True)]
+    if existing is None:
+        pieces.append(_outcome_of(winners, "added", keyed=True))
+    else:
+        pieces.append(_against_live(winners, existing, ds, schema))
+    return ibis.union(*pieces, distinct=False)
 
-    key = list(ds.key)
-    ob = ds.order_by
+
+def _code(outcome: str) -> ir.IntegerValue:
+    return ibis.literal(OUTCOME_CODE[outcome], "int8")
+
+
+def _outcome_of(t: ir.Table, outcome: str, *, keyed: bool) -> ir.Table:
+    """``t``'s rows with one outcome (and, with a key, no old row replaced)."""
+    if not keyed:  # nothing is replaced in append mode: no old-row columns
+        return t.select("_hw_ord", _hw_outcome=_code(outcome))
+    none = ibis.null("int64")
+    return t.select("_hw_ord", _hw_outcome=_code(outcome), _hw_old_file=none, _hw_old_record=none)
+
+
+def _decide_append(firsts: ir.Table, existing: ir.Table | None) -> ir.Table:
+    """Append mode: a first occurrence is a duplicate when a live row has its fingerprint."""
+    if existing is None:
+        return _outcome_of(firsts, "added", keyed=False)
+    live = existing.select(_hw_e_hi=existing[FP[0]], _hw_e_lo=existing[FP[1]])
+    same = [firsts[FP[0]] == live._hw_e_hi, firsts[FP[1]] == live._hw_e_lo]
+    return ibis.union(
+        _outcome_of(firsts.semi_join(live, same), "duplicate", keyed=False),
+        _outcome_of(firsts.anti_join(live, same), "added", keyed=False),
+        distinct=False,
+    )
+
+
+def _newest_per_key(good: ir.Table, firsts: ir.Table, ds: DatasetConfig) -> tuple[Any, Any]:
+    """(losers, winners) among the batch's first occurrences: per key, the newest row (by
+    ``order_by``, non-null first, then the later file and record) wins."""
+    key, ob = list(ds.key), ds.order_by
     picks = firsts.select(_hw_first=firsts._hw_ord)
     rows = good.mutate(_hw_ord=ordinal(good))
     rows = rows.semi_join(picks, rows._hw_ord == picks._hw_first)
@@ -616,11 +631,15 @@ def decide(
     ranked = rows.mutate(_hw_krank=ibis.row_number().over(kw))
     losers = ranked.filter(ranked._hw_krank > 0)
     winners = ranked.filter(ranked._hw_krank == 0).drop("_hw_krank")
-    pieces = [outcome_of(losers, "superseded")]
-    if existing is None:
-        pieces.append(outcome_of(winners, "added"))
-        return ibis.union(*pieces, distinct=False)
+    return losers, winners
 
+
+def _against_live(
+    winners: ir.Table, existing: ir.Table, ds: DatasetConfig, schema: dict[str, str]
+) -> ir.Table:
+    """Each key's winner against the live row with its key: duplicate (same
+    fingerprint), stale (the live row is newer by ``order_by``) or added (replacing it)."""
+    key, ob = list(ds.key), ds.order_by
     ecols = {f"_hw_e_{i}": existing[k].cast(IBIS_TYPES[schema[k]]) for i, k in enumerate(key)}
     ex = existing.select(
         **ecols,
@@ -655,20 +674,18 @@ def decide(
         older = ibis.literal(False)
     same = (joined._hw_e_hi == joined[FP[0]]) & (joined._hw_e_lo == joined[FP[1]])
     outcome = ibis.cases(
-        (has_old & same, code("duplicate")),
-        (has_old & older, code("stale")),
-        else_=code("added"),
+        (has_old & same, _code("duplicate")),
+        (has_old & older, _code("stale")),
+        else_=_code("added"),
     )
     replaced = has_old & ~same & ~older
-    pieces.append(
-        joined.select(
-            "_hw_ord",
-            _hw_outcome=outcome,
-            _hw_old_file=ibis.ifelse(replaced, joined._hw_e_file, none),
-            _hw_old_record=ibis.ifelse(replaced, joined._hw_e_record, none),
-        )
+    none = ibis.null("int64")
+    return joined.select(
+        "_hw_ord",
+        _hw_outcome=outcome,
+        _hw_old_file=ibis.ifelse(replaced, joined._hw_e_file, none),
+        _hw_old_record=ibis.ifelse(replaced, joined._hw_e_record, none),
     )
-    return ibis.union(*pieces, distinct=False)
 
 
 def added_rows(typed: ir.Table, decisions: ir.Table) -> ir.Table:
