@@ -659,4 +659,11 @@ memory_limit = "1GB"
 # on = ["failed", "partial", "rejected", "drift_unresolved"]   # also: deployed, no_drift,
 #                          # no_new_data, insufficient_data, skipped
 # timeout_seconds = 10
+
+# `headwater schedule run` (the foreground scheduler: containers, systemd) fires these;
+# `headwater schedule add "*/10 * * * *"` writes a crontab entry instead.
+# [[schedule]]
+# cron = "*/10 * * * *"   # Debian cron's five fields, or @hourly, @daily, ...
+# job = "run"             # run or ingest
+# name = "every-ten"
 """
