@@ -21,16 +21,21 @@ demo: $(STAMP)
 test: $(STAMP) system
 	$(BIN)/python scripts/check.py
 
-# System packages the tests use: Debian's cron (the real cron test). Installed with apt-get
-# when missing and run as root; otherwise that one test is skipped (never in CI).
+# System packages the tests use: Debian's cron (the real cron test) and postgresql (a
+# throw-away cluster for the PostgreSQL record store). Installed with apt-get when missing
+# and run as root; otherwise those tests are skipped (never in CI, where they fail).
 system:
-	@command -v cron >/dev/null 2>&1 || { \
+	@missing=""; \
+	command -v cron >/dev/null 2>&1 || missing="$$missing cron"; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
+	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	    echo "installing cron (apt-get)"; \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq cron >/dev/null; \
+	    echo "installing$$missing (apt-get)"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	  else \
-	    echo "note: cron is not installed (apt-get install cron): the real cron test is skipped"; \
-	  fi; }
+	    echo "note: not installed:$$missing (apt-get install$$missing): their tests are skipped"; \
+	  fi; \
+	fi
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks scripts

@@ -43,8 +43,14 @@ ProjectFactory = Callable[..., Project]
 
 
 @pytest.fixture
-def make_project(tmp_path: Path) -> ProjectFactory:
-    """Create a project with one source folder ``incoming`` and the given [dataset] lines."""
+def make_project(tmp_path: Path, request: pytest.FixtureRequest) -> ProjectFactory:
+    """Create a project with one source folder ``incoming`` and the given [dataset] lines.
+
+    With ``HEADWATER_TEST_RECORDS=postgresql`` in the environment its records go to a
+    fresh PostgreSQL database (the whole suite can run on PostgreSQL that way)."""
+    records = ""
+    if os.environ.get("HEADWATER_TEST_RECORDS") == "postgresql":
+        records = _pg_database(request.getfixturevalue("pg_server"))
 
     def _make(dataset: str = "", extra: str = "", sources: str | None = None) -> Project:
         src = sources if sources is not None else '[[sources]]\npath = "incoming"\n'
@@ -56,6 +62,7 @@ def make_project(tmp_path: Path) -> ProjectFactory:
             + textwrap.dedent(dataset)
             + '\n[engine]\nthreads = 2\nmemory_limit = "512MB"\n'
             + textwrap.dedent(extra)
+            + ("" if "[records]" in extra else records)
         )
         (tmp_path / "incoming").mkdir(exist_ok=True)
         write_toml(tmp_path, body)
@@ -104,3 +111,85 @@ def run_cli_subprocess(
         text=True,
         timeout=timeout,
     )
+
+
+# -- a throw-away PostgreSQL cluster (issue #18), one per test run ----------------------
+
+
+def _pg_bin() -> Path | None:
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
+    return found[-1].parent if found else None
+
+
+@pytest.fixture(scope="session")
+def pg_server():
+    """A PostgreSQL cluster on a free port under a temp folder, run as the ``postgres``
+    user (the server refuses root), trust auth on 127.0.0.1 only; stopped at the end.
+    Skipped without Debian's postgresql package, except in CI (`make test` installs it)."""
+    import pwd
+    import shutil
+    import socket
+    import tempfile
+
+    bin_dir = _pg_bin()
+    if bin_dir is None:
+        if os.environ.get("CI"):
+            raise RuntimeError("CI must run the PostgreSQL tests: install postgresql")
+        pytest.skip("needs Debian's postgresql package (`make test` installs it)")
+    folder = Path(tempfile.mkdtemp(prefix="headwater-pg-"))
+    user = pwd.getpwnam("postgres") if os.geteuid() == 0 else None
+    as_user = ["runuser", "-u", "postgres", "--"] if user else []
+    if user:
+        os.chown(folder, user.pw_uid, user.pw_gid)
+    data = folder / "data"
+    subprocess.run(
+        [*as_user, str(bin_dir / "initdb"), "-D", str(data), "--auth=trust", "-U", "postgres",
+         "-E", "UTF8"],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    options = f"-p {port} -k {folder} -c listen_addresses=127.0.0.1 -c fsync=off"
+    subprocess.run(
+        [*as_user, str(bin_dir / "pg_ctl"), "-D", str(data), "-l", str(folder / "log"), "-w",
+         "-o", options, "start"],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    try:
+        yield f"postgresql+psycopg://postgres@127.0.0.1:{port}"
+    finally:
+        subprocess.run(
+            [*as_user, str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
+            capture_output=True,
+        )
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+_databases = iter(range(1, 10**6))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def records_backend(request) -> str:
+    """A ``[records]`` section for one test: "" (the project's own SQLite file) or a fresh
+    PostgreSQL database on the session's cluster."""
+    if request.param == "sqlite":
+        return ""
+    return _pg_database(request.getfixturevalue("pg_server"))
+
+
+def _pg_database(server: str) -> str:
+    """A fresh database on the cluster, as a ``[records]`` section."""
+    import psycopg
+
+    name = f"hw_test_{os.getpid()}_{next(_databases)}"
+    with psycopg.connect(server.replace("+psycopg", "") + "/postgres", autocommit=True) as c:
+        c.execute(f'CREATE DATABASE "{name}"')
+    return f'\n[records]\nurl = "{server}/{name}"\n'
+
+
+def use_records(root: Path, section: str) -> None:
+    """Point the project in ``root`` at the record store ``section`` names."""
+    if section:
+        with open(root / "headwater.toml", "a", encoding="utf-8") as fh:
+            fh.write(section)

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from headwater import LockError, Project
+from tests.conftest import use_records
 
 WRITER = textwrap.dedent(
     """
@@ -50,8 +51,9 @@ def _spawn(script: str, *args: str) -> subprocess.Popen:
     )
 
 
-def test_concurrent_writers_never_overlap_when_waiting(tmp_path: Path):
+def test_concurrent_writers_never_overlap_when_waiting(tmp_path: Path, records_backend: str):
     Project.init(tmp_path / "p")
+    use_records(tmp_path / "p", records_backend)
     log = tmp_path / "log.jsonl"
     procs = [_spawn(WRITER, str(tmp_path / "p"), str(log), "1", "0.3") for _ in range(4)]
     for p in procs:
@@ -62,8 +64,10 @@ def test_concurrent_writers_never_overlap_when_waiting(tmp_path: Path):
         assert start >= end, "two writers held the lock at the same time"
 
 
-def test_second_writer_skips_at_once_and_is_recorded(tmp_path: Path):
-    project = Project.init(tmp_path / "p")
+def test_second_writer_skips_at_once_and_is_recorded(tmp_path: Path, records_backend: str):
+    Project.init(tmp_path / "p")
+    use_records(tmp_path / "p", records_backend)
+    project = Project.open(tmp_path / "p")
     log = tmp_path / "log.jsonl"
     holder = _spawn(WRITER, str(tmp_path / "p"), str(log), "0", "3")
     lock_info = tmp_path / "p" / ".headwater" / "lock.json"
@@ -81,8 +85,10 @@ def test_second_writer_skips_at_once_and_is_recorded(tmp_path: Path):
     assert "holds the lock" in skipped["note"]
 
 
-def test_killed_writer_lock_and_running_row_are_recovered(tmp_path: Path):
-    project = Project.init(tmp_path / "p")
+def test_killed_writer_lock_and_running_row_are_recovered(tmp_path: Path, records_backend: str):
+    Project.init(tmp_path / "p")
+    use_records(tmp_path / "p", records_backend)
+    project = Project.open(tmp_path / "p")
     proc = _spawn(DIE, str(tmp_path / "p"))
     dead_run = int(proc.stdout.readline())
     assert proc.wait(timeout=60) == -signal.SIGKILL
@@ -95,8 +101,10 @@ def test_killed_writer_lock_and_running_row_are_recovered(tmp_path: Path):
     assert project.records.run(run.id)["status"] == "ok"
 
 
-def test_failed_writer_is_recorded_and_releases_the_lock(tmp_path: Path):
-    project = Project.init(tmp_path / "p")
+def test_failed_writer_is_recorded_and_releases_the_lock(tmp_path: Path, records_backend: str):
+    Project.init(tmp_path / "p")
+    use_records(tmp_path / "p", records_backend)
+    project = Project.open(tmp_path / "p")
     with pytest.raises(RuntimeError), project.writer("ingest"):
         raise RuntimeError("boom")
     last = project.history(limit=1)[0]

@@ -30,11 +30,11 @@ KILLER = textwrap.dedent(
 POINTS = ["hash", "read", "clean", "dedup", "write", "publish", "published"]
 
 
-def _scenario(root: Path) -> Project:
+def _scenario(root: Path, records: str = "") -> Project:
     write_toml(
         root,
         '[[sources]]\npath = "in"\n[dataset]\nname = "d"\nkey = ["k"]\nsettle_seconds = 0\n'
-        '[engine]\nthreads = 1\nmemory_limit = "256MB"\n',
+        '[engine]\nthreads = 1\nmemory_limit = "256MB"\n' + records,
     )
     put(root / "in/a.csv", "k,v\n1,a\n2,b\n3,c\n")
     put(root / "in/b.csv", "k,v\n4,d\n")
@@ -59,8 +59,8 @@ def expected(tmp_path_factory):
 
 
 @pytest.mark.parametrize("point", POINTS)
-def test_kill_9_at_any_point_loses_nothing(tmp_path, expected, point):
-    project = _scenario(tmp_path)
+def test_kill_9_at_any_point_loses_nothing(tmp_path, expected, point, records_backend):
+    project = _scenario(tmp_path, records_backend)
     before = _rows(project, 1)
     proc = subprocess.run(
         [sys.executable, "-c", KILLER, str(tmp_path), point],

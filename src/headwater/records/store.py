@@ -80,8 +80,8 @@ class RecordStore:
         with self.engine.connect() as conn:
             try:
                 return conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
-            except sa.exc.OperationalError:
-                return None
+            except (sa.exc.OperationalError, sa.exc.ProgrammingError):
+                return None  # no alembic_version table yet (SQLite, PostgreSQL)
 
     def _migrate_if_needed(self) -> None:
         try:
