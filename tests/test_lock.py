@@ -70,15 +70,18 @@ def test_second_writer_skips_at_once_and_is_recorded(tmp_path: Path, records_bac
     project = Project.open(tmp_path / "p")
     log = tmp_path / "log.jsonl"
     holder = _spawn(WRITER, str(tmp_path / "p"), str(log), "0", "3")
-    lock_info = tmp_path / "p" / ".headwater" / "lock.json"
+    # the holder has described itself: lock.json, or its session on PostgreSQL
+    lock = project.workspace._project_lock()
     deadline = time.time() + 30
-    while not lock_info.exists() and time.time() < deadline:
+    while not lock.holder().get("kind" if records_backend else "run_id"):
+        assert time.time() < deadline, "the first writer never took the lock"
         time.sleep(0.05)
     t0 = time.time()
     with pytest.raises(LockError) as info, project.writer("ingest"):
         pytest.fail("second writer proceeded while the first held the lock")
     assert time.time() - t0 < 2
     assert "busy" in str(info.value) and "pid" in str(info.value)
+    assert "run " in str(info.value) and "(ingest" in str(info.value)  # names the holder
     assert holder.wait(timeout=60) == 0
     skipped = project.records.run(info.value.run_id)
     assert skipped["status"] == "skipped"
@@ -111,4 +114,25 @@ def test_failed_writer_is_recorded_and_releases_the_lock(tmp_path: Path, records
     assert last["status"] == "failed" and "boom" in last["error"]
     with project.writer("ingest"):
         pass
-    assert os.path.exists(tmp_path / "p" / ".headwater" / "lock")
+    # the lock follows the records: a file beside them, or PostgreSQL's advisory lock
+    assert os.path.exists(tmp_path / "p" / ".headwater" / "lock") != bool(records_backend)
+
+
+def test_on_postgresql_the_lock_holds_across_project_folders(tmp_path: Path, pg_server: str):
+    """Two hosts: two folders (two file locks) sharing one record store on PostgreSQL —
+    the advisory lock in the records makes them one project with one writer."""
+    from tests.conftest import _pg_database
+
+    section = _pg_database(pg_server)
+    for host in ("a", "b"):
+        Project.init(tmp_path / host)
+        use_records(tmp_path / host, section)
+    a, b = Project.open(tmp_path / "a"), Project.open(tmp_path / "b")
+    with a.writer("ingest") as run:
+        with pytest.raises(LockError) as refused, b.writer("ingest"):
+            pytest.fail("a second folder's writer got in while the first held the lock")
+        assert f"run {run.id} (ingest" in str(refused.value)
+    with b.writer("ingest") as later:  # free again once the first ended
+        assert later.recovered == []
+    skipped = b.records.run(refused.value.run_id)
+    assert skipped["status"] == "skipped" and f"run {run.id}" in skipped["note"]

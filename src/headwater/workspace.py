@@ -35,7 +35,6 @@ from headwater.records import now_iso
 if TYPE_CHECKING:
     import sqlalchemy as sa
 
-    from headwater._lock import ProjectLock
     from headwater.config import Config
     from headwater.engines.base import Engine
     from headwater.records.store import RecordStore
@@ -113,7 +112,7 @@ class Workspace:
         self._records: RecordStore | None = None
         self._engine: Engine | None = engine
         self._owns_engine = engine is None
-        self._lock: ProjectLock | None = None
+        self._lock: Any = None  # a ProjectLock, or an AdvisoryLock on PostgreSQL
         self._runs: list[Run] = []  # the open writers, outermost first
 
     # -- the record store --------------------------------------------------------------
@@ -238,9 +237,7 @@ class Workspace:
                 yield run
             return
 
-        from headwater._lock import ProjectLock
-
-        lock = ProjectLock(self.config.state_dir)
+        lock = self._project_lock()
         try:
             lock.acquire(wait=wait)
         except LockError as refused:
@@ -276,6 +273,17 @@ class Workspace:
         finally:
             self._lock = None
             lock.release()
+
+    def _project_lock(self) -> Any:
+        """The lock follows the records: an advisory lock in PostgreSQL (every host that
+        shares the records shares it), else the file lock in the project's state folder."""
+        if self.records.engine.dialect.name == "postgresql":
+            from headwater.records._pglock import AdvisoryLock
+
+            return AdvisoryLock(self.records.engine)
+        from headwater._lock import ProjectLock
+
+        return ProjectLock(self.config.state_dir)
 
     @contextmanager
     def _recording(self, run: Run) -> Iterator[None]:

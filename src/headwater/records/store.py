@@ -29,6 +29,14 @@ BUSY_TIMEOUT_MS = 30_000
 __all__ = ["HEAD_REVISION", "RecordStore", "now_iso"]
 
 
+def masked(url: str) -> str:
+    """``url`` with its password (if any) shown as ***."""
+    try:
+        return sa.engine.make_url(url).render_as_string(hide_password=True)
+    except Exception:  # not a URL SQLAlchemy can read: it has no password part we know of
+        return url
+
+
 class RecordStore:
     """Connection to the record store; one per project.
 
@@ -39,12 +47,12 @@ class RecordStore:
     """
 
     def __init__(self, url: str) -> None:
-        self.url = url
+        self.url = masked(url)  # what messages show: never the password
         try:
             self.engine = sa.create_engine(url, future=True)
         except Exception as exc:  # bad URL, missing driver
             raise RecordsError(
-                f"cannot open the record store at {url!r}: {exc}",
+                f"cannot open the record store at {self.url!r}: {exc}",
                 hint="check [records] url in headwater.toml",
             ) from exc
         if self.engine.dialect.name == "sqlite":
@@ -106,6 +114,20 @@ class RecordStore:
         cfg = AlembicConfig()
         cfg.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
         with self.write() as conn:
+            if conn.dialect.name == "postgresql":
+                # processes opening a new database at once migrate one at a time (SQLite's
+                # BEGIN IMMEDIATE does this there); the others then find it done
+                conn.execute(
+                    sa.text(
+                        "SELECT pg_advisory_xact_lock(18519, "
+                        "hashtext(current_database() || '/' || current_schema()))"
+                    )
+                )
+                if sa.inspect(conn).has_table("alembic_version") and (
+                    conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
+                    == HEAD_REVISION
+                ):
+                    return
             cfg.attributes["connection"] = conn
             try:
                 command.upgrade(cfg, "head")
