@@ -449,25 +449,22 @@ def publish(
         "schema": json.dumps(list(schema.items())),
         "updated": now,
     }
-    if current is None:
-        conn.execute(sa.insert(rs.datasets).values(name=name, **values))
-    else:
-        conn.execute(sa.update(rs.datasets).where(rs.datasets.c.name == name).values(**values))
+    from headwater.records.store import upsert
+
+    upsert(conn, rs.datasets, {"name": name}, values)
     return version
 
 
 def set_schema(conn: sa.Connection, name: str, line: int, schema: dict[str, str]) -> None:
     """Pin the schema without a new version (first run with no rows, say)."""
-    exists = conn.execute(sa.select(rs.datasets.c.name).where(rs.datasets.c.name == name)).first()
+    from headwater.records.store import upsert
+
     values = {
         "schema": json.dumps(list(schema.items())),
         "current_line": line,
         "updated": now_iso(),
     }
-    if exists:
-        conn.execute(sa.update(rs.datasets).where(rs.datasets.c.name == name).values(**values))
-    else:
-        conn.execute(sa.insert(rs.datasets).values(name=name, current_version=None, **values))
+    upsert(conn, rs.datasets, {"name": name}, values)  # current_version: NULL when new
 
 
 def write_manifests(project: Workspace, conn: sa.Connection | None = None) -> list[int]:

@@ -158,19 +158,9 @@ def move_pointer(
                 "nothing was changed",
                 hint="run the command again",
             )
-        exists = conn.execute(
-            sa.select(rs.production.c.name).where(rs.production.c.name == "default")
-        ).first()
-        if exists:
-            conn.execute(
-                sa.update(rs.production)
-                .where(rs.production.c.name == "default")
-                .values(version=move.to_version, since=now)
-            )
-        else:
-            conn.execute(
-                sa.insert(rs.production).values(name="default", version=move.to_version, since=now)
-            )
+        from headwater.records.store import upsert
+
+        upsert(conn, rs.production, {"name": "default"}, {"version": move.to_version, "since": now})
         if move.action == "promote" and move.to_version is not None:
             conn.execute(
                 sa.update(rs.models)

@@ -661,15 +661,11 @@ class IngestJob:
         file_id: int,
         status: str,
     ) -> None:
-        fs = rs.file_state
-        where = (fs.c.dataset == self.ds.name) & (fs.c.line == self.line) & (fs.c.path == path)
+        from headwater.records.store import upsert
+
         values = {"size": size, "mtime": mtime, "hash": hash_, "file_id": file_id, "status": status}
-        if conn.execute(sa.select(fs.c.path).where(where)).first():
-            conn.execute(sa.update(fs).where(where).values(**values))
-        else:
-            conn.execute(
-                sa.insert(fs).values(dataset=self.ds.name, line=self.line, path=path, **values)
-            )
+        keys = {"dataset": self.ds.name, "line": self.line, "path": path}
+        upsert(conn, rs.file_state, keys, values)
 
     def _record_rejects(
         self, conn: sa.Connection, rejects: list[dict[str, Any]], plan: Plan

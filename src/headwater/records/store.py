@@ -255,3 +255,17 @@ class RecordStore:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def upsert(
+    conn: sa.Connection, table: sa.Table, keys: dict[str, Any], values: dict[str, Any]
+) -> None:
+    """Insert the row with primary key ``keys`` or update its ``values``: one statement,
+    ``INSERT … ON CONFLICT (key) DO UPDATE`` in SQLite's and PostgreSQL's dialects alike
+    (never a select-then-insert, which two writers could both pass)."""
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert  # type: ignore[assignment]
+    stmt = insert(table).values(**keys, **values)
+    conn.execute(stmt.on_conflict_do_update(index_elements=list(keys), set_=values))
