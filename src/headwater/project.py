@@ -323,6 +323,24 @@ class Project:
 
         return loop.drift_report(self.workspace, data)
 
+    # -- the record store --------------------------------------------------------------
+
+    def records_migrate(self) -> dict[str, Any]:
+        """Create or upgrade the record store's schema (done on first use anyway)."""
+        from headwater.records import HEAD_REVISION
+
+        store = self.workspace.records  # opening migrates
+        return {"records": store.url, "revision": HEAD_REVISION}
+
+    def records_copy(self, to: str) -> dict[str, Any]:
+        """Copy every record into the new, empty store at ``to``, verified per table."""
+        from headwater.records.copy import copy_records
+
+        with self.writer("records-copy") as run:  # nothing is written meanwhile
+            result = copy_records(self.workspace.records, to, run.id).to_dict()
+            run.summary = {"target": result["target"], "tables": len(result["tables"])}
+        return result
+
     # -- the schedule ------------------------------------------------------------------
 
     def schedule_add(

@@ -41,7 +41,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-WRITER_KINDS = ("ingest", "train", "deploy", "rollback", "run", "gc")
+WRITER_KINDS = ("ingest", "train", "deploy", "rollback", "run", "gc", "records-copy")
 
 
 @dataclass

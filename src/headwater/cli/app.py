@@ -365,6 +365,27 @@ def records_export(
     return 0
 
 
+@records_app.command("migrate")
+def records_migrate(project: ProjectOpt = None, format: FormatOpt = Fmt.text) -> int:
+    """Create or upgrade the record store's schema (also done on first use)."""
+    info = _open(project).records_migrate()
+    _emit(format, info, lambda i: output.line(f"{i['records']}: at revision {i['revision']}"))
+    return 0
+
+
+@records_app.command("copy")
+def records_copy(
+    to: Annotated[str, typer.Option("--to", help="The new store's URL (an empty database).")],
+    project: ProjectOpt = None,
+    format: FormatOpt = Fmt.text,
+) -> int:
+    """Copy this project's records to another store (SQLite ↔ PostgreSQL), verified per
+    table; the source is left as it was. Then point [records] url at the new store."""
+    result = _open(project).records_copy(to)
+    _emit(format, result, output.records_copied)
+    return 0
+
+
 @app.command()
 def demo(
     directory: Annotated[Path, typer.Argument(help="Where to create the demo project.")] = Path(

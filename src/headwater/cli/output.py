@@ -564,3 +564,13 @@ def schedule_removed(gone: list[dict[str, Any]]) -> None:
         line("this project has no crontab entries: nothing removed")
     for e in gone:
         line(f"removed crontab entry {e['id']} ({e['expression']!r}, job {e['job']})")
+
+
+def records_copied(r: dict[str, Any]) -> None:
+    rows = sum(t["rows"] for t in r["tables"].values())
+    line(
+        f"copied {rows:,} rows in {len(r['tables'])} tables from {r['source']} to "
+        f"{r['target']}; every table's count and checksum match",
+        soft_wrap=True,
+    )
+    line("the source is unchanged; to use the copy, set [records] url in headwater.toml")
