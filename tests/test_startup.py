@@ -52,6 +52,24 @@ def test_history_reads_the_records_without_sqlalchemy(tmp_path):
     assert "ingest" in out.stdout
 
 
+def test_history_on_postgresql_reads_without_sqlalchemy_too(tmp_path, pg_server):
+    from tests.conftest import _pg_database, use_records
+
+    project = Project.init(tmp_path / "p")
+    use_records(tmp_path / "p", _pg_database(pg_server))
+    with Project.open(tmp_path / "p").writer("ingest"):
+        pass
+    script = SCRIPT.format(root=str(tmp_path / "p"), cmd="history", heavy=(*HEAVY, "sqlalchemy"))
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=False
+    )
+    lines = dict(line.split("=", 1) for line in out.stdout.splitlines() if "=" in line)
+    assert lines.get("CODE") == "0", out.stderr
+    assert lines.get("HEAVY") == "", lines.get("HEAVY")
+    assert "ingest" in out.stdout
+    del project
+
+
 def test_importing_headwater_is_light():
     out = subprocess.run(
         [

@@ -151,13 +151,18 @@ class Project:
     def drift_unresolved(self) -> bool:
         """Whether the loop's last verdict on the production model found drift that its
         retrained candidate could not fix (shown by ``history``, ``models``, ``show``)."""
-        db = self.workspace.fast_db()
-        if db is not None:
-            from headwater.records import _fast
+        from headwater.records import _fast
 
-            fast = _fast.drift_unresolved(db)
-            if fast is not None:
-                return fast
+        db, url = self.workspace.fast_db(), str(self.config.records.url or "")
+        fast = (
+            _fast.drift_unresolved(db)
+            if db is not None
+            else _fast.drift_unresolved_postgresql(url)
+            if url.startswith("postgresql")
+            else None
+        )
+        if fast is not None:
+            return fast
         from headwater import monitor, registry
 
         with self.workspace.records.read() as conn:

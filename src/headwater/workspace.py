@@ -140,6 +140,12 @@ class Workspace:
             fast = _fast.runs(self.config.state_dir / "records.db", limit, kind)
             if fast is not None:
                 return fast
+        elif self._records is None and str(self.config.records.url).startswith("postgresql"):
+            from headwater.records import _fast
+
+            fast = _fast.runs_postgresql(str(self.config.records.url), limit, kind)
+            if fast is not None:
+                return fast
         return self.records.runs(limit=limit, kind=kind)
 
     def fast_db(self) -> Path | None:

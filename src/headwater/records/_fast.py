@@ -59,12 +59,67 @@ def drift_unresolved(db: Path) -> bool | None:
         prod = con.execute("SELECT version FROM production WHERE name = 'default'").fetchone()
         if prod is None or prod[0] is None:
             return False
-        last = con.execute(
-            "SELECT outcome, model_version FROM drift_checks "
-            "WHERE verdict IN ('drift', 'no_drift', 'data_drift') ORDER BY id DESC LIMIT 1"
-        ).fetchone()
+        last = con.execute(_DRIFT_SQL).fetchone()
         return bool(last and last[0] == "rejected" and last[1] == prod[0])
     except sqlite3.Error:
         return None
     finally:
         con.close()
+
+
+def runs_postgresql(url: str, limit: int | None, kind: str | None) -> list[dict[str, Any]] | None:
+    """:func:`runs` on PostgreSQL with the driver alone (psycopg, no SQLAlchemy), or None
+    when it cannot answer (another driver, no such table, an old revision)."""
+    if not url.startswith(("postgresql+psycopg://", "postgresql://")):
+        return None
+    try:
+        import psycopg
+        from psycopg.rows import dict_row
+    except ImportError:
+        return None
+    conninfo = "postgresql://" + url.split("://", 1)[1]
+    try:
+        with psycopg.connect(conninfo, row_factory=dict_row, connect_timeout=10) as con:
+            revision = con.execute("SELECT version_num FROM alembic_version").fetchone()
+            if revision is None or revision["version_num"] != HEAD_REVISION:
+                return None
+            sql = "SELECT * FROM runs"
+            args: list[Any] = []
+            if kind:
+                sql += " WHERE kind = %s"
+                args.append(kind)
+            sql += " ORDER BY id DESC"
+            if limit:
+                sql += " LIMIT %s"
+                args.append(limit)
+            return [run_dict(row) for row in con.execute(sql, args)]
+    except psycopg.Error:
+        return None
+
+
+_DRIFT_SQL = (
+    "SELECT outcome, model_version FROM drift_checks "
+    "WHERE verdict IN ('drift', 'no_drift', 'data_drift') ORDER BY id DESC LIMIT 1"
+)
+
+
+def drift_unresolved_postgresql(url: str) -> bool | None:
+    """:func:`drift_unresolved` on PostgreSQL with psycopg alone, or None."""
+    if not url.startswith(("postgresql+psycopg://", "postgresql://")):
+        return None
+    try:
+        import psycopg
+    except ImportError:
+        return None
+    try:
+        with psycopg.connect("postgresql://" + url.split("://", 1)[1], connect_timeout=10) as con:
+            revision = con.execute("SELECT version_num FROM alembic_version").fetchone()
+            if revision is None or revision[0] != HEAD_REVISION:
+                return None
+            prod = con.execute("SELECT version FROM production WHERE name = 'default'").fetchone()
+            if prod is None or prod[0] is None:
+                return False
+            last = con.execute(_DRIFT_SQL).fetchone()
+            return bool(last and last[0] == "rejected" and last[1] == prod[0])
+    except psycopg.Error:
+        return None
