@@ -394,24 +394,37 @@ def publish(
     Raises :class:`PublishError` if the current version is no longer ``parent`` (another
     writer published first): nothing is committed and the run's parts become orphans.
     """
+    from headwater.records.store import compare_and_set
+
     now = now_iso()
-    current = conn.execute(
-        sa.select(rs.datasets.c.current_version, rs.datasets.c.current_line).where(
-            rs.datasets.c.name == name
-        )
-    ).first()
-    cur_version = current[0] if current else None
-    if cur_version != parent.version:
+    latest = conn.execute(
+        sa.select(sa.func.max(rs.versions.c.version)).where(rs.versions.c.dataset == name)
+    ).scalar()
+    version = int(latest or 0) + 1
+    # claim the dataset row first: a concurrent publisher's claim waits, then fails
+    claimed = compare_and_set(
+        conn,
+        rs.datasets,
+        {"name": name},
+        "current_version",
+        parent.version,
+        {
+            "current_version": version,
+            "current_line": line,
+            "schema": json.dumps(list(schema.items())),
+            "updated": now,
+        },
+    )
+    if not claimed:
+        cur_version = conn.execute(
+            sa.select(rs.datasets.c.current_version).where(rs.datasets.c.name == name)
+        ).scalar()
         raise PublishError(
             f"dataset {name!r} moved from version {parent.version} to {cur_version} during "
             "this run; nothing was published",
             hint="run the command again: it will build on the new version",
             dataset=name,
         )
-    latest = conn.execute(
-        sa.select(sa.func.max(rs.versions.c.version)).where(rs.versions.c.dataset == name)
-    ).scalar()
-    version = int(latest or 0) + 1
     base_rows = parent.rows if line == parent.line else 0
     rows = base_rows + rows_added - rows_retracted
     conn.execute(
@@ -443,15 +456,6 @@ def publish(
                     bytes=size,
                 )
             )
-    values = {
-        "current_version": version,
-        "current_line": line,
-        "schema": json.dumps(list(schema.items())),
-        "updated": now,
-    }
-    from headwater.records.store import upsert
-
-    upsert(conn, rs.datasets, {"name": name}, values)
     return version
 
 

@@ -150,17 +150,19 @@ def move_pointer(
 ) -> None:
     """Move production from ``move.from_version`` to ``move.to_version`` (compare-and-swap)."""
     now = now_iso()
-    current, _ = production_version(conn)
     if move.action in ("promote", "rollback"):
-        if current != move.from_version:
+        from headwater.records.store import compare_and_set
+
+        values = {"version": move.to_version, "since": now}
+        if not compare_and_set(
+            conn, rs.production, {"name": "default"}, "version", move.from_version, values
+        ):
+            current, _ = production_version(conn)
             raise RegistryError(
                 f"production moved from v{move.from_version} to v{current} meanwhile; "
                 "nothing was changed",
                 hint="run the command again",
             )
-        from headwater.records.store import upsert
-
-        upsert(conn, rs.production, {"name": "default"}, {"version": move.to_version, "since": now})
         if move.action == "promote" and move.to_version is not None:
             conn.execute(
                 sa.update(rs.models)

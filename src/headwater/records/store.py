@@ -269,3 +269,30 @@ def upsert(
         from sqlalchemy.dialects.sqlite import insert  # type: ignore[assignment]
     stmt = insert(table).values(**keys, **values)
     conn.execute(stmt.on_conflict_do_update(index_elements=list(keys), set_=values))
+
+
+def compare_and_set(
+    conn: sa.Connection,
+    table: sa.Table,
+    keys: dict[str, Any],
+    column: str,
+    expected: Any,
+    values: dict[str, Any],
+) -> bool:
+    """Set ``values`` on the row ``keys`` only if its ``column`` still is ``expected``
+    (NULL-safe); create the row first (with ``column`` NULL) when there is none. One
+    conditional UPDATE: under PostgreSQL's READ COMMITTED a concurrent writer's UPDATE
+    waits for the first to commit, then finds the value changed and sets nothing — a
+    select-then-update would let both pass. Returns whether this call set it."""
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert  # type: ignore[assignment]
+    conn.execute(insert(table).values(**keys, **{**values, column: None}).on_conflict_do_nothing())
+    where = [table.c[k] == v for k, v in keys.items()]
+    stmt = (
+        sa.update(table)
+        .where(*where, table.c[column].is_not_distinct_from(expected))
+        .values(**values)
+    )
+    return conn.execute(stmt).rowcount == 1
