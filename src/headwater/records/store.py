@@ -49,7 +49,10 @@ class RecordStore:
     def __init__(self, url: str) -> None:
         self.url = masked(url)  # what messages show: never the password
         try:
-            self.engine = sa.create_engine(url, future=True)
+            options: dict[str, Any] = {}
+            if url.startswith("postgresql"):  # a server can live with this: few, checked
+                options = {"pool_size": 2, "max_overflow": 3, "pool_pre_ping": True}
+            self.engine = sa.create_engine(url, future=True, **options)
         except Exception as exc:  # bad URL, missing driver
             raise RecordsError(
                 f"cannot open the record store at {self.url!r}: {exc}",
