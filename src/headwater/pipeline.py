@@ -40,7 +40,8 @@ def train(
     """Fit a candidate on the current dataset version; optionally deploy it.
 
     ``progress(stage, done, total, detail)`` is called as the stages ``read``, ``fit``,
-    ``evaluate``, ``save`` (and ``gate`` with ``deploy``) start and end.
+    ``evaluate``, ``save`` (and ``gate`` with ``deploy``) start and end, and as
+    ``promoted`` once the candidate is in production.
     """
     from headwater import registry
     from headwater.train import fit, load_training_data, resolve_estimator
@@ -93,7 +94,13 @@ def train(
         if deploy:
             with step(report, "gate", f"model v{version} against production"):
                 result.gate = _gate(
-                    project, run, version, data.test, force=force, summary=result.to_dict()
+                    project,
+                    run,
+                    version,
+                    data.test,
+                    force=force,
+                    summary=result.to_dict(),
+                    progress=report,
                 )
             run.summary = result.to_dict()
     return result
@@ -206,11 +213,13 @@ def _gate(
     force: bool,
     data: dict[str, Any] | None = None,
     summary: dict[str, Any] | None = None,
+    progress: ProgressCallback | None = None,
 ) -> GateResult:
     """Score candidate and production on the same test data; move the pointer if it passes.
 
     ``data`` says where the test rows came from; the run's summary is ``summary`` (what the
-    run did before the gate) updated with the verdict."""
+    run did before the gate) updated with the verdict. ``progress`` hears ``promoted``
+    once the pointer moved (and the score history plot says so)."""
     from headwater import registry
     from headwater.train import better_or_equal, meets, score
 
@@ -275,6 +284,8 @@ def _gate(
         run.finish_in(project.records, conn, status, {**(summary or {}), **result.to_dict()})
     if promote:
         _write_score_history(project)  # the plot marks the production version
+        if progress is not None:
+            progress("promoted", 1, 1, f"model v{version} is in production")
     return result
 
 
