@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 from headwater.errors import RegistryError
 from headwater.predict import report_plot
-from headwater.progress import reporter, step
+from headwater.progress import no_progress, reporter, step
 from headwater.records import now_iso
 from headwater.records import schema as rs
 from headwater.results import DeployResult, GateResult, RollbackResult, TrainResult
@@ -41,7 +41,7 @@ def train(
 
     ``progress(stage, done, total, detail)`` is called as the stages ``read``, ``fit``,
     ``evaluate``, ``save`` (and ``gate`` with ``deploy``) start and end, and as
-    ``promoted`` once the candidate is in production.
+    ``promoted`` right after the candidate went into production.
     """
     from headwater import registry
     from headwater.train import fit, load_training_data, resolve_estimator
@@ -219,7 +219,7 @@ def _gate(
 
     ``data`` says where the test rows came from; the run's summary is ``summary`` (what the
     run did before the gate) updated with the verdict. ``progress`` hears ``promoted``
-    once the pointer moved (and the score history plot says so)."""
+    start right after the pointer moved, and end once the score history plot shows it."""
     from headwater import registry
     from headwater.train import better_or_equal, meets, score
 
@@ -283,9 +283,8 @@ def _gate(
         status = "ok" if promote else "refused"
         run.finish_in(project.records, conn, status, {**(summary or {}), **result.to_dict()})
     if promote:
-        _write_score_history(project)  # the plot marks the production version
-        if progress is not None:
-            progress("promoted", 1, 1, f"model v{version} is in production")
+        with step(progress or no_progress, "promoted", f"model v{version} is in production"):
+            _write_score_history(project)  # the plot marks the production version
     return result
 
 
