@@ -67,30 +67,35 @@ def run_loop(
         return _dry_run(ws)
     with ws.writer("run", wait=wait, options={}) as run, ws.scratch():
         report = reporter(run, progress)
-        result = LoopResult(run_id=run.id, status="no_new_data")
-        checked = _checked_through(ws)
-        with step(report, "discover", "looking for new files"):
-            plan = ingest(ws, dry_run=True)
-            pending = _pending(ws, checked)
-        if not _has_new(ws, plan) and not pending:
-            result.reason = "no new or changed file in the sources, and no rows left unchecked"
-            return _finish(ws, run, result)
-        ing = ingest(ws, progress=report)  # a child run
-        result.ingest_run_id = ing.run_id
-        result.files_new = ing.files_new + ing.files_changed
-        result.rows_added = ing.rows_added
-        result.warnings = list(ing.warnings)
-        if ing.status == "failed":
-            result.status = "failed"
-            result.reason = f"the ingest achieved nothing: {ing.error}"
-            return _finish(ws, run, result)
-        production = _production(ws)
-        if production is None:
-            return _first_model(ws, run, result, checked, report)
-        check = _check(ws, result, checked, production, report)
-        if ing.status == "partial" and result.status in ("no_drift", "insufficient_data"):
-            result.status = "partial"  # nothing else happened; failed files need a look
-        return _finish(ws, run, result, check)
+        result = LoopResult(run_id=run.id, status="no_new_data", step="discover")
+        try:
+            checked = _checked_through(ws)
+            with step(report, "discover", "looking for new files"):
+                plan = ingest(ws, dry_run=True)
+                pending = _pending(ws, checked)
+            if not _has_new(ws, plan) and not pending:
+                result.reason = "no new or changed file in the sources, and no rows left unchecked"
+                return _finish(ws, run, result)
+            result.step = "ingest"
+            ing = ingest(ws, progress=report)  # a child run
+            result.ingest_run_id = ing.run_id
+            result.files_new = ing.files_new + ing.files_changed
+            result.rows_added = ing.rows_added
+            result.warnings = list(ing.warnings)
+            if ing.status == "failed":
+                result.status = "failed"
+                result.reason = f"the ingest achieved nothing: {ing.error}"
+                return _finish(ws, run, result)
+            production = _production(ws)
+            if production is None:
+                return _first_model(ws, run, result, checked, report)
+            check = _check(ws, result, checked, production, report)
+            if ing.status == "partial" and result.status in ("no_drift", "insufficient_data"):
+                result.status = "partial"  # nothing else happened; failed files need a look
+            return _finish(ws, run, result, check)
+        except Exception as exc:
+            _failed(run, result, exc)
+            raise
 
 
 def _finish(
@@ -99,6 +104,11 @@ def _finish(
     """Record the run's end (and its drift check) in one transaction."""
     from headwater import registry
 
+    if result.status == "rejected":
+        result.step = "gate"
+    elif result.status != "failed":
+        result.step = None
+
     with ws.records.write() as conn:
         if check is not None:
             conn.execute(sa.insert(rs.drift_checks).values(run_id=run.id, at=now_iso(), **check))
@@ -106,6 +116,18 @@ def _finish(
         result.drift_unresolved = drift_unresolved(conn, result.production_version)
         run.finish_in(ws.records, conn, result.status, result.to_dict())
     return result
+
+
+def _failed(run: Run, result: LoopResult, exc: Exception) -> None:
+    """A step raised: the run's summary says which step (and the progress stage it was
+    in) and keeps what the run did before; the writer records it with the error. Nothing
+    was checked, so the next run checks the rows this one ingested."""
+    stage = run.summary.get("stage")
+    if result.step == "train" and stage in ("gate", "promoted"):
+        result.step = "gate"  # the train step's child run ends with the gate
+    result.status = "failed"
+    result.reason = f"the {result.step} step failed: {exc}"
+    run.summary = {**result.to_dict(), "stage": stage}
 
 
 def _dry_run(ws: Workspace) -> LoopResult:
@@ -217,6 +239,7 @@ def _first_model(
     """Nothing in production: train and deploy through the gate (``[deploy] min_score``)."""
     from headwater import pipeline
 
+    result.step = "train"
     trained = pipeline.train(ws, deploy=True, progress=report)  # a child run
     result.candidate = _candidate(trained)
     result.status = "deployed" if trained.promoted else "rejected"
@@ -256,9 +279,11 @@ def _check(
     cfg = ws.config
     row = registry.model_row(ws, production)
     features = json.loads(row["features"])
+    result.step = "score"
     with step(report, "score", f"the new rows against model v{production}"):
         added, table, frame = _new_rows(ws, checked, [*features, row["target"]])
         drift, value = _model_drift(ws, production, row, table, frame)
+    result.step = "drift"
     with step(report, "drift", f"{len(features)} features against the model card's profile"):
         profile = json.loads(row["card"]).get("profile") or {}
         checks = (
@@ -278,6 +303,7 @@ def _check(
         why = (
             drift.reason if drift.verdict == "drift" else f"data drift in {', '.join(data_drifted)}"
         )
+        result.step = "train"
         trained = pipeline.train(ws, deploy=True, progress=report)  # a child run
         result.candidate = _candidate(trained)
         candidate = trained.model_version

@@ -230,6 +230,9 @@ class LoopResult(_Result):
     warnings: list[dict[str, Any]] = field(default_factory=list)
     dry_run: bool = False
     plan: dict[str, Any] = field(default_factory=dict)  # with dry_run: what a run would do
+    # where it stopped short: the step that failed (discover, ingest, score, drift, train,
+    # gate) or the gate that refused the candidate; None when it went through
+    step: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -246,6 +249,7 @@ class LoopResult(_Result):
             "production_version": self.production_version,
             "drift_unresolved": self.drift_unresolved,
             "warnings": self.warnings,
+            "step": self.step,
             "dry_run": self.dry_run,
             **({"plan": self.plan} if self.dry_run else {}),
         }

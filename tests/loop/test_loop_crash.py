@@ -184,3 +184,84 @@ def test_kill_9_of_a_run_at_any_step_loses_nothing(
     assert parts == recorded
     folders = {p.name for p in (tmp_path / "models").iterdir() if p.is_dir()}
     assert folders == {f"v{m['version']:04d}" for m in project.models()["models"]}
+
+
+# -- a step that fails ------------------------------------------------------------------
+
+
+def _last_run(project: Project) -> dict[str, Any]:
+    return project.history(limit=1, kind="run")[0]
+
+
+def test_an_ingest_that_fails_is_recorded_with_its_step(tmp_path: Path) -> None:
+    project = _scenario(tmp_path)
+    (tmp_path / "incoming/b.csv").unlink()
+    put(tmp_path / "incoming/bad.csv", "id,a\n1,2,3\n")  # every new file fails
+    r = project.run()
+    assert (r.status, r.step) == ("failed", "ingest")
+    run = _last_run(project)
+    assert run["status"] == "failed" and run["summary"]["step"] == "ingest"
+    assert "the ingest achieved nothing" in run["summary"]["reason"]
+    assert project.models()["production_version"] == 1
+    assert [v["version"] for v in project.versions()] == [1]
+
+
+@pytest.mark.parametrize("damage", ["removed", "corrupted"])
+def test_a_production_model_that_cannot_be_loaded_fails_the_score_step(
+    tmp_path: Path, damage: str
+) -> None:
+    from headwater.errors import RegistryError
+
+    project = _scenario(tmp_path)
+    model = tmp_path / "models/v0001/model.skops"
+    good = model.read_bytes()
+    if damage == "removed":
+        model.unlink()
+    else:
+        model.write_bytes(good[: len(good) // 2])
+    with pytest.raises(RegistryError, match="model v1"):
+        project.run()
+    run = _last_run(project)
+    assert run["status"] == "failed" and "model v1" in run["error"]
+    s = run["summary"]
+    assert (s["status"], s["step"], s["stage"]) == ("failed", "score", "score")
+    assert s["ingest_run_id"] is not None and s["rows_added"] == 300  # what it did is kept
+    assert "score" in s["reason"] and "model v1" in s["reason"]
+    assert project.models()["production_version"] == 1
+    assert [m["version"] for m in project.models()["models"]] == [1]
+    # once the file is restored, the next run checks the rows the failed run ingested
+    model.write_bytes(good)
+    r = project.run()
+    assert (r.status, r.files_new, r.rows_checked, r.step) == ("deployed", 0, 300, None)
+
+
+def test_a_train_that_cannot_fit_fails_the_train_step(tmp_path: Path) -> None:
+    from headwater.errors import TrainError
+
+    project = _scenario(tmp_path)
+    broken = Project.open(tmp_path, env={"HEADWATER_MODEL__PARAMS": "{ C = -1.0 }"})
+    with pytest.raises(TrainError, match="fitting"):
+        broken.run()
+    run = _last_run(project)
+    s = run["summary"]
+    assert run["status"] == "failed" and (s["step"], s["stage"]) == ("train", "fit")
+    assert s["drift"]["detected"] is True  # the check that led to the retrain is kept
+    [train] = [r for r in project.history(limit=None) if r.get("parent_id") == run["id"]
+               and r["kind"] == "train"]  # fmt: skip
+    assert train["status"] == "failed"
+    assert project.models()["production_version"] == 1
+    assert [m["version"] for m in project.models()["models"]] == [1]
+    r = project.run()  # the configuration fixed: the rows are still checked, and retrained on
+    assert (r.status, r.files_new, r.rows_checked) == ("deployed", 0, 300)
+
+
+def test_a_gate_that_refuses_is_recorded_with_its_step(tmp_path: Path) -> None:
+    write_toml(tmp_path, TOML + MODEL + "\n[deploy]\nmin_score = 0.99\n")
+    put(tmp_path / "incoming/a.csv", rows(200))
+    project = Project.open(tmp_path)
+    r = project.run()
+    assert (r.status, r.step, r.production_version) == ("rejected", "gate", None)
+    run = _last_run(project)
+    assert run["status"] == "rejected" and run["summary"]["step"] == "gate"
+    assert "misses min_score" in run["summary"]["reason"]
+    assert [m["status"] for m in project.models()["models"]] == ["rejected"]
