@@ -15,6 +15,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 from typing import Any
 
@@ -94,10 +95,72 @@ def expected(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     state = {"rows": _rows(p), "production": _production(p), "versions": p.versions()}
     tables = [rs.versions, rs.models, rs.production, rs.promotions, rs.drift_checks]
     before = [_table(p, t) for t in tables]
+    runs = len(p.history(limit=None))
     again = p.run()
-    assert (again.status, again.files_new, again.ingest_run_id) == ("no_new_data", 0, None)
-    assert [_table(p, t) for t in tables] == before
+    state["again"] = {
+        "result": again,
+        "before": before,
+        "after": [_table(p, t) for t in tables],
+        "new_runs": len(p.history(limit=None)) - runs,
+    }
     return state
+
+
+def test_a_second_run_on_the_same_inputs_is_no_new_data_and_changes_nothing(
+    expected: dict[str, Any],
+) -> None:
+    again = expected["again"]
+    r = again["result"]
+    assert (r.status, r.files_new, r.ingest_run_id, r.candidate) == ("no_new_data", 0, None, None)
+    assert r.production_version == expected["production"]["version"]
+    assert again["after"] == again["before"]  # dataset, registry and checks untouched
+    assert again["new_runs"] == 1  # the run itself, no child run
+
+
+HOLDER = textwrap.dedent(
+    """
+    import sys, time
+    from pathlib import Path
+    from headwater import Project
+    root, point = Path(sys.argv[1]), sys.argv[2]
+    def progress(name, at, total, detail):
+        if name == point and not (root / "go").exists():
+            (root / "holding").write_text("")
+            while not (root / "go").exists():
+                time.sleep(0.05)
+    print(Project.open(root).run(progress=progress).status)
+    """
+)
+
+
+def test_a_run_while_another_run_works_is_skipped_and_says_who(tmp_path: Path) -> None:
+    from tests.conftest import run_cli
+
+    project = _scenario(tmp_path)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(tmp_path), "score"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        for _ in range(2400):  # the holder is scoring, under the lock
+            if (tmp_path / "holding").exists() or holder.poll() is not None:
+                break
+            time.sleep(0.05)
+        assert (tmp_path / "holding").exists(), holder.communicate()
+        busy = max(r["id"] for r in project.history(limit=None, kind="run"))
+        out = run_cli("run", "-p", str(tmp_path))
+        assert out.returncode == 2
+        who = f"run {busy} (run, pid {holder.pid}"
+        assert "busy" in out.stderr and who in out.stderr
+        skipped = _last_run(project)
+        assert skipped["status"] == "skipped" and who in skipped["note"]
+    finally:
+        (tmp_path / "go").write_text("")
+        stdout, stderr = holder.communicate(timeout=180)
+    assert holder.returncode == 0 and stdout.split() == ["deployed"], stderr
+    assert project.workspace.records.run(busy)["status"] == "deployed"  # not disturbed
 
 
 @pytest.mark.parametrize("point", POINTS)
