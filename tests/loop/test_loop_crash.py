@@ -218,6 +218,13 @@ def test_kill_9_of_a_run_at_any_step_loses_nothing(
     [check] = [c for c in _table(project, rs.drift_checks) if c["run_id"] == result.run_id]
     if point != "read":
         assert check["ingest_from"] < dead_ingest <= check["ingest_through"]
+    # `show` of the dead run says what its finished child runs did, and claims no more
+    story = " ".join(project.run_record(dead)["story"])
+    if point == "read":
+        assert "Nothing it wrote was published" in story
+    else:
+        assert f"run {dead_ingest} (ingest, ok)" in story
+        assert "Nothing it wrote was published" not in story
     # ... and reaches the same end state as an uninterrupted run
     assert _rows(project) == expected["rows"]
     assert [v["rows"] for v in project.versions()] == [v["rows"] for v in expected["versions"]]
