@@ -126,7 +126,8 @@ def _failed(run: Run, result: LoopResult, exc: Exception) -> None:
     if result.step == "train" and stage in ("gate", "promoted"):
         result.step = "gate"  # the train step's child run ends with the gate
     result.status = "failed"
-    result.reason = f"the {result.step} step failed: {exc}"
+    moved = " after the candidate went into production" if stage == "promoted" else ""
+    result.reason = f"the {result.step} step failed{moved}: {exc}"
     run.summary = {**result.to_dict(), "stage": stage}
 
 
