@@ -39,10 +39,10 @@ KILLER = textwrap.dedent(
     """
 )
 
-# where the loop dies: while the ingest reads (nothing committed), right after the ingest
-# committed, while production is scored, while the candidate is fitted, once its files are
-# written (not yet registered), while the gate compares it, right after the pointer moved
-POINTS = ["read", "published", "score", "fit", "save:1", "gate", "promoted"]
+# where the loop dies: while the ingest reads (nothing committed), while production is
+# scored (the ingest committed), while the candidate is fitted, once its files are written
+# (not yet registered), while the gate compares it, right after the pointer moved
+POINTS = ["read", "score", "fit", "save:1", "gate", "promoted"]
 
 TOML = (
     '[project]\nname = "t"\n[[sources]]\npath = "incoming"\n'
