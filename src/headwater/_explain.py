@@ -33,10 +33,19 @@ def run_record(project: Workspace, run_id: int) -> dict[str, Any]:
         n_rejects = conn.execute(
             sa.select(sa.func.count()).select_from(rs.rejects).where(rs.rejects.c.run_id == run_id)
         ).scalar_one()
+        children = [
+            dict(r._mapping)
+            for r in conn.execute(
+                sa.select(rs.runs.c.id, rs.runs.c.kind, rs.runs.c.status)
+                .where(rs.runs.c.parent_id == run_id)
+                .order_by(rs.runs.c.id)
+            )
+        ]
     for f in files:
         f["fixes"] = json.loads(f["fixes"]) if f.get("fixes") else {}
     run["files"] = files
     run["rejects"] = int(n_rejects)
+    run["children"] = children
     if version is not None:
         v = dict(version._mapping)
         v["schema"] = dict(json.loads(v["schema"]))
@@ -63,7 +72,19 @@ def story(run: dict[str, Any]) -> list[str]:
     if run["status"] == "skipped":
         lines.append(f"It did nothing: {run.get('note')}")
     if run["status"] == "crashed":
-        lines.append(f"It never finished: {run.get('note')}. Nothing it wrote was published.")
+        # a child run that finished committed its work (an ingest's version, a promotion)
+        done = [c for c in run.get("children", []) if c["status"] not in ("running", "crashed")]
+        lines.append(
+            f"It never finished: {run.get('note')}. "
+            + (
+                "Its child run(s) "
+                + ", ".join(f"run {c['id']} ({c['kind']}, {c['status']})" for c in done)
+                + " had finished, and what they recorded stands; nothing else it wrote "
+                "was published."
+                if done
+                else "Nothing it wrote was published."
+            )
+        )
     if run.get("error"):
         lines.append(f"Error: {run['error']}")
     if run["kind"] == "compare" and s:

@@ -73,8 +73,12 @@ def run_loop(
     result = LoopResult(run_id=None, status="no_new_data")
     try:
         with ws.writer("run", wait=wait, options={}) as run, ws.scratch():
-            result.run_id = run.id
-            _loop(ws, run, result, reporter(run, progress))
+            result.run_id, result.step = run.id, "discover"
+            try:
+                _loop(ws, run, result, reporter(run, progress))
+            except Exception as exc:
+                _failed(run, result, exc)  # the step that failed, in the run's summary
+                raise
     except Exception as exc:
         # the writer has recorded the run (failed, or skipped: another writer holds the
         # lock); notifying about it must not mask what went wrong
@@ -106,6 +110,7 @@ def _loop(ws: Workspace, run: Run, result: LoopResult, report: ProgressCallback)
     if not _has_new(ws, plan) and not pending:
         result.reason = "no new or changed file in the sources, and no rows left unchecked"
         return _finish(ws, run, result)
+    result.step = "ingest"
     ing = ingest(ws, progress=report)  # a child run
     result.ingest_run_id = ing.run_id
     result.files_new = ing.files_new + ing.files_changed
@@ -130,6 +135,11 @@ def _finish(
     """Record the run's end (and its drift check) in one transaction."""
     from headwater import registry
 
+    if result.status == "rejected":
+        result.step = "gate"
+    elif result.status != "failed":
+        result.step = None
+
     with ws.records.write() as conn:
         if check is not None:
             conn.execute(sa.insert(rs.drift_checks).values(run_id=run.id, at=now_iso(), **check))
@@ -137,6 +147,19 @@ def _finish(
         result.drift_unresolved = monitor.drift_unresolved(conn, result.production_version)
         run.finish_in(ws.records, conn, result.status, result.to_dict())
     return result
+
+
+def _failed(run: Run, result: LoopResult, exc: Exception) -> None:
+    """A step raised: the run's summary says which step (and the progress stage it was
+    in) and keeps what the run did before; the writer records it with the error. Nothing
+    was checked, so the next run checks the rows this one ingested."""
+    stage = run.summary.get("stage")
+    if result.step == "train" and stage in ("gate", "promoted"):
+        result.step = "gate"  # the train step's child run ends with the gate
+    result.status = "failed"
+    moved = " after the candidate went into production" if stage == "promoted" else ""
+    result.reason = f"the {result.step} step failed{moved}: {exc}"
+    run.summary = {**result.to_dict(), "stage": stage}
 
 
 def _dry_run(ws: Workspace) -> LoopResult:
@@ -248,6 +271,7 @@ def _first_model(
     """Nothing in production: train and deploy through the gate (``[deploy] min_score``)."""
     from headwater import pipeline
 
+    result.step = "train"
     trained = pipeline.train(ws, deploy=True, progress=report, new_after=checked)  # a child run
     result.candidate = _candidate(trained)
     result.status = "deployed" if trained.promoted else "rejected"
@@ -287,9 +311,11 @@ def _check(
     cfg = ws.config
     row = registry.model_row(ws, production)
     features = json.loads(row["features"])
+    result.step = "score"
     with step(report, "score", f"the new rows against model v{production}"):
         added, table, frame = _new_rows(ws, checked, [*features, row["target"]])
         drift, value = _model_drift(ws, production, row, table, frame)
+    result.step = "drift"
     with step(report, "drift", f"{len(features)} features against the model card's profile"):
         profile = json.loads(row["card"]).get("profile") or {}
         checks = (
@@ -309,6 +335,7 @@ def _check(
         why = (
             drift.reason if drift.verdict == "drift" else f"data drift in {', '.join(data_drifted)}"
         )
+        result.step = "train"
         trained = pipeline.train(ws, deploy=True, progress=report, new_after=checked)  # a child run
         result.candidate = _candidate(trained)
         candidate = trained.model_version

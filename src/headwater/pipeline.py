@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 from headwater.errors import RegistryError
 from headwater.predict import report_plot
-from headwater.progress import reporter, step
+from headwater.progress import no_progress, reporter, step
 from headwater.records import now_iso
 from headwater.records import schema as rs
 from headwater.results import DeployResult, GateResult, RollbackResult, TrainResult
@@ -41,7 +41,8 @@ def train(
     """Fit a candidate on the current dataset version; optionally deploy it.
 
     ``progress(stage, done, total, detail)`` is called as the stages ``read``, ``fit``,
-    ``evaluate``, ``save`` (and ``gate`` with ``deploy``) start and end. ``new_after``
+    ``evaluate``, ``save`` (and ``gate`` with ``deploy``) start and end, and as
+    ``promoted`` right after the candidate went into production. ``new_after``
     (the loop's last checked ingest run) names the new rows ``[deploy] gate_on =
     ["test", "new_rows"]`` holds out for the gate.
     """
@@ -104,6 +105,7 @@ def train(
                     force=force,
                     summary=result.to_dict(),
                     new_rows=data.new_rows,
+                    progress=report,
                 )
             run.summary = result.to_dict()
     return result
@@ -232,12 +234,15 @@ def _gate(
     data: dict[str, Any] | None = None,
     summary: dict[str, Any] | None = None,
     new_rows: pd.DataFrame | None = None,
+    progress: ProgressCallback | None = None,
 ) -> GateResult:
     """Score candidate and production on the same test data; move the pointer if it passes.
 
     ``data`` says where the test rows came from; the run's summary is ``summary`` (what the
     run did before the gate) updated with the verdict. With ``[deploy] gate_on`` naming
-    ``new_rows``, the candidate must also be no worse than production on ``new_rows``."""
+    ``new_rows``, the candidate must also be no worse than production on ``new_rows``.
+    ``progress`` hears ``promoted`` start right after the pointer moved, and end once the
+    score history plot shows it."""
     from headwater import registry
     from headwater.train import better_or_equal, meets, score
 
@@ -307,7 +312,8 @@ def _gate(
         status = "ok" if promote else "refused"
         run.finish_in(project.records, conn, status, {**(summary or {}), **result.to_dict()})
     if promote:
-        _write_score_history(project)  # the plot marks the production version
+        with step(progress or no_progress, "promoted", f"model v{version} is in production"):
+            _write_score_history(project)  # the plot marks the production version
     return result
 
 

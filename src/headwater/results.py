@@ -235,6 +235,9 @@ class LoopResult(_Result):
     dry_run: bool = False
     plan: dict[str, Any] = field(default_factory=dict)  # with dry_run: what a run would do
     notifications: list[dict[str, Any]] = field(default_factory=list)  # [notify]: what was sent
+    # where it stopped short: the step that failed (discover, ingest, score, drift, train,
+    # gate) or the gate that refused the candidate; None when it went through
+    step: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -251,6 +254,7 @@ class LoopResult(_Result):
             "production_version": self.production_version,
             "drift_unresolved": self.drift_unresolved,
             "warnings": self.warnings,
+            "step": self.step,
             "dry_run": self.dry_run,
             "notifications": self.notifications,
             **({"plan": self.plan} if self.dry_run else {}),

@@ -52,7 +52,7 @@ def test_train_score_and_predict_report_their_stages(proj, tmp_path):
     events = Events()
     r = proj.train(deploy=True, progress=events)
     assert r["promoted"]
-    assert events.stages() == ["read", "fit", "evaluate", "save", "gate"]
+    assert events.stages() == ["read", "fit", "evaluate", "save", "gate", "promoted"]
     assert events.unfinished() == {}
     for stage in events.stages():  # each is announced before it ends
         mine = [e for e in events.heard if e[0] == stage]
