@@ -31,9 +31,9 @@ types: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/pytest
 
-# Benchmarks: ingestion (1M and 10M rows) then comparisons (1M and 5M rows) → benchmarks/RESULTS.md
+# Benchmarks: ingestion (1M and 10M rows), comparisons (1M and 5M rows), wide tables → benchmarks/RESULTS.md
 bench: $(STAMP)
-	cd benchmarks && ../$(BIN)/python run.py && ../$(BIN)/python compare.py
+	cd benchmarks && ../$(BIN)/python run.py && ../$(BIN)/python compare.py && ../$(BIN)/python wide.py
 
 clean:
 	rm -rf $(VENV) headwater-demo .pytest_cache .mypy_cache .ruff_cache

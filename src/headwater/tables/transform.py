@@ -259,9 +259,7 @@ def _fit_counts(text: ir.Table, columns: list[str], execute: Any) -> dict[str, d
     with the column count, and beyond a few hundred columns faster than linearly.
     """
     keep = ["_hw_thousands"] if "_hw_thousands" in text.columns else []
-    long = text.select(*columns, *keep).pivot_longer(
-        columns, names_to="_hw_col", values_to="_hw_v"
-    )
+    long = text.select(*columns, *keep).pivot_longer(columns, names_to="_hw_col", values_to="_hw_v")
     v = long._hw_v
     thousands = long._hw_thousands if keep else None
     aggs: dict[str, Any] = {"n": v.notnull().sum()}
@@ -272,9 +270,7 @@ def _fit_counts(text: ir.Table, columns: list[str], execute: Any) -> dict[str, d
     rows = execute(long.group_by("_hw_col").aggregate(**aggs)).to_pylist()
     found = {r["_hw_col"]: r for r in rows}
     # a column with no rows at all (an empty sample) has no group: every count is 0
-    return {
-        c: {k: int(found.get(c, {}).get(k) or 0) for k in ("n", *INFER_ORDER)} for c in columns
-    }
+    return {c: {k: int(found.get(c, {}).get(k) or 0) for k in ("n", *INFER_ORDER)} for c in columns}
 
 
 def sample_types(
