@@ -47,9 +47,10 @@ types: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/pytest
 
-# Benchmarks: ingestion (1M and 10M rows), comparisons (1M and 5M rows), the loop (10M rows, 1% new) → benchmarks/RESULTS.md
+# Benchmarks: ingestion (1M and 10M rows), comparisons (1M and 5M rows), the loop (10M rows,
+# 1% new), wide tables → benchmarks/RESULTS.md
 bench: $(STAMP)
-	cd benchmarks && ../$(BIN)/python run.py && ../$(BIN)/python compare.py && ../$(BIN)/python loop.py
+	cd benchmarks && ../$(BIN)/python run.py && ../$(BIN)/python compare.py && ../$(BIN)/python loop.py && ../$(BIN)/python wide.py
 
 clean:
 	rm -rf $(VENV) headwater-demo .pytest_cache .mypy_cache .ruff_cache

@@ -196,7 +196,7 @@ def test_ctrl_c_in_the_cli_exits_130_and_publishes_nothing(make_project, tmp_pat
         except sqlite3.Error:
             pass
         time.sleep(0.05)
-    time.sleep(2)  # into the listing, hashing or the read: an interrupt wherever it lands
+    time.sleep(0.4)  # into the listing, hashing or the read (~1.5 s): wherever it lands
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, (out, err)

@@ -15,9 +15,10 @@ import pytest
 
 from tests.conftest import put, run_cli
 
-# Item 7 is unfinished: with the balanced trees the RecursionError is gone, but 2,000
-# columns still take ~13 minutes and exceed the test projects' 512MB engine memory.
-pytestmark = pytest.mark.skip(reason="issue #13 item 7 unfinished: wide ingest still too slow")
+# Item 7 is unfinished: with the balanced trees the RecursionError is gone and the type
+# inference is one small query, but a 2,000-column ingest still takes minutes (the Ibis
+# compile of the typing pass, ~10-20 ms per column): these two stay skipped.
+unfinished = pytest.mark.skip(reason="issue #13 item 7 unfinished: wide ingest still too slow")
 
 WIDE = 2_000
 
@@ -43,6 +44,7 @@ def _row(seed: int) -> list[str]:
     return out
 
 
+@unfinished
 def test_2000_columns_ingest(make_project, tmp_path):
     p = make_project()
     rows = [_row(s) for s in (1, 2, 3)]
@@ -68,6 +70,7 @@ def test_2000_columns_ingest(make_project, tmp_path):
     assert (r2.status, r2.rows_added, r2.duplicates_dropped) == ("ok", 1, 1)
 
 
+@unfinished
 def test_2000_columns_compare(tmp_path):
     rows = [_row(s) for s in (1, 2, 3)]
     left = _wide_csv(tmp_path / "left.csv", rows)
@@ -82,3 +85,36 @@ def test_2000_columns_compare(tmp_path):
     assert unequal == {"c1500": 1}
     same = run_cli("compare", str(left), str(left), "-f", "json", cwd=tmp_path)
     assert same.returncode == 0, same.stderr
+
+
+def test_type_inference_is_one_small_query_at_2000_columns(tmp_path):
+    """The fit counts of 2,000 columns are one query of a few expressions over the columns
+    unpivoted (one row per column), not 6 aggregates per column (12,000 expressions: a
+    query whose compile and optimisation grew faster than the column count)."""
+    import ibis
+    import pyarrow as pa
+
+    from headwater.tables.transform import INFER_ORDER, infer_types, sample_types
+
+    rows = [_row(s) for s in (1, 2, 3)]
+    data = {f"c{i}": [r[i] for r in rows] for i in range(WIDE)}
+    data["c7"] = ["2024-01-02", "2024-01-03", None]  # a date column with a null
+    text = ibis.memtable(pa.table({**data, "_hw_thousands": ["", "", ""]}))
+    con = ibis.duckdb.connect()
+    queries: list[ibis.Table] = []
+
+    def execute(expr: ibis.Table) -> pa.Table:
+        queries.append(expr)
+        return con.to_pyarrow(expr)
+
+    columns = [f"c{i}" for i in range(WIDE)]
+    for counts in (sample_types(text, columns, execute), infer_types(text, columns, execute)):
+        assert len(counts) == WIDE
+        zero = dict.fromkeys(INFER_ORDER, 0)
+        assert counts["c0"] == {**zero, "n": 3, "int": 3, "float": 3}
+        assert counts["c4"] == {**zero, "n": 3, "float": 3}
+        assert counts["c2"] == {**zero, "n": 3}
+        assert counts["c7"] == {**zero, "n": 2, "date": 2, "timestamp": 2}
+    assert len(queries) == 2
+    for q in queries:  # one row per column: the column's name and its counts
+        assert len(q.columns) == 1 + 1 + len(INFER_ORDER)
