@@ -14,6 +14,20 @@ from typing import Any
 from headwater.records import HEAD_REVISION, run_dict
 
 
+def _runs_query(limit: int | None, kind: str | None, mark: str) -> tuple[str, list[Any]]:
+    """The newest runs' query, with the driver's parameter ``mark`` (? or %s)."""
+    sql = "SELECT * FROM runs"
+    args: list[Any] = []
+    if kind:
+        sql += f" WHERE kind = {mark}"
+        args.append(kind)
+    sql += " ORDER BY id DESC"
+    if limit:
+        sql += f" LIMIT {mark}"
+        args.append(limit)
+    return sql, args
+
+
 def runs(db: Path, limit: int | None, kind: str | None) -> list[dict[str, Any]] | None:
     """The newest runs, or None when this fast path cannot answer (no file, old schema)."""
     if not db.is_file():
@@ -27,15 +41,7 @@ def runs(db: Path, limit: int | None, kind: str | None) -> list[dict[str, Any]] 
         revision = con.execute("SELECT version_num FROM alembic_version").fetchone()
         if revision is None or revision[0] != HEAD_REVISION:
             return None
-        sql = "SELECT * FROM runs"
-        args: list[Any] = []
-        if kind:
-            sql += " WHERE kind = ?"
-            args.append(kind)
-        sql += " ORDER BY id DESC"
-        if limit:
-            sql += " LIMIT ?"
-            args.append(limit)
+        sql, args = _runs_query(limit, kind, "?")
         return [run_dict(row) for row in con.execute(sql, args)]
     except sqlite3.Error:
         return None
@@ -83,15 +89,7 @@ def runs_postgresql(url: str, limit: int | None, kind: str | None) -> list[dict[
             revision = con.execute("SELECT version_num FROM alembic_version").fetchone()
             if revision is None or revision["version_num"] != HEAD_REVISION:
                 return None
-            sql = "SELECT * FROM runs"
-            args: list[Any] = []
-            if kind:
-                sql += " WHERE kind = %s"
-                args.append(kind)
-            sql += " ORDER BY id DESC"
-            if limit:
-                sql += " LIMIT %s"
-                args.append(limit)
+            sql, args = _runs_query(limit, kind, "%s")
             return [run_dict(row) for row in con.execute(sql, args)]
     except psycopg.Error:
         return None
