@@ -21,13 +21,16 @@ demo: $(STAMP)
 test: $(STAMP) system
 	$(BIN)/python scripts/check.py
 
-# System packages the tests use: Debian's cron (the real cron test) and postgresql (a
-# throw-away cluster for the PostgreSQL record store). Installed with apt-get when missing
-# and run as root; otherwise those tests are skipped (never in CI, where they fail).
+# System packages the tests use: Debian's cron (the real cron test), postgresql (a
+# throw-away cluster for the PostgreSQL record store), chromium (the dashboard's browser
+# test) and a Java runtime (Spark). Installed with apt-get when missing and run as root;
+# otherwise those tests are skipped (never in CI, where they fail).
 system:
 	@missing=""; \
 	command -v cron >/dev/null 2>&1 || missing="$$missing cron"; \
 	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
+	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	command -v java >/dev/null 2>&1 || missing="$$missing openjdk-17-jre-headless"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 	    echo "installing$$missing (apt-get)"; \
