@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import socket
 from pathlib import Path
@@ -22,6 +23,8 @@ from filelock import FileLock, Timeout
 
 from headwater._files import make_dirs
 from headwater.errors import LockError
+
+log = logging.getLogger(__name__)
 
 FILE_MODE = 0o644  # the lock and its description: readable by all, writable by the owner
 
@@ -36,24 +39,43 @@ class ProjectLock:
         self._lock = FileLock(str(self.path), fallback_to_soft=False, thread_local=False)
 
     def acquire(self, *, wait: bool, timeout: float | None = None) -> None:
-        """Take the lock, or raise :class:`LockError` if another writer holds it."""
+        """Take the lock, or raise :class:`LockError` if another writer holds it. With
+        ``wait``, a writer that has to queue says once whom it waits for (a warning)."""
         try:
-            self._lock.acquire(timeout=(timeout if timeout is not None else -1) if wait else 0)
+            self._lock.acquire(timeout=0)
+            return
         except Timeout:
-            holder = self.holder()
-            if holder and not process_alive(int(holder.get("pid") or 0), None, holder.get("host")):
-                holder = {}  # a stale description: say "another process", not a dead run
-            who = (
-                f"run {holder.get('run_id')} ({holder.get('kind')}, pid {holder.get('pid')} "
-                f"on {holder.get('host')}, since {holder.get('since')})"
-                if holder
-                else "another process"
-            )
-            raise LockError(
-                f"the project is busy: {who} holds the lock",
-                hint="wait for it to finish, or pass --wait to queue behind it",
-                holder=holder,
-            ) from None
+            if not wait:
+                raise self._busy() from None
+        log.warning("waiting for %s to finish (the project lock)", self._who(self._holder()))
+        try:
+            self._lock.acquire(timeout=timeout if timeout is not None else -1)
+        except Timeout:
+            raise self._busy() from None
+
+    def _holder(self) -> dict[str, Any]:
+        """Who holds the lock, or {} when its description is stale (the process is gone)."""
+        holder = self.holder()
+        if holder and not process_alive(int(holder.get("pid") or 0), None, holder.get("host")):
+            holder = {}  # a stale description: say "another process", not a dead run
+        return holder
+
+    @staticmethod
+    def _who(holder: dict[str, Any]) -> str:
+        if not holder:
+            return "another process"
+        return (
+            f"run {holder.get('run_id')} ({holder.get('kind')}, pid {holder.get('pid')} "
+            f"on {holder.get('host')}, since {holder.get('since')})"
+        )
+
+    def _busy(self) -> LockError:
+        holder = self._holder()
+        return LockError(
+            f"the project is busy: {self._who(holder)} holds the lock",
+            hint="wait for it to finish, or pass --wait to queue behind it",
+            holder=holder,
+        )
 
     def describe(self, **info: Any) -> None:
         """Record who holds the lock (only call while holding it)."""

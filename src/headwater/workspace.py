@@ -249,6 +249,15 @@ class Workspace:
         except LockError as refused:
             self._record_skipped(values, refused)
             raise
+        except KeyboardInterrupt:
+            # a stop while queued behind another run (--wait): the run never started,
+            # and says so in the records rather than vanishing
+            now = now_iso()
+            self.records.start_run(
+                **values, status="interrupted", started=now, finished=now,
+                note="interrupted while it waited for the project lock",
+            )  # fmt: skip
+            raise
         try:
             self._lock = lock
             busy = self._live_runs()

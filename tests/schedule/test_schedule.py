@@ -237,3 +237,48 @@ def test_a_stop_lets_the_running_job_finish(tmp_path):
     assert any("exited 0" in line for line in said)
     [run] = p.history()
     assert (run["status"], run["trigger"]) == ("ok", "scheduler")
+
+
+def test_a_second_stop_interrupts_the_running_job_and_it_is_recorded(tmp_path):
+    """SIGTERM twice: the running child gets SIGINT, records its run ``interrupted``, the
+    scheduler reaps it and returns 130. The child here is queued behind a run the test
+    holds (``--wait``), so it is certainly still going when the second stop comes."""
+    p = _project(tmp_path)
+    clock = Clock(dt.datetime(2026, 5, 4, 12, 9, 59, tzinfo=dt.UTC))
+    entry = Planned("e", "*/10 * * * *", "ingest", None)
+    said: list[str] = []
+
+    def spawn(planned: Planned) -> subprocess.Popen[bytes]:
+        from headwater.schedule.runner import child_command, child_env
+
+        return subprocess.Popen(
+            [*child_command(p.root, planned.job), "--wait"],
+            env=child_env("scheduler", planned.id),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+
+    s = Scheduler(p.root, [entry], said.append, now=clock.now, spawn=spawn)
+
+    def sleep(seconds: float) -> None:
+        if entry.children and not s.stopping:
+            child = entry.children[0]
+            queued = child.stderr.readline()  # type: ignore[union-attr]
+            assert f"waiting for run {holder.id} (run" in queued
+            s.stop(signal.SIGTERM)
+            assert child.poll() is None  # the first stop lets it go on
+            s.stop(signal.SIGTERM)
+        clock.sleep(seconds)
+        time.sleep(0.05)
+
+    s.sleep = sleep
+    with p.writer("run") as holder:
+        assert s.serve() == 130
+    assert s.exits == [130]
+    assert any("interrupting the running job" in line for line in said)
+    interrupted = [r for r in p.history() if r["id"] != holder.id]
+    assert [(r["kind"], r["status"], r["trigger"], r["schedule_entry"]) for r in interrupted] == [
+        ("ingest", "interrupted", "scheduler", "e")
+    ]
+    assert "waited for the project lock" in (interrupted[0]["note"] or "")

@@ -171,8 +171,9 @@ class Scheduler:
     def serve(self, *, once: bool = False) -> int:
         """Fire each entry at its times until stopped (``once``: the first fire time, then
         exit). A fire time missed while the machine slept fires once on wake, never a burst:
-        the next time is computed from the clock after each fire. Returns 0, or with
-        ``once`` the worst exit code of what it fired."""
+        the next time is computed from the clock after each fire. Returns 0; 130 when a
+        second stop interrupted running jobs; with ``once`` the worst exit code of what it
+        fired."""
         start = self.now()
         for entry in self.entries:
             self.plan(start, entry)
@@ -203,4 +204,4 @@ class Scheduler:
         self.reap()
         if once:
             return max(self.exits, default=0)
-        return 0
+        return 130 if self.forced else 0
