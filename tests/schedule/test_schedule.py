@@ -282,3 +282,17 @@ def test_a_second_stop_interrupts_the_running_job_and_it_is_recorded(tmp_path):
         ("ingest", "interrupted", "scheduler", "e")
     ]
     assert "waited for the project lock" in (interrupted[0]["note"] or "")
+
+
+def test_an_at_reboot_entry_is_a_crontab_line_with_no_next_time_but_at_boot(tmp_path):
+    from headwater.schedule import _entry
+
+    text = crontab.with_entry(USER_CRONTAB, tmp_path, parse("@reboot"), "run", "boot")
+    [mine] = crontab.entries(text, tmp_path)
+    assert mine.expression == "@reboot" and mine.line.startswith("@reboot ")
+    assert "headwater" in mine.line and str(tmp_path.resolve()) in mine.line
+    shown = _entry(
+        mine.id, "crontab", mine.expression, mine.job, mine.name, dt.datetime.now(dt.UTC)
+    )
+    assert (shown["next"], shown["next_note"]) == (None, "at boot")
+    assert crontab.without(text, {mine.id}, tmp_path)[0] == USER_CRONTAB
