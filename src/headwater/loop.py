@@ -26,6 +26,7 @@ checks them (the dataset already holds them, so it finds no new file but still c
 
 from __future__ import annotations
 
+import contextlib
 import json
 from typing import TYPE_CHECKING, Any
 
@@ -94,6 +95,8 @@ def run_loop(
         sent = notify.send(ws, result)
         if sent and isinstance(exc, HeadwaterError):
             exc.context["notifications"] = sent
+        with contextlib.suppress(AttributeError, TypeError):  # an exception without __dict__
+            exc.loop_result = result  # type: ignore[attr-defined]  # --format json prints it
         raise
     notify.send(ws, result)  # after the record is final and the lock released
     return result

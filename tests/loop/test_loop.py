@@ -196,10 +196,28 @@ def test_new_rows_without_the_target_check_data_drift_only(proj, tmp_path):
 
 
 def test_a_second_run_while_one_holds_the_lock_is_skipped(proj, tmp_path):
-    with proj.workspace.writer("ingest"):  # another process's writer, as the lock sees it
+    with proj.workspace.writer("ingest") as holder:  # another process's writer
         out = run_cli_subprocess("run", "-p", str(tmp_path))
+        as_json = run_cli_subprocess("run", "-p", str(tmp_path), "--format", "json")
     assert out.returncode == 2 and "busy" in out.stderr
     assert any(r["kind"] == "run" and r["status"] == "skipped" for r in _runs(proj))
+    # a script reading --format json gets the skipped run on stdout, the error on stderr
+    assert as_json.returncode == 2 and "busy" in as_json.stderr
+    doc = json.loads(as_json.stdout)
+    assert doc["status"] == "skipped" and f"run {holder.id}" in doc["error"]
+    assert proj.workspace.records.run(doc["run_id"])["status"] == "skipped"
+
+
+def test_a_failed_step_still_gives_the_runs_json(proj, tmp_path):
+    _deployed(proj, tmp_path)
+    (tmp_path / "models/v0001/model.skops").write_bytes(b"not a model")
+    put(tmp_path / "incoming/b.csv", rows(300, start=10_000, seed=1))
+    out = run_cli("run", "-p", str(tmp_path), "--format", "json")
+    assert out.returncode == 2 and "model v1" in out.stderr  # a registry error
+    doc = json.loads(out.stdout)
+    assert (doc["status"], doc["step"], doc["rows_added"]) == ("failed", "score", 300)
+    assert "model v1" in doc["error"] and doc["hint"]
+    assert proj.workspace.records.run(doc["run_id"])["status"] == "failed"
 
 
 def test_drift_checks_alone_change_nothing(proj, tmp_path):

@@ -710,8 +710,17 @@ def run_(
     from headwater.loop import EXIT_CODES
 
     proj = _open(project)
-    with _progress(enabled=format is Fmt.text) as progress:
-        result = proj.run(wait=wait, dry_run=dry_run, progress=progress)
+    try:
+        with _progress(enabled=format is Fmt.text) as progress:
+            result = proj.run(wait=wait, dry_run=dry_run, progress=progress)
+    except Exception as exc:
+        partial = getattr(exc, "loop_result", None)
+        if format is Fmt.json and partial is not None:
+            # a script reading stdout still gets the run's JSON (status failed or skipped,
+            # the step, the run id); the error itself goes to stderr as always
+            hint = getattr(exc, "hint", None)
+            output.emit_json({**partial.to_dict(), "error": str(exc), "hint": hint})
+        raise
     _emit(format, result, output.loop_result)
     if format is Fmt.json:  # stdout is the JSON: a failed notifier is said on stderr
         output.notifications(result.notifications, quiet=True)
