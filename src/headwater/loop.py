@@ -105,9 +105,11 @@ def run_loop(
 def _loop(ws: Workspace, run: Run, result: LoopResult, report: ProgressCallback) -> LoopResult:
     """The steps of one run under its writer; ``result`` is filled in as they go."""
     from headwater.ingest import ingest
+    from headwater.pipeline import refresh_score_history
 
     checked = _checked_through(ws)
     with step(report, "discover", "looking for new files"):
+        refresh_score_history(ws)  # a run killed after the pointer moved left it stale
         plan = ingest(ws, dry_run=True)
         pending = _pending(ws, checked)
     if not _has_new(ws, plan) and not pending:

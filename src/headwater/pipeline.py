@@ -8,6 +8,7 @@ transaction, after the candidate was saved, reloaded from disk and scored.
 from __future__ import annotations
 
 import json
+import logging
 import socket
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +22,8 @@ from headwater.records import schema as rs
 from headwater.results import DeployResult, GateResult, RollbackResult, TrainResult
 from headwater.train import library_versions, require_spec
 from headwater.workspace import user
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -404,8 +407,57 @@ def _dataset_rows(project: Workspace, version: int | None) -> int | None:
     return None if rows is None else int(rows)
 
 
+SCORE_HISTORY = "score_history.png"
+
+
 def _write_score_history(project: Workspace) -> None:
-    """Redraw the score history plot (every scored version, production marked)."""
+    """Redraw the score history plot; best effort: it is drawn from the records, so a
+    failure to draw or write it (a full disk) is a warning, never a failed deploy, and
+    :func:`refresh_score_history` redraws it in the next run."""
+    try:
+        _draw_score_history(project)
+    except Exception as exc:
+        log.warning(
+            "the score history plot %s/%s was not redrawn (%s: %s); the next `headwater run` "
+            "redraws it",
+            project.config.models_dir, SCORE_HISTORY, type(exc).__name__, exc,
+        )  # fmt: skip
+
+
+def refresh_score_history(project: Workspace) -> bool:
+    """Redraw the plot when the records moved on since it was drawn (a run killed right
+    after the production pointer moved, or a plot that could not be written): a model
+    registered or a promotion or rollback newer than the file. True when it redrew."""
+    import datetime as dt
+    from pathlib import Path
+
+    folder = project.config.models_dir
+    if "://" in folder:
+        return False  # a remote store: no cheap modification time; redrawn on promotion
+    with project.records.read() as conn:
+        newest = max(
+            conn.execute(sa.select(sa.func.max(rs.models.c.created))).scalar() or "",
+            conn.execute(
+                sa.select(sa.func.max(rs.promotions.c.at)).where(
+                    rs.promotions.c.action.in_(("promote", "rollback"))
+                )
+            ).scalar()
+            or "",
+        )
+    if not newest:
+        return False
+    try:
+        drawn = Path(folder, SCORE_HISTORY).stat().st_mtime
+    except FileNotFoundError:
+        drawn = 0.0
+    if dt.datetime.fromisoformat(newest).timestamp() <= drawn:
+        return False
+    _write_score_history(project)
+    return True
+
+
+def _draw_score_history(project: Workspace) -> None:
+    """Draw the score history plot (every scored version, production marked)."""
     from headwater import plots, registry
 
     info = registry.list_models(project)
@@ -420,4 +472,4 @@ def _write_score_history(project: Workspace) -> None:
         scored[-1]["metric"],
         info["production_version"],
     )
-    registry.write_bytes(project.config.models_dir, "score_history.png", png)
+    registry.write_bytes(project.config.models_dir, SCORE_HISTORY, png)

@@ -236,3 +236,28 @@ def test_drift_checks_alone_change_nothing(proj, tmp_path):
     again = proj.drift()
     assert again.rows_checked == 800 and again.status in ("no_drift", "drift", "data_drift")
     assert len(_runs(proj)) == before  # nothing recorded
+
+
+def test_the_score_plot_is_best_effort_and_the_next_run_redraws_a_stale_one(proj, tmp_path, caplog):
+    import os
+
+    _deployed(proj, tmp_path)
+    plot = tmp_path / "models/score_history.png"
+    assert plot.stat().st_size > 0
+    plot.unlink()
+    plot.mkdir()  # the plot cannot be written: the promotion must stand all the same
+    with caplog.at_level("WARNING", logger="headwater.pipeline"):
+        result = proj.train(deploy=True, force=True)
+    assert result.gate is not None and result.gate.promoted
+    assert proj.models()["production_version"] == 2
+    assert proj.history(limit=1, kind="train")[0]["status"] == "ok"
+    assert any("score history plot" in r.getMessage() for r in caplog.records)
+    plot.rmdir()
+    assert proj.run().status == "no_new_data"
+    assert plot.read_bytes().startswith(b"\x89PNG")  # redrawn by the next run
+    os.utime(plot, (0, 0))  # as a run killed right after the pointer moved leaves it
+    proj.run()
+    assert plot.stat().st_mtime > 0
+    drawn = plot.stat().st_mtime
+    proj.run()
+    assert plot.stat().st_mtime == drawn  # up to date: not drawn again
