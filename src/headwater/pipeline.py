@@ -254,6 +254,7 @@ def _gate(
     features = json.loads(row["features"])
     metric = row["metric"]
     candidate = registry.load_model(project, version)
+    loaded = {version: candidate}
     cand_score = score(candidate, test, features, spec.target, metric)
     with project.records.read() as conn:
         current, _ = registry.production_version(conn)
@@ -269,8 +270,10 @@ def _gate(
         )
     else:
         prod_row = registry.model_row(project, current)
-        prod_model = registry.load_model(project, current)
-        prod_score = score(prod_model, test, json.loads(prod_row["features"]), spec.target, metric)
+        loaded[current] = registry.load_model(project, current)
+        prod_score = score(
+            loaded[current], test, json.loads(prod_row["features"]), spec.target, metric
+        )
         passed = better_or_equal(metric, cand_score, prod_score, tol)
         why = (
             f"{metric} {cand_score:.4f} vs production v{current} {prod_score:.4f} on the same "
@@ -278,7 +281,7 @@ def _gate(
         )
     on_new = None
     if "new_rows" in project.config.deploy.gate_on:
-        on_new = _on_new_rows(project, version, current, new_rows)
+        on_new = _on_new_rows(project, version, current, new_rows, loaded)
         why += f"; {on_new['reason']}"
         passed = passed and on_new.get("passed", True)
     promote = passed or force
@@ -321,10 +324,15 @@ def _gate(
 
 
 def _on_new_rows(
-    project: Workspace, version: int, current: int | None, new_rows: pd.DataFrame | None
+    project: Workspace,
+    version: int,
+    current: int | None,
+    new_rows: pd.DataFrame | None,
+    loaded: dict[int, Any],
 ) -> dict[str, Any]:
     """The gate's second judgement: candidate against production on the held-out slice of
-    the new rows; ``skipped`` (with the reason) when there is nothing to judge on."""
+    the new rows; ``skipped`` (with the reason) when there is nothing to judge on.
+    ``loaded``: the models the gate already loaded, by version (not loaded again)."""
     from headwater import registry
     from headwater.errors import TrainError
     from headwater.train import better_or_equal, score
@@ -343,23 +351,15 @@ def _on_new_rows(
             f"min_rows {project.config.monitor.min_rows}: skipped"
         )
         return {**out, "skipped": True, "reason": why}
-    cand_row, prod_row = registry.model_row(project, version), registry.model_row(project, current)
-    metric = cand_row["metric"]
+    metric = registry.model_row(project, version)["metric"]
+
+    def on_new(v: int) -> float:
+        model = loaded[v] if v in loaded else registry.load_model(project, v)
+        features = json.loads(registry.model_row(project, v)["features"])
+        return score(model, new_rows, features, target, metric)
+
     try:
-        cand = score(
-            registry.load_model(project, version),
-            new_rows,
-            json.loads(cand_row["features"]),
-            target,
-            metric,
-        )
-        prod = score(
-            registry.load_model(project, current),
-            new_rows,
-            json.loads(prod_row["features"]),
-            target,
-            metric,
-        )
+        cand, prod = on_new(version), on_new(current)
     except TrainError as exc:  # e.g. one class only: the metric is undefined on the slice
         why = f"new rows: {metric} cannot be computed on {rows} held-out new rows ({exc}): skipped"
         return {**out, "skipped": True, "reason": why}
