@@ -129,7 +129,8 @@ def _loop(ws: Workspace, run: Run, result: LoopResult, report: ProgressCallback)
     if production is None:
         return _first_model(ws, run, result, checked, report)
     check = _check(ws, result, checked, production, report)
-    if ing.status == "partial" and result.status in ("no_drift", "insufficient_data"):
+    failed = ing.files_failed or ing.source_errors  # rejected rows alone are recorded, not this
+    if failed and result.status in ("no_drift", "insufficient_data"):
         result.status = "partial"  # nothing else happened; failed files need a look
     return _finish(ws, run, result, check)
 

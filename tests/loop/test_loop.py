@@ -261,3 +261,16 @@ def test_the_score_plot_is_best_effort_and_the_next_run_redraws_a_stale_one(proj
     drawn = plot.stat().st_mtime
     proj.run()
     assert plot.stat().st_mtime == drawn  # up to date: not drawn again
+
+
+def test_rejected_rows_alone_do_not_make_a_run_partial_a_failed_file_does(proj, tmp_path):
+    _deployed(proj, tmp_path)
+    batch = rows(300, start=10_000, seed=1, noise=0)
+    put(tmp_path / "incoming/b.csv", batch + "10999,not a number,0.1,red,1\n")
+    r = proj.run()
+    assert r.status == "no_drift", r.reason  # the rejected row is in the ingest's records
+    assert proj.history(limit=1, kind="ingest")[0]["status"] == "partial"
+    put(tmp_path / "incoming/c.csv", rows(300, start=20_000, seed=2, noise=0))
+    put(tmp_path / "incoming/broken.csv", "id,a\n1,2,3\n")  # a file that fails
+    r = proj.run()
+    assert r.status == "partial", r.reason
