@@ -38,7 +38,8 @@ FLOORS: list[tuple[str, ...]] = [
     ("schedule",),
     ("project",),
     ("examples",),  # the demo: a project made and run as a user would
-    ("__init__", "cli", "serve"),
+    ("serve",),  # headwater serve: the API and dashboard over a Project (cli starts it)
+    ("__init__", "cli"),
     ("__main__",),
 ]
 

@@ -69,6 +69,8 @@ def story(run: dict[str, Any]) -> list[str]:
     if run.get("trigger") in ("cron", "scheduler"):
         by = "a crontab entry" if run["trigger"] == "cron" else "the foreground scheduler"
         lines.append(f"It was started by {by} ({run.get('schedule_entry')}).")
+    elif run.get("trigger") == "server":
+        lines.append("It was started through the API (POST /runs of `headwater serve`).")
     if run["status"] == "skipped":
         lines.append(f"It did nothing: {run.get('note')}")
     if run["status"] == "crashed":

@@ -346,6 +346,30 @@ class ScheduleConfig(_Section):
             raise ValueError(f"{exc} ({exc.hint})") from None
 
 
+class ServeConfig(_Section):
+    """``[serve]``: the prediction API and dashboard (``headwater serve``)."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535)
+    workers: int = Field(default=1, ge=1, le=64)
+    max_rows: int = Field(default=10_000, gt=0)  # rows in one /predict request
+    max_bytes: int = Field(default=10 * 1024 * 1024, gt=0)  # bytes of one request body
+    # the NAME of the environment variable holding the bearer token for POST /runs and
+    # /rollback; without it those are disabled (403), never open
+    token_env: str | None = None
+    reload_seconds: float = Field(default=0.5, gt=0)  # how often the pointer is checked
+
+    @field_validator("token_env")
+    @classmethod
+    def _env_name(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", value):
+            raise ValueError(
+                "must be the name of an environment variable (e.g. HEADWATER_TOKEN), "
+                "never the token itself"
+            )
+        return value
+
+
 class Config(_Section):
     """The whole, validated ``headwater.toml``."""
 
@@ -359,6 +383,7 @@ class Config(_Section):
     monitor: MonitorConfig = Field(default_factory=MonitorConfig)
     notify: NotifyConfig = Field(default_factory=NotifyConfig)
     schedule: list[ScheduleConfig] = Field(default_factory=list)
+    serve: ServeConfig = Field(default_factory=ServeConfig)
 
     root: Path = Field(default=Path("."), exclude=True)
 
@@ -406,6 +431,7 @@ _SECTION_KEYS: dict[str, type[BaseModel]] = {
     "deploy": DeployConfig,
     "monitor": MonitorConfig,
     "notify": NotifyConfig,
+    "serve": ServeConfig,
 }
 
 
@@ -421,6 +447,8 @@ def _format_errors(exc: PydanticValidationError, origin: str) -> ConfigError:
         value = err.get("input")
         if loc[:2] == ["notify", "webhook"] and isinstance(value, str):
             value = redact_url(value)  # it may carry a token
+        if loc[:2] == ["serve", "token_env"]:
+            value = "(not shown: it may be the token itself)"
         if err["type"] == "extra_forbidden":
             section = loc[-2] if len(loc) > 1 else ""
             if section.isdigit() and len(loc) > 2:
@@ -464,6 +492,7 @@ def _apply_env(data: dict[str, Any], env: Mapping[str, str]) -> dict[str, Any]:
             "deploy",
             "monitor",
             "notify",
+            "serve",
         ):
             continue  # sources are a list: configure them in the file
         node = data
@@ -659,6 +688,15 @@ memory_limit = "1GB"
 # on = ["failed", "partial", "rejected", "drift_unresolved"]   # also: deployed, no_drift,
 #                          # no_new_data, insufficient_data, skipped
 # timeout_seconds = 10
+
+# `headwater serve`: the prediction API and the dashboard.
+# [serve]
+# host = "127.0.0.1"       # another address without a token_env: a warning
+# port = 8000
+# max_rows = 10000         # rows in one /predict request
+# max_bytes = 10485760     # bytes of one request body
+# token_env = "HEADWATER_TOKEN"   # the variable holding the token for POST /runs, /rollback
+# reload_seconds = 0.5     # how often the production pointer is checked
 
 # `headwater schedule run` (the foreground scheduler: containers, systemd) fires these;
 # `headwater schedule add "*/10 * * * *"` writes a crontab entry instead.

@@ -72,7 +72,7 @@ def user() -> str:
         return "unknown"
 
 
-TRIGGERS = ("manual", "cron", "scheduler")
+TRIGGERS = ("manual", "cron", "scheduler", "server")
 
 
 def trigger_from(env: Mapping[str, str] | None) -> tuple[str, str | None]:

@@ -745,6 +745,37 @@ def drift(
     return 1 if result.status in ("drift", "data_drift") else 0
 
 
+# -- the server -------------------------------------------------------------------------
+
+
+@app.command()
+def serve(
+    project: ProjectOpt = None,
+    host: Annotated[str | None, typer.Option(help="Address to listen on ([serve] host).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port ([serve] port, 8000).")] = None,
+    workers: Annotated[
+        int | None, typer.Option(help="Worker processes ([serve] workers, 1).")
+    ] = None,
+) -> int:
+    """Serve predictions, the records and the dashboard over HTTP until stopped.
+
+    POST /predict, GET /model, /health, /runs, /datasets, /models, the dashboard at /;
+    POST /runs and /rollback need the bearer token named by [serve] token_env."""
+    from headwater.serve import server
+
+    proj = _open(project)
+    cfg = proj.config.serve
+    host = host or cfg.host
+    if server.exposed_without_token(proj, host):
+        output.warn(
+            f"listening on {host}, beyond this host: anyone who can reach it can read the "
+            "records and predict (POST /runs and /rollback stay disabled without a token); "
+            "set [serve] token_env, or put it behind a proxy that authenticates"
+        )
+    server.serve(proj, host, cfg.port if port is None else port, workers or cfg.workers)
+    return 0
+
+
 # -- the schedule -----------------------------------------------------------------------
 
 JobOpt = Annotated[str, typer.Option("--job", help="The job each fire starts: run or ingest.")]

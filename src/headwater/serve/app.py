@@ -1,0 +1,442 @@
+"""The prediction API of ``headwater serve`` (FastAPI), over one opened project.
+
+Reads answer from the records as they are when the request comes (a scheduled run in
+another process changes them); predictions come from the model the holder serves
+(:mod:`headwater.serve.holder`: reloaded in the background when the pointer moves). The
+two writes are guarded by a bearer token and never run a job inside the server: ``POST
+/runs`` starts ``headwater run`` as its own process, ``POST /rollback`` moves the pointer
+under the project lock. Errors map to HTTP statuses in one place (:data:`STATUSES`).
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import fastapi  # only the server imports this module: `headwater` itself starts without it
+from fastapi.responses import JSONResponse
+
+from headwater.errors import (
+    ConfigError,
+    HeadwaterError,
+    LockError,
+    ProjectError,
+    RecordsError,
+    RegistryError,
+    TrainError,
+)
+from headwater.serve import schemas
+from headwater.serve.holder import ModelHolder
+from headwater.serve.rows import BadRows, TooLarge, check_size, frame, rows_from_csv
+
+if TYPE_CHECKING:
+    from headwater.config import ServeConfig
+    from headwater.project import Project
+
+log = logging.getLogger(__name__)
+
+# the one place errors become statuses; the body is {"error", "hint", ...}
+STATUSES: list[tuple[type[HeadwaterError], int]] = [
+    (BadRows, 422),
+    (TooLarge, 413),
+    (LockError, 409),
+    (TrainError, 422),  # rows the model cannot take
+    (ProjectError, 404),  # an unknown run or version
+    (RegistryError, 503),  # no model in production, or it cannot be loaded
+    (RecordsError, 503),
+    (ConfigError, 400),
+]
+
+
+def status_of(exc: HeadwaterError) -> int:
+    for cls, status in STATUSES:
+        if isinstance(exc, cls):
+            return status
+    return 500
+
+
+class Unauthorized(HeadwaterError):
+    """A write endpoint without a valid bearer token."""
+
+
+class Forbidden(HeadwaterError):
+    """A write endpoint while no token is configured."""
+
+
+STATUSES[:0] = [(Unauthorized, 401), (Forbidden, 403)]
+
+
+def create_app(project: Project, settings: ServeConfig | None = None) -> fastapi.FastAPI:
+    """The API over ``project`` (the dashboard is added by :func:`headwater.serve.app`'s
+    caller in the same app)."""
+    from headwater._version import __version__
+
+    cfg = settings or project.config.serve
+    ws = project.workspace
+    holder = ModelHolder(ws, interval=cfg.reload_seconds)
+    holder.check()  # the first load, before the first request
+    engine_lock = threading.Lock()  # score and summary statistics use the project's engine
+    scored: dict[int, dict[str, Any]] = {}
+
+    app = fastapi.FastAPI(
+        title="headwater",
+        version=__version__,
+        description="Predictions from the production model, and the project's records.",
+    )
+    app.state.holder = holder
+
+    @app.exception_handler(HeadwaterError)
+    async def _error(_request: fastapi.Request, exc: HeadwaterError) -> JSONResponse:
+        status = status_of(exc)
+        body: dict[str, Any] = {"error": str(exc), "hint": exc.hint}
+        for key in ("row", "column", "value"):
+            if key in exc.context:
+                body[key] = exc.context[key]
+        if status >= 500:
+            log.warning("%s: %s", type(exc).__name__, exc)
+        return JSONResponse(body, status_code=status)
+
+    errors: dict[int | str, dict[str, Any]] = {
+        s: {"model": schemas.ErrorBody} for s in (401, 403, 404, 409, 413, 422, 503)
+    }
+
+    # -- predictions --------------------------------------------------------------------
+
+    async def _rows(request: fastapi.Request) -> list[Any]:
+        declared = request.headers.get("content-length")
+        if declared and declared.isdigit() and int(declared) > cfg.max_bytes:
+            raise TooLarge(
+                f"the request body has {int(declared):,} bytes, more than [serve] max_bytes "
+                f"{cfg.max_bytes:,}",
+                hint="send fewer rows per request, or raise [serve] max_bytes",
+            )
+        body = bytearray()
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > cfg.max_bytes:
+                raise TooLarge(
+                    f"the request body is over [serve] max_bytes {cfg.max_bytes:,}",
+                    hint="send fewer rows per request, or raise [serve] max_bytes",
+                )
+        kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if kind in ("text/csv", "application/csv"):
+            rows = rows_from_csv(bytes(body))
+        else:
+            rows = _json_rows(bytes(body))
+        check_size(rows, cfg.max_rows)
+        return rows
+
+    def _predict(rows: list[Any]) -> schemas.Prediction:
+        loaded = holder.serving()
+        if loaded is None:
+            raise RegistryError(_no_model(holder), hint="run `headwater train --deploy`")
+        x = frame(rows, loaded)
+        try:
+            pred = loaded.model.predict(x)
+            proba = loaded.model.predict_proba(x) if loaded.classifier else None
+        except ValueError as exc:
+            raise TrainError(
+                f"model v{loaded.version} cannot predict on these rows: {exc}",
+                hint="send the model's features with the types it was trained on",
+            ) from exc
+        probabilities = None
+        if proba is not None:
+            classes = [str(c) for c in loaded.model.classes_]
+            probabilities = [dict(zip(classes, map(float, p), strict=True)) for p in proba]
+        return schemas.Prediction(
+            model_version=loaded.version,
+            predictions=pred.tolist(),
+            probabilities=probabilities,
+        )
+
+    predict_doc = {
+        "requestBody": {
+            "content": {
+                "application/json": {"schema": schemas.PredictRequest.model_json_schema()},
+                "text/csv": {"schema": {"type": "string"}},
+            },
+            "required": True,
+        }
+    }
+
+    @app.post(
+        "/predict",
+        response_model=schemas.Prediction,
+        responses=errors,
+        openapi_extra=predict_doc,
+        summary="Predict with the production model",
+    )
+    async def predict(request: fastapi.Request) -> schemas.Prediction:
+        """Rows as JSON ``{"rows": [{column: value}, ...]}`` or a CSV body (``text/csv``)
+        → one prediction per row, in order, with the model version that made them."""
+        rows = await _rows(request)
+        return await _threaded(_predict, rows)
+
+    @app.post(
+        "/prediction",
+        response_model=schemas.Prediction,
+        responses=errors,
+        openapi_extra=predict_doc,
+        summary="As /predict (the classic project's name)",
+    )
+    async def prediction(request: fastapi.Request) -> schemas.Prediction:
+        rows = await _rows(request)
+        return await _threaded(_predict, rows)
+
+    # -- the model ----------------------------------------------------------------------
+
+    @app.get("/health", response_model=schemas.Health, responses={503: {"model": schemas.Health}})
+    def health() -> Any:
+        """200 while a model serves (``degraded`` when a newer production model failed to
+        load); 503 with the reason when none does."""
+        loaded = holder.serving()
+        failed = holder.failed
+        if loaded is None:
+            body = schemas.Health(
+                status="unavailable",
+                production_version=holder.pointer,
+                reason=_no_model(holder),
+            )
+            return JSONResponse(body.model_dump(), status_code=503)
+        if failed is not None:
+            return schemas.Health(
+                status="degraded",
+                model_version=loaded.version,
+                production_version=holder.pointer,
+                reason=f"model v{failed.version} is in production but cannot be loaded "
+                f"({failed.error}); v{loaded.version} still serves",
+            )
+        return schemas.Health(
+            status="ok", model_version=loaded.version, production_version=holder.pointer
+        )
+
+    @app.get("/model", response_model=schemas.ModelInfo)
+    def model() -> schemas.ModelInfo:
+        """The production model: version, score, metric, data version, when it was
+        promoted, and whether drift is left unresolved."""
+        loaded = holder.serving()
+        overview = project.models().to_dict()
+        current = overview.get("production_version")
+        row: dict[str, Any] = next(
+            (m for m in overview.get("models", []) if m["version"] == current), {}
+        )
+        return schemas.ModelInfo(
+            production_version=current,
+            serving_version=loaded.version if loaded else None,
+            metric=row.get("metric"),
+            score=row.get("score"),
+            test_rows=row.get("test_rows"),
+            dataset_version=row.get("dataset_version"),
+            estimator=row.get("estimator"),
+            promoted_at=overview.get("production_since"),
+            drift_unresolved=project.drift_unresolved() if current is not None else False,
+        )
+
+    @app.get("/scoring", response_model=schemas.Scoring, responses=errors)
+    def scoring() -> schemas.Scoring:
+        """The production model scored on the test data (cached per model version)."""
+        with engine_lock:
+            current = holder.pointer
+            if current is None or current not in scored:
+                result = project.score().to_dict()
+                scored[result["model_version"]] = result
+                current = result["model_version"]
+            return schemas.Scoring(**scored[current])
+
+    @app.get("/summarystats", response_model=schemas.SummaryStats, responses=errors)
+    def summarystats() -> schemas.SummaryStats:
+        """Per column of the current dataset version: type, missing share, and for
+        numbers mean, median and standard deviation."""
+        with engine_lock:
+            d = project.diagnostics()
+        return schemas.SummaryStats(
+            dataset_version=d.get("dataset_version"), rows=d.get("rows", 0), columns=d["columns"]
+        )
+
+    @app.get("/diagnostics", response_model=schemas.Diagnostics, responses=errors)
+    def diagnostics() -> schemas.Diagnostics:
+        """Dataset statistics, run timings and library versions, from the records (no run
+        is started, nothing is written)."""
+        with engine_lock:
+            return schemas.Diagnostics(**project.diagnostics())
+
+    # -- the records --------------------------------------------------------------------
+
+    @app.get("/runs", response_model=schemas.RunsPage)
+    def runs(
+        limit: int = fastapi.Query(50, ge=1, le=500),
+        before: int | None = fastapi.Query(None, ge=1, description="Runs older than this id."),
+        kind: str | None = None,
+    ) -> schemas.RunsPage:
+        """The newest runs first, one page at a time."""
+        page = _runs_page(ws, limit + 1, before, kind)
+        more = len(page) > limit
+        page = page[:limit]
+        return schemas.RunsPage(runs=page, next_before=page[-1]["id"] if more else None)
+
+    @app.get("/runs/{run_id}", response_model=schemas.Run, responses=errors)
+    def run(run_id: int) -> Any:
+        """Everything recorded about one run (as ``headwater show --format json``)."""
+        return project.run_record(run_id)
+
+    @app.get("/datasets", response_model=schemas.Versions)
+    def datasets() -> schemas.Versions:
+        """The dataset's versions, newest first."""
+        return schemas.Versions(versions=project.versions())
+
+    @app.get("/models", response_model=schemas.Models)
+    def models() -> Any:
+        """Every model version, the production pointer and its history."""
+        return project.models().to_dict()
+
+    # -- the writes (a bearer token) ----------------------------------------------------
+
+    def _authorized(request: fastapi.Request) -> None:
+        name = cfg.token_env
+        expected = os.environ.get(name, "") if name else ""
+        if not expected:
+            why = (
+                "no [serve] token_env is configured"
+                if not name
+                else f"the environment variable {name} is not set"
+            )
+            raise Forbidden(
+                f"this endpoint is disabled: {why}",
+                hint="set [serve] token_env to the name of a variable holding a token, and "
+                "start the server with it set",
+            )
+        given = request.headers.get("authorization", "")
+        scheme, _, token = given.partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(
+            token.strip().encode(), expected.encode()
+        ):
+            raise Unauthorized(
+                "a valid bearer token is required",
+                hint="send `Authorization: Bearer <token>`",
+            )
+
+    @app.post("/runs", status_code=202, response_model=schemas.Started, responses=errors)
+    def start_run(request: fastapi.Request) -> schemas.Started:
+        """Start ``headwater run`` as its own process: 202 with its run id once it has
+        the lock, 409 when another run holds it (the refused run is recorded skipped)."""
+        _authorized(request)
+        return _start_run(project)
+
+    @app.post("/rollback", response_model=schemas.RolledBack, responses=errors)
+    def rollback(request: fastapi.Request) -> Any:
+        """Move production back to the version before the current one."""
+        _authorized(request)
+        result = project.rollback().to_dict()
+        holder.check()  # serve the rolled-back model from the next request on
+        return result
+
+    return app
+
+
+async def _threaded(fn: Any, *args: Any) -> Any:
+    from starlette.concurrency import run_in_threadpool
+
+    return await run_in_threadpool(fn, *args)
+
+
+def _json_rows(body: bytes) -> list[Any]:
+    import json
+
+    try:
+        doc = json.loads(body)
+    except ValueError as exc:
+        raise BadRows(
+            f"the body is not JSON ({exc})",
+            hint='send {"rows": [...]} as application/json, or a CSV body as text/csv',
+        ) from None
+    rows = doc.get("rows") if isinstance(doc, dict) else None
+    if not isinstance(rows, list):
+        raise BadRows(
+            'the body has no "rows" list',
+            hint='send {"rows": [{"column": value, ...}, ...]}',
+        )
+    return rows
+
+
+def _no_model(holder: ModelHolder) -> str:
+    failed = holder.failed
+    if failed is not None:
+        return f"model v{failed.version} is in production but cannot be loaded: {failed.error}"
+    return "no model is in production"
+
+
+def _runs_page(ws: Any, limit: int, before: int | None, kind: str | None) -> list[dict[str, Any]]:
+    import sqlalchemy as sa
+
+    from headwater.records import run_dict
+    from headwater.records import schema as rs
+
+    c = rs.runs.c
+    query = sa.select(rs.runs).order_by(c.id.desc()).limit(limit)
+    if before is not None:
+        query = query.where(c.id < before)
+    if kind:
+        query = query.where(c.kind == kind)
+    with ws.records.read() as conn:
+        return [run_dict(r._mapping) for r in conn.execute(query)]
+
+
+RUN_WAIT = 30.0  # seconds POST /runs waits for the child's run to be recorded
+
+
+def _start_run(project: Project) -> schemas.Started:
+    """``headwater run`` as a child process; its run id from the records (the row it
+    starts carries its pid)."""
+    import sqlalchemy as sa
+
+    from headwater.records import schema as rs
+
+    ws = project.workspace
+    logs = ws.config.state_dir / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    log_file = logs / "server-runs.log"
+    env = {**os.environ, "HEADWATER_TRIGGER": "server", "COLUMNS": "120"}
+    env.pop("HEADWATER_SCHEDULE_ENTRY", None)
+    with open(log_file, "ab") as out:
+        child = subprocess.Popen(
+            [sys.executable, "-m", "headwater", "-p", str(ws.root), "run"],
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd=ws.root,
+            start_new_session=True,  # a server restart does not take the run with it
+        )
+    threading.Thread(target=child.wait, daemon=True).start()  # reaped when it ends
+    c = rs.runs.c
+    deadline = time.monotonic() + RUN_WAIT
+    while time.monotonic() < deadline:
+        with ws.records.read() as conn:
+            row = conn.execute(
+                sa.select(c.id, c.status, c.note)
+                .where(c.pid == child.pid, c.kind == "run", c.parent_id.is_(None))
+                .order_by(c.id.desc())
+            ).first()
+        if row is not None:
+            if row.status == "skipped":
+                raise LockError(
+                    row.note or "another run holds the project lock",
+                    hint="wait for it to finish (GET /runs shows it), then try again",
+                    run_id=row.id,
+                )
+            return schemas.Started(run_id=row.id, status=row.status, log=str(log_file))
+        if child.poll() is not None:
+            break
+        time.sleep(0.05)
+    raise RecordsError(
+        f"`headwater run` (pid {child.pid}) recorded no run"
+        + (f" and exited {child.returncode}" if child.returncode is not None else ""),
+        hint=f"its output is in {Path(log_file)}",
+    )
