@@ -133,14 +133,13 @@ def create_app(project: Project, settings: ServeConfig | None = None) -> fastapi
         check_size(rows, cfg.max_rows)
         return rows
 
-    def _predict(rows: list[Any]) -> schemas.Prediction:
+    def _predict(rows: list[Any]) -> fastapi.Response:
         loaded = holder.serving()
         if loaded is None:
             raise RegistryError(_no_model(holder), hint="run `headwater train --deploy`")
         x = frame(rows, loaded)
         try:
-            pred = loaded.model.predict(x)
-            proba = loaded.model.predict_proba(x) if loaded.classifier else None
+            pred, proba = _predict_both(loaded.model, x, loaded.classifier)
         except ValueError as exc:
             raise TrainError(
                 f"model v{loaded.version} cannot predict on these rows: {exc}",
@@ -150,11 +149,13 @@ def create_app(project: Project, settings: ServeConfig | None = None) -> fastapi
         if proba is not None:
             classes = [str(c) for c in loaded.model.classes_]
             probabilities = [dict(zip(classes, map(float, p), strict=True)) for p in proba]
-        return schemas.Prediction(
+        out = schemas.Prediction(
             model_version=loaded.version,
             predictions=pred.tolist(),
             probabilities=probabilities,
         )
+        # serialized here: FastAPI would validate the response model again, row by row
+        return fastapi.Response(out.model_dump_json(), media_type="application/json")
 
     predict_doc = {
         "requestBody": {
@@ -173,11 +174,12 @@ def create_app(project: Project, settings: ServeConfig | None = None) -> fastapi
         openapi_extra=predict_doc,
         summary="Predict with the production model",
     )
-    async def predict(request: fastapi.Request) -> schemas.Prediction:
+    async def predict(request: fastapi.Request) -> fastapi.Response:
         """Rows as JSON ``{"rows": [{column: value}, ...]}`` or a CSV body (``text/csv``)
         → one prediction per row, in order, with the model version that made them."""
-        rows = await _rows(request)
-        return await _threaded(_predict, rows)
+        # CPU-bound under the GIL: in the event loop, one at a time, as fast as it gets
+        # (a thread pool here only adds contention on a worker's one interpreter)
+        return _predict(await _rows(request))
 
     @app.post(
         "/prediction",
@@ -186,9 +188,8 @@ def create_app(project: Project, settings: ServeConfig | None = None) -> fastapi
         openapi_extra=predict_doc,
         summary="As /predict (the classic project's name)",
     )
-    async def prediction(request: fastapi.Request) -> schemas.Prediction:
-        rows = await _rows(request)
-        return await _threaded(_predict, rows)
+    async def prediction(request: fastapi.Request) -> fastapi.Response:
+        return _predict(await _rows(request))
 
     # -- the model ----------------------------------------------------------------------
 
@@ -340,10 +341,15 @@ def create_app(project: Project, settings: ServeConfig | None = None) -> fastapi
     return app
 
 
-async def _threaded(fn: Any, *args: Any) -> Any:
-    from starlette.concurrency import run_in_threadpool
+def _predict_both(model: Any, x: Any, proba: bool) -> tuple[Any, Any]:
+    """``model.predict(x)`` and, for a classifier, ``predict_proba(x)``; a Pipeline's
+    preprocessing runs once for both (exactly what Pipeline.predict does, step by step)."""
+    from sklearn.pipeline import Pipeline
 
-    return await run_in_threadpool(fn, *args)
+    final = model
+    if isinstance(model, Pipeline) and len(model.steps) > 1:
+        x, final = model[:-1].transform(x), model.steps[-1][1]
+    return final.predict(x), (final.predict_proba(x) if proba else None)
 
 
 def _json_rows(body: bytes) -> list[Any]:

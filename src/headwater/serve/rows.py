@@ -74,12 +74,14 @@ def check_size(rows: list[Any], max_rows: int) -> None:
         )
 
 
+_LACKING = object()
+
+
 def frame(rows: list[Any], loaded: Loaded) -> pd.DataFrame:
     """The rows as the model's feature frame, or BadRows naming the first bad cell."""
     import pandas as pd
 
-    columns: dict[str, list[Any]] = {f: [] for f in loaded.features}
-    numeric = set(loaded.numeric)
+    normalized = []
     for i, raw in enumerate(rows):
         if not isinstance(raw, dict):
             raise BadRows(
@@ -87,9 +89,32 @@ def frame(rows: list[Any], loaded: Loaded) -> pd.DataFrame:
                 hint='send {"rows": [{"column": value, ...}]}',
                 row=i,
             )
-        row = {normalize_header(str(k)): v for k, v in raw.items()}
-        lacking = [f for f in loaded.features if f not in row]
-        if lacking:
+        normalized.append({normalize_header(str(k)): v for k, v in raw.items()})
+    numeric = set(loaded.numeric)
+    columns: dict[str, Any] = {}
+    for f in loaded.features:
+        values = [r.get(f, _LACKING) for r in normalized]
+        if f in numeric:
+            if all(type(v) is float or type(v) is int for v in values):  # the usual case
+                columns[f] = pd.Series(values, dtype="float64")
+                continue
+            _check_present(values, normalized, loaded)
+            columns[f] = pd.Series(
+                [_number(i, f, v) for i, v in enumerate(values)], dtype="float64"
+            )
+        else:
+            if all(type(v) is str for v in values):
+                columns[f] = pd.Series([v.strip() or None for v in values], dtype=object)
+                continue
+            _check_present(values, normalized, loaded)
+            columns[f] = pd.Series([_text(i, f, v) for i, v in enumerate(values)], dtype=object)
+    return pd.DataFrame(columns)
+
+
+def _check_present(values: list[Any], rows: list[dict[str, Any]], loaded: Loaded) -> None:
+    for i, v in enumerate(values):
+        if v is _LACKING:
+            lacking = [f for f in loaded.features if f not in rows[i]]
             raise BadRows(
                 f"row {i} lacks feature(s) {', '.join(map(repr, lacking))} of model "
                 f"v{loaded.version}",
@@ -97,12 +122,6 @@ def frame(rows: list[Any], loaded: Loaded) -> pd.DataFrame:
                 row=i,
                 column=lacking[0],
             )
-        for f in loaded.features:
-            columns[f].append(_number(i, f, row[f]) if f in numeric else _text(i, f, row[f]))
-    out = pd.DataFrame(
-        {f: pd.Series(v, dtype="float64" if f in numeric else object) for f, v in columns.items()}
-    )
-    return out
 
 
 def _number(i: int, column: str, value: Any) -> float:
