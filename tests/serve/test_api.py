@@ -198,6 +198,8 @@ def test_model_health_and_records(api: str, project: Project) -> None:
     assert {r["kind"] for r in kinds} == {"train"}
     one = httpx.get(f"{api}/runs/{everything[-1]}").json()
     assert one["id"] == everything[-1] and one["kind"] == "run" and "story" in one
+    bad = httpx.get(f"{api}/runs", params={"limit": "lots"})
+    assert bad.status_code == 422 and "limit" in bad.json()["error"] and bad.json()["hint"]
     missing = httpx.get(f"{api}/runs/99999")
     assert missing.status_code == 404 and "99999" in missing.json()["error"]
     versions = httpx.get(f"{api}/datasets").json()["versions"]
@@ -270,6 +272,7 @@ def test_post_runs_starts_a_run_process_and_409_while_the_lock_is_held(
     done = project.workspace.records.run(run_id)
     assert (done["kind"], done["status"], done["trigger"]) == ("run", "no_new_data", "server")
     assert TOKEN not in (project.root / ".headwater/logs/server-runs.log").read_text()
+    assert TOKEN not in json.dumps(project.workspace.records.run(run_id))
 
 
 def test_hot_reload_under_load_while_deploy_and_rollback_run_elsewhere(

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import fastapi  # only the server imports this module: `headwater` itself starts without it
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from headwater.errors import (
@@ -102,6 +103,17 @@ def create_app(project: Project, settings: ServeConfig | None = None) -> fastapi
         if status >= 500:
             log.warning("%s: %s", type(exc).__name__, exc)
         return JSONResponse(body, status_code=status)
+
+    @app.exception_handler(RequestValidationError)
+    async def _bad_request(_request: fastapi.Request, exc: RequestValidationError) -> JSONResponse:
+        # a bad query parameter gets the same {"error", "hint"} body as every other error
+        problems = [
+            f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg', 'invalid')}"
+            for e in exc.errors()
+        ]
+        body = {"error": "bad request: " + "; ".join(problems), "hint": "GET /docs shows what "
+                "each endpoint takes"}  # fmt: skip
+        return JSONResponse(body, status_code=422)
 
     errors: dict[int | str, dict[str, Any]] = {
         s: {"model": schemas.ErrorBody} for s in (401, 403, 404, 409, 413, 422, 503)
@@ -410,6 +422,9 @@ def _start_run(project: Project) -> schemas.Started:
     log_file = logs / "server-runs.log"
     env = {**os.environ, "HEADWATER_TRIGGER": "server", "COLUMNS": "120"}
     env.pop("HEADWATER_SCHEDULE_ENTRY", None)
+    token_env = ws.config.serve.token_env
+    if token_env:
+        env.pop(token_env, None)  # the run has no use for the server's token
     with open(log_file, "ab") as out:
         child = subprocess.Popen(
             [sys.executable, "-m", "headwater", "-p", str(ws.root), "run"],
