@@ -1,0 +1,1 @@
+"""headwater serve: the prediction API and the dashboard (issue #16)."""
