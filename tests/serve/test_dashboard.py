@@ -245,7 +245,7 @@ def test_the_timeline_is_paginated_on_the_server(tmp_path):
         assert 'href="/ui/runs">Newest runs' in second
         last = _get(c, f"/ui/runs?before={PAGE_SIZE // 2 + 1}")
         assert _table_run_ids(last) == list(range(PAGE_SIZE // 2, 0, -1))
-        assert "before=" not in last.split("<nav class=\"pages\">", 1)[1]
+        assert "before=" not in last.split('<nav class="pages">', 1)[1]
         assert "No runs before run 1" in _get(c, "/ui/runs?before=1")
         # the overview shows the latest few, not thousands
         assert _table_run_ids(_get(c, "/")) == list(range(3000, 2990, -1))

@@ -249,19 +249,24 @@ def _versions_page(project: Project, limit: int | None = None) -> list[dict[str,
     name = project.config.dataset.name
     with project.records.read() as conn:
         sf = rs.source_files.c
-        files = dict(
-            conn.execute(  # type: ignore[arg-type]
+        files: dict[Any, Any] = {
+            r[0]: r[1]
+            for r in conn.execute(
                 sa.select(sf.version, sa.func.count())
                 .where(sf.dataset == name, sf.version.is_not(None))
                 .group_by(sf.version)
-            ).all()
-        )
+            )
+        }
         rj = rs.rejects.c
-        rejects = dict(
-            conn.execute(  # type: ignore[arg-type]
-                sa.select(rj.run_id, sa.func.count()).group_by(rj.run_id)
-            ).all()
-        )
+        run_ids = [v["run_id"] for v in versions]
+        rejects: dict[Any, Any] = {
+            r[0]: r[1]
+            for r in conn.execute(
+                sa.select(rj.run_id, sa.func.count())
+                .where(rj.run_id.in_(run_ids))
+                .group_by(rj.run_id)
+            )
+        }
     by_number = {v["version"]: v for v in versions}
     for i, v in enumerate(versions):
         v["columns"] = dict(v["schema"])  # pairs, in order
@@ -428,9 +433,7 @@ def _score_chart(
         for c in batches
     ]
     ticks = [lo + (hi - lo) * k / 4 for k in range(5)]
-    metric = next((m["metric"] for m in scored), None) or next(
-        (c["metric"] for c in batches), ""
-    )
+    metric = next((m["metric"] for m in scored), None) or next((c["metric"] for c in batches), "")
     return {
         "width": _W,
         "height": _H,
@@ -550,6 +553,9 @@ def _residuals(truth: list[Any], pred: list[Any]) -> dict[str, Any]:
         "zero": sy(0.0),
         "points": [{"x": sx(p), "y": sy(r)} for p, r in shown],
         "xlabels": [{"x": left, "label": f"{x0:.3g}"}, {"x": w - 12, "label": f"{x1:.3g}"}],
-        "ylabels": [{"y": sy(span), "label": f"{span:.3g}"}, {"y": sy(-span), "label": f"{-span:.3g}"}],
+        "ylabels": [
+            {"y": sy(span), "label": f"{span:.3g}"},
+            {"y": sy(-span), "label": f"{-span:.3g}"},
+        ],
         "mae": sum(abs(r) for _, r in pairs) / len(pairs),
     }
