@@ -428,3 +428,15 @@ def test_the_server_process_serves_and_warns_when_exposed(tmp_path: Path) -> Non
         out, _ = proc.communicate(timeout=30)
     assert "beyond this host" in out
     assert json.dumps(r.json())
+
+
+def test_the_whole_app_serves_the_api_and_the_dashboard(project: Project) -> None:
+    from headwater.serve.server import build
+
+    with served(build(project)) as url:
+        page = httpx.get(f"{url}/")
+        assert page.status_code == 200 and "text/html" in page.headers["content-type"]
+        assert httpx.get(f"{url}/ui/runs").status_code == 200
+        assert httpx.get(f"{url}/health").json()["model_version"] == 1
+        paths = httpx.get(f"{url}/openapi.json").json()["paths"]
+        assert "/predict" in paths and "/" not in paths  # the pages are not API endpoints

@@ -236,10 +236,16 @@ class RecordStore:
                 )
         return ids
 
-    def runs(self, limit: int | None = None, kind: str | None = None) -> list[dict[str, Any]]:
+    def runs(
+        self, limit: int | None = None, kind: str | None = None, *, before: int | None = None
+    ) -> list[dict[str, Any]]:
+        """The newest runs (of ``kind``), newest first; with ``before``, those older than
+        run ``before`` (one page of a timeline: the primary key's index answers it)."""
         stmt = sa.select(schema.runs).order_by(schema.runs.c.id.desc())
         if kind:
             stmt = stmt.where(schema.runs.c.kind == kind)
+        if before is not None:
+            stmt = stmt.where(schema.runs.c.id < before)
         if limit:
             stmt = stmt.limit(limit)
         with self.read() as conn:

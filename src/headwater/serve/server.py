@@ -16,10 +16,13 @@ LOCAL = ("127.0.0.1", "localhost", "::1")
 
 
 def build(project: Project) -> fastapi.FastAPI:
-    """The whole app: the API, and the dashboard when it is installed alongside."""
+    """The whole app: the JSON API and the dashboard (at ``/``, ``/ui/…``, ``/static/…``)."""
+    from headwater.serve import dashboard
     from headwater.serve.app import create_app
 
-    return create_app(project)
+    app = create_app(project)
+    app.include_router(dashboard.router(project))
+    return app
 
 
 def app_from_env() -> fastapi.FastAPI:
