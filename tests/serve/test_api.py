@@ -440,3 +440,15 @@ def test_the_whole_app_serves_the_api_and_the_dashboard(project: Project) -> Non
         assert httpx.get(f"{url}/health").json()["model_version"] == 1
         paths = httpx.get(f"{url}/openapi.json").json()["paths"]
         assert "/predict" in paths and "/" not in paths  # the pages are not API endpoints
+
+
+def test_serve_on_a_port_in_use_says_so(project: Project) -> None:
+    from tests.conftest import run_cli
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        out = run_cli("serve", "-p", str(project.root), "--port", str(port))
+    assert out.returncode == 2 and f"cannot listen on 127.0.0.1:{port}" in out.stderr
+    assert "--port" in out.stderr

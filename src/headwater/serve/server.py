@@ -39,9 +39,33 @@ def exposed_without_token(project: Project, host: str) -> bool:
     return host not in LOCAL and not (cfg.token_env and os.environ.get(cfg.token_env))
 
 
+def check_address(host: str, port: int) -> None:
+    """A ConfigError naming the address when it cannot be listened on (in use, not an
+    address of this machine), before uvicorn logs a bare errno and exits 1."""
+    import socket
+
+    from headwater.errors import ConfigError
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        family, kind, proto, _, address = infos[0]
+        with socket.socket(family, kind, proto) as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+            s.bind(address)
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot listen on {host}:{port}: {exc.strerror or exc}",
+            hint="pass another --port (or [serve] port), or stop what is listening there",
+            key="serve.port",
+            value=port,
+        ) from None
+
+
 def serve(project: Project, host: str, port: int, workers: int) -> None:
     """Serve until interrupted (uvicorn handles SIGINT/SIGTERM gracefully)."""
     import uvicorn
+
+    check_address(host, port)
 
     options: dict[str, Any] = {"host": host, "port": port, "log_level": "info"}
     if workers > 1:
