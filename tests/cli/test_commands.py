@@ -121,9 +121,9 @@ def test_demo_tells_the_whole_loop(tmp_path):
     hist = json.loads(run_cli("history", "--format", "json", "-p", str(tmp_path / "demo")).stdout)
     loops = [(r["status"], r["summary"]["candidate"] is not None)
              for r in reversed(hist) if r["kind"] == "run"]  # fmt: skip
-    # first data: a model deployed; the same market: nothing trained (partial: the demo data
-    # has rejects); the market changed: drift, retrained, promoted
-    assert loops == [("deployed", True), ("partial", False), ("deployed", True)]
+    # first data: a model deployed; the same market: nothing trained (its rejected rows are
+    # the ingest's business: no_drift); the market changed: drift, retrained, promoted
+    assert loops == [("deployed", True), ("no_drift", False), ("deployed", True)]
     assert "no drift" in text and "nothing retrained: v1 stays" in text
     assert "drift detected" in text and "model v2 → promoted" in text
     assert "in production: v2" in text and "confusion matrix:" in text
