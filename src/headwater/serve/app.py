@@ -33,7 +33,7 @@ from headwater.errors import (
     RegistryError,
     TrainError,
 )
-from headwater.serve import schemas
+from headwater.serve import schemas, shared
 from headwater.serve.holder import ModelHolder
 from headwater.serve.rows import BadRows, TooLarge, check_size, frame, rows_from_csv
 
@@ -83,7 +83,7 @@ def create_app(project: Project, settings: ServeConfig | None = None) -> fastapi
     ws = project.workspace
     holder = ModelHolder(ws, interval=cfg.reload_seconds)
     holder.check()  # the first load, before the first request
-    engine_lock = threading.Lock()  # score and summary statistics use the project's engine
+    engine_lock = shared.engine_lock(project)  # /scoring, /summarystats use the engine
     scored: dict[int, dict[str, Any]] = {}
 
     app = fastapi.FastAPI(

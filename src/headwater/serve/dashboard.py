@@ -13,7 +13,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -464,8 +463,10 @@ class _ReportCache:
     shared by the app's threads."""
 
     def __init__(self, project: Project) -> None:
+        from headwater.serve.shared import engine_lock
+
         self.project = project
-        self.lock = threading.Lock()
+        self.lock = engine_lock(project)  # the API's /scoring uses the same engine
         self.done: dict[int, dict[str, Any]] = {}
 
     def get(self, version: int | None) -> dict[str, Any] | None:
