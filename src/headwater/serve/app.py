@@ -17,6 +17,7 @@ import subprocess
 import sys
 import threading
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -74,24 +75,48 @@ class Forbidden(HeadwaterError):
 STATUSES[:0] = [(Unauthorized, 401), (Forbidden, 403)]
 
 
+@dataclass
+class _Context:
+    """What the routes of one app share."""
+
+    project: Project
+    cfg: ServeConfig
+    holder: ModelHolder
+    engine_lock: threading.Lock
+    scored: dict[int, dict[str, Any]] = field(default_factory=dict)  # /scoring, per version
+    errors: dict[int | str, dict[str, Any]] = field(
+        default_factory=lambda: {
+            s: {"model": schemas.ErrorBody} for s in (401, 403, 404, 409, 413, 422, 503)
+        }
+    )
+
+
 def create_app(project: Project, settings: ServeConfig | None = None) -> fastapi.FastAPI:
-    """The API over ``project`` (the dashboard is added by :func:`headwater.serve.app`'s
-    caller in the same app)."""
+    """The API over ``project`` (:func:`headwater.serve.server.build` adds the dashboard
+    to the same app)."""
     from headwater._version import __version__
 
     cfg = settings or project.config.serve
-    ws = project.workspace
-    holder = ModelHolder(ws, interval=cfg.reload_seconds)
+    holder = ModelHolder(project.workspace, interval=cfg.reload_seconds)
     holder.check()  # the first load, before the first request
-    engine_lock = shared.engine_lock(project)  # /scoring, /summarystats use the engine
-    scored: dict[int, dict[str, Any]] = {}
-
     app = fastapi.FastAPI(
         title="headwater",
         version=__version__,
         description="Predictions from the production model, and the project's records.",
     )
     app.state.holder = holder
+    _error_handlers(app)
+    c = _Context(project, cfg, holder, shared.engine_lock(project))
+    _prediction_routes(app, c)
+    _model_routes(app, c)
+    _record_routes(app, c)
+    _write_routes(app, c)
+    return app
+
+
+def _error_handlers(app: fastapi.FastAPI) -> None:
+    """HeadwaterError → its status (:data:`STATUSES`); a bad parameter → 422; both with
+    the body ``{"error", "hint", ...}``."""
 
     @app.exception_handler(HeadwaterError)
     async def _error(_request: fastapi.Request, exc: HeadwaterError) -> JSONResponse:
@@ -115,11 +140,12 @@ def create_app(project: Project, settings: ServeConfig | None = None) -> fastapi
                 "each endpoint takes"}  # fmt: skip
         return JSONResponse(body, status_code=422)
 
-    errors: dict[int | str, dict[str, Any]] = {
-        s: {"model": schemas.ErrorBody} for s in (401, 403, 404, 409, 413, 422, 503)
-    }
 
-    # -- predictions --------------------------------------------------------------------
+def _prediction_routes(app: fastapi.FastAPI, c: _Context) -> None:
+    """POST /predict and /prediction."""
+    cfg = c.cfg
+    holder = c.holder
+    errors = c.errors
 
     async def _rows(request: fastapi.Request) -> list[Any]:
         declared = request.headers.get("content-length")
@@ -203,7 +229,14 @@ def create_app(project: Project, settings: ServeConfig | None = None) -> fastapi
     async def prediction(request: fastapi.Request) -> fastapi.Response:
         return _predict(await _rows(request))
 
-    # -- the model ----------------------------------------------------------------------
+
+def _model_routes(app: fastapi.FastAPI, c: _Context) -> None:
+    """/health, /model, /scoring, /summarystats, /diagnostics."""
+    project = c.project
+    holder = c.holder
+    engine_lock = c.engine_lock
+    scored = c.scored
+    errors = c.errors
 
     @app.get("/health", response_model=schemas.Health, responses={503: {"model": schemas.Health}})
     def health() -> Any:
@@ -280,7 +313,12 @@ def create_app(project: Project, settings: ServeConfig | None = None) -> fastapi
         with engine_lock:
             return schemas.Diagnostics(**project.diagnostics())
 
-    # -- the records --------------------------------------------------------------------
+
+def _record_routes(app: fastapi.FastAPI, c: _Context) -> None:
+    """/runs, /runs/{id}, /datasets, /models: the records as JSON."""
+    project = c.project
+    errors = c.errors
+    ws = c.project.workspace
 
     @app.get("/runs", response_model=schemas.RunsPage)
     def runs(
@@ -309,7 +347,13 @@ def create_app(project: Project, settings: ServeConfig | None = None) -> fastapi
         """Every model version, the production pointer and its history."""
         return project.models().to_dict()
 
-    # -- the writes (a bearer token) ----------------------------------------------------
+
+def _write_routes(app: fastapi.FastAPI, c: _Context) -> None:
+    """POST /runs and /rollback, behind the bearer token."""
+    project = c.project
+    cfg = c.cfg
+    holder = c.holder
+    errors = c.errors
 
     def _authorized(request: fastapi.Request) -> None:
         name = cfg.token_env
@@ -349,8 +393,6 @@ def create_app(project: Project, settings: ServeConfig | None = None) -> fastapi
         result = project.rollback().to_dict()
         holder.check()  # serve the rolled-back model from the next request on
         return result
-
-    return app
 
 
 def _predict_both(model: Any, x: Any, proba: bool) -> tuple[Any, Any]:
