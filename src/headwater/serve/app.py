@@ -44,8 +44,20 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# the one place errors become statuses; the body is {"error", "hint", ...}
+
+class Unauthorized(HeadwaterError):
+    """A write endpoint without a valid bearer token."""
+
+
+class Forbidden(HeadwaterError):
+    """A write endpoint while no token is configured."""
+
+
+# the one place errors become statuses (the first class that matches); the body is
+# {"error", "hint", ...}
 STATUSES: list[tuple[type[HeadwaterError], int]] = [
+    (Unauthorized, 401),
+    (Forbidden, 403),
     (BadRows, 422),
     (TooLarge, 413),
     (LockError, 409),
@@ -62,17 +74,6 @@ def status_of(exc: HeadwaterError) -> int:
         if isinstance(exc, cls):
             return status
     return 500
-
-
-class Unauthorized(HeadwaterError):
-    """A write endpoint without a valid bearer token."""
-
-
-class Forbidden(HeadwaterError):
-    """A write endpoint while no token is configured."""
-
-
-STATUSES[:0] = [(Unauthorized, 401), (Forbidden, 403)]
 
 
 @dataclass
