@@ -231,7 +231,8 @@ class Workspace:
 
         A second process gets :class:`LockError` at once (and a recorded ``skipped`` run)
         unless ``wait`` is true. Runs left ``running`` by a process that is gone are marked
-        ``crashed`` as soon as the lock is taken. Inside another writer of this workspace,
+        ``crashed`` as soon as the lock is taken (only then: a reader, or a writer refused
+        or waiting, marks nothing). On PostgreSQL the free lock alone proves them gone. Inside another writer of this workspace,
         no lock is taken: the run is recorded as a child of the open one.
         """
         values = self.run_values(kind, options)
@@ -326,8 +327,16 @@ class Workspace:
         exc.run_id = skipped  # type: ignore[attr-defined]
 
     def _live_runs(self) -> list[dict[str, Any]]:
-        """Runs still marked ``running`` whose process is alive on this host."""
-        from headwater._lock import process_alive
+        """Runs still marked ``running`` whose process is alive on this host.
+
+        Only the file lock needs this: it can be deleted under a live writer. PostgreSQL's
+        advisory lock cannot, and the server frees it when its holder's session ends, so
+        holding it proves every run left ``running`` dead — on any host, whatever its pid
+        names here (a reused pid, another container with the same host name)."""
+        from headwater._lock import ProjectLock, process_alive
+
+        if not isinstance(self._lock, ProjectLock):
+            return []
 
         host = socket.gethostname()
         live = []
