@@ -232,8 +232,9 @@ class Workspace:
         A second process gets :class:`LockError` at once (and a recorded ``skipped`` run)
         unless ``wait`` is true. Runs left ``running`` by a process that is gone are marked
         ``crashed`` as soon as the lock is taken (only then: a reader, or a writer refused
-        or waiting, marks nothing). On PostgreSQL the free lock alone proves them gone. Inside another writer of this workspace,
-        no lock is taken: the run is recorded as a child of the open one.
+        or waiting, marks nothing). On PostgreSQL the free lock alone proves them gone.
+        Inside another writer of this workspace, no lock is taken: the run is recorded as
+        a child of the open one.
         """
         values = self.run_values(kind, options)
         parent = self.current_run
@@ -300,23 +301,36 @@ class Workspace:
         try:
             yield
         except KeyboardInterrupt:
-            store.finish_run(run.id, "interrupted", error="interrupted by the user")
+            self._finish_failed(run, "interrupted", error="interrupted by the user", summary=None)
             raise
         except HeadwaterError as exc:
             if not run.finished:
-                store.finish_run(run.id, "failed", error=str(exc), summary=run.summary)
+                self._finish_failed(run, "failed", error=str(exc))
             raise
         except BaseException as exc:
             if not run.finished:
-                store.finish_run(
-                    run.id, "failed", error=f"{type(exc).__name__}: {exc}", summary=run.summary
-                )
+                self._finish_failed(run, "failed", error=f"{type(exc).__name__}: {exc}")
             raise
         else:
             if not run.finished:
                 store.finish_run(run.id, run.status, summary=run.summary)
         finally:
             self._runs.remove(run)
+
+    def _finish_failed(self, run: Run, status: str, *, error: str, summary: Any = ...) -> None:
+        """Record how a run failed, unless the record store itself went away: then the
+        error the run raised is what the caller must see (the next writer marks the row
+        ``crashed`` once the store is back)."""
+        from headwater.errors import RecordsUnavailable
+
+        try:
+            self.records.finish_run(
+                run.id, status, error=error, summary=run.summary if summary is ... else summary
+            )
+        except RecordsUnavailable:
+            log.warning(
+                "run %s could not be recorded as %s: the record store is gone", run.id, status
+            )
 
     def _record_skipped(self, values: dict[str, Any], exc: LockError) -> None:
         now = now_iso()

@@ -45,7 +45,9 @@ HOLD = textwrap.dedent(
 
 
 def _spawn(script: str, *args: str) -> subprocess.Popen[str]:
-    return subprocess.Popen([sys.executable, "-c", script, *args], stdout=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-c", script, *args], stdout=subprocess.PIPE, text=True
+    )
 
 
 def _set_pid(project: Project, run_id: int, pid: int) -> None:
