@@ -188,6 +188,13 @@ def _pg_database(server: str) -> str:
     return f'\n[records]\nurl = "{server}/{name}"\n'
 
 
+def records_url(section: str, folder: Path) -> str:
+    """The URL a ``records_backend`` section names, or a SQLite file in ``folder``."""
+    if section:
+        return section.split('url = "', 1)[1].split('"', 1)[0]
+    return f"sqlite:///{folder / 'records.db'}"
+
+
 def use_records(root: Path, section: str) -> None:
     """Point the project in ``root`` at the record store ``section`` names."""
     if section:

@@ -7,6 +7,7 @@ The tree::
     ├── ProjectError               no project here, unknown run id, unknown version …
     ├── LockError                  another writer holds the project lock
     ├── RecordsError               the record store cannot be opened or migrated
+    │   └── RecordsUnavailable     its database server cannot be reached, or went away
     ├── SourceError                a source path or URL cannot be listed or read
     ├── IngestError                an ingest run failed (``run_id`` says which)
     │   └── ValidationError        rows failed validation and ``--strict`` was given
@@ -68,6 +69,14 @@ class LockError(HeadwaterError):
 
 class RecordsError(HeadwaterError):
     """The record store cannot be opened, migrated or written."""
+
+
+class RecordsUnavailable(RecordsError):
+    """The record store's database server cannot be reached, or went away mid-run: the
+    job failed (nothing was published) and a retry may succeed once it is back."""
+
+    exit_code = 1
+    transient = True
 
 
 class SourceError(HeadwaterError):
@@ -213,6 +222,7 @@ __all__ = [
     "ProjectError",
     "PublishError",
     "RecordsError",
+    "RecordsUnavailable",
     "RegistryError",
     "ScheduleError",
     "SourceError",

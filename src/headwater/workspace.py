@@ -231,8 +231,10 @@ class Workspace:
 
         A second process gets :class:`LockError` at once (and a recorded ``skipped`` run)
         unless ``wait`` is true. Runs left ``running`` by a process that is gone are marked
-        ``crashed`` as soon as the lock is taken. Inside another writer of this workspace,
-        no lock is taken: the run is recorded as a child of the open one.
+        ``crashed`` as soon as the lock is taken (only then: a reader, or a writer refused
+        or waiting, marks nothing). On PostgreSQL the free lock alone proves them gone.
+        Inside another writer of this workspace, no lock is taken: the run is recorded as
+        a child of the open one.
         """
         values = self.run_values(kind, options)
         parent = self.current_run
@@ -308,23 +310,36 @@ class Workspace:
         try:
             yield
         except KeyboardInterrupt:
-            store.finish_run(run.id, "interrupted", error="interrupted by the user")
+            self._finish_failed(run, "interrupted", error="interrupted by the user", summary=None)
             raise
         except HeadwaterError as exc:
             if not run.finished:
-                store.finish_run(run.id, "failed", error=str(exc), summary=run.summary)
+                self._finish_failed(run, "failed", error=str(exc))
             raise
         except BaseException as exc:
             if not run.finished:
-                store.finish_run(
-                    run.id, "failed", error=f"{type(exc).__name__}: {exc}", summary=run.summary
-                )
+                self._finish_failed(run, "failed", error=f"{type(exc).__name__}: {exc}")
             raise
         else:
             if not run.finished:
                 store.finish_run(run.id, run.status, summary=run.summary)
         finally:
             self._runs.remove(run)
+
+    def _finish_failed(self, run: Run, status: str, *, error: str, summary: Any = ...) -> None:
+        """Record how a run failed, unless the record store itself went away: then the
+        error the run raised is what the caller must see (the next writer marks the row
+        ``crashed`` once the store is back)."""
+        from headwater.errors import RecordsUnavailable
+
+        try:
+            self.records.finish_run(
+                run.id, status, error=error, summary=run.summary if summary is ... else summary
+            )
+        except RecordsUnavailable:
+            log.warning(
+                "run %s could not be recorded as %s: the record store is gone", run.id, status
+            )
 
     def _record_skipped(self, values: dict[str, Any], exc: LockError) -> None:
         now = now_iso()
@@ -335,8 +350,16 @@ class Workspace:
         exc.run_id = skipped  # type: ignore[attr-defined]
 
     def _live_runs(self) -> list[dict[str, Any]]:
-        """Runs still marked ``running`` whose process is alive on this host."""
-        from headwater._lock import process_alive
+        """Runs still marked ``running`` whose process is alive on this host.
+
+        Only the file lock needs this: it can be deleted under a live writer. PostgreSQL's
+        advisory lock cannot, and the server frees it when its holder's session ends, so
+        holding it proves every run left ``running`` dead — on any host, whatever its pid
+        names here (a reused pid, another container with the same host name)."""
+        from headwater._lock import ProjectLock, process_alive
+
+        if not isinstance(self._lock, ProjectLock):
+            return []
 
         host = socket.gethostname()
         live = []

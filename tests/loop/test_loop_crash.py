@@ -163,14 +163,32 @@ def test_a_run_while_another_run_works_is_skipped_and_says_who(tmp_path: Path) -
     assert project.workspace.records.run(busy)["status"] == "deployed"  # not disturbed
 
 
-@pytest.mark.parametrize("point", POINTS)
+# on PostgreSQL, the steps whose commits go through the records the most: the ingest
+# committed (scoring), the candidate saved, the pointer moved (the whole matrix would
+# double the file's time for steps the records take no part in)
+PG_POINTS = ["score", "save:1", "promoted"]
+
+
+@pytest.mark.parametrize(
+    ("point", "backend"),
+    [(p, "sqlite") for p in POINTS] + [(p, "postgresql") for p in PG_POINTS],
+)
 def test_kill_9_of_a_run_at_any_step_loses_nothing(
-    tmp_path: Path, expected: dict[str, Any], point: str
+    tmp_path: Path,
+    expected: dict[str, Any],
+    point: str,
+    backend: str,
+    request: pytest.FixtureRequest,
 ) -> None:
     from headwater import registry
     from headwater.records import schema as rs
 
-    project = _scenario(tmp_path)
+    records = ""
+    if backend == "postgresql":
+        from tests.conftest import _pg_database
+
+        records = _pg_database(request.getfixturevalue("pg_server"))
+    project = _scenario(tmp_path, records)
     v1 = _rows(project, 1)
     checks_before = len(_table(project, rs.drift_checks))
     proc = subprocess.run(

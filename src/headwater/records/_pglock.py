@@ -93,6 +93,8 @@ class AdvisoryLock:
             try:
                 self._conn.execute(sa.text(f"SELECT pg_advisory_unlock({CLASS_ID}, {_KEY})"))
                 self._conn.commit()
+            except sa.exc.DBAPIError:
+                pass  # the session is gone (the server went away), and the lock with it
             finally:
                 self._conn.close()  # ending the session frees it in any case
                 self._conn = None

@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy import event
 
 from headwater._files import create_file, make_dirs
-from headwater.errors import ProjectError, RecordsError, operating_error
+from headwater.errors import ProjectError, RecordsError, RecordsUnavailable, operating_error
 from headwater.records import HEAD_REVISION, now_iso, run_dict, schema
 
 log = logging.getLogger(__name__)
@@ -94,10 +94,36 @@ class RecordStore:
             except (sa.exc.OperationalError, sa.exc.ProgrammingError):
                 return None  # no alembic_version table yet (SQLite, PostgreSQL)
 
+    def unavailable(self, exc: BaseException, *, lost: bool = True) -> RecordsUnavailable | None:
+        """``exc`` as :class:`RecordsUnavailable` when it says the database server cannot
+        be reached or ended the session (PostgreSQL), else None."""
+        if self.engine.dialect.name != "postgresql" or not isinstance(
+            exc, sa.exc.OperationalError | sa.exc.InterfaceError
+        ):
+            return None
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        if lost:
+            return RecordsUnavailable(
+                f"lost the record store at {self.url!r} mid-run: {reason}",
+                hint="check that its database server is up and reachable; nothing was "
+                "published, and once it is back the next run records this one and does "
+                "the work",
+                url=self.url,
+            )
+        return RecordsUnavailable(
+            f"cannot reach the record store at {self.url!r}: {reason}",
+            hint="check that its database server is up and that [records] url names it; "
+            "give the password in PGPASSWORD or ~/.pgpass, not in the URL",
+            url=self.url,
+        )
+
     def _migrate_if_needed(self) -> None:
         try:
             revision = self._current_revision()
         except sa.exc.DatabaseError as exc:
+            down = self.unavailable(exc, lost=False)
+            if down is not None:
+                raise down from exc
             machine = operating_error(exc.orig or exc)  # a full disk is not a broken store
             if machine is not None:
                 raise machine from exc
@@ -147,17 +173,29 @@ class RecordStore:
     @contextmanager
     def write(self) -> Iterator[sa.Connection]:
         """A write transaction (``BEGIN IMMEDIATE`` on SQLite), committed on success."""
-        with (
-            self.engine.connect().execution_options(headwater_immediate=True) as conn,
-            conn.begin(),
-        ):
-            yield conn
+        try:
+            with (
+                self.engine.connect().execution_options(headwater_immediate=True) as conn,
+                conn.begin(),
+            ):
+                yield conn
+        except sa.exc.DBAPIError as exc:
+            down = self.unavailable(exc)
+            if down is not None:
+                raise down from exc
+            raise
 
     @contextmanager
     def read(self) -> Iterator[sa.Connection]:
         """A read transaction: a consistent snapshot, never blocks writers under WAL."""
-        with self.engine.connect() as conn, conn.begin():
-            yield conn
+        try:
+            with self.engine.connect() as conn, conn.begin():
+                yield conn
+        except sa.exc.DBAPIError as exc:
+            down = self.unavailable(exc)
+            if down is not None:
+                raise down from exc
+            raise
 
     # -- runs --------------------------------------------------------------------------
 
