@@ -53,7 +53,7 @@ unit: $(STAMP)
 # Benchmarks: ingestion (1M and 10M rows), comparisons (1M and 5M rows), the loop (10M rows,
 # 1% new), wide tables, /predict against a bare FastAPI endpoint → benchmarks/RESULTS.md
 bench: $(STAMP)
-	cd benchmarks && ../$(BIN)/python run.py && ../$(BIN)/python compare.py && ../$(BIN)/python loop.py && ../$(BIN)/python wide.py && ../$(BIN)/python serve.py
+	cd benchmarks && ../$(BIN)/python run.py && ../$(BIN)/python compare.py && ../$(BIN)/python loop.py && ../$(BIN)/python wide.py && ../$(BIN)/python serve.py && ../$(BIN)/python records_pg.py
 
 clean:
 	rm -rf $(VENV) headwater-demo .pytest_cache .mypy_cache .ruff_cache

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 from pydantic import ValidationError as PydanticValidationError
 
 from headwater.errors import ConfigError
@@ -324,6 +324,35 @@ class RecordsConfig(_Section):
     """``[records]``: where the record store lives (SQLite in the project by default)."""
 
     url: str | None = None
+    # PostgreSQL only: the schema this project's tables live in, created if missing, so
+    # that several projects share one database apart (None: the server's search_path)
+    pg_schema: str | None = Field(default=None, alias="schema")
+
+    @field_validator("pg_schema")
+    @classmethod
+    def _schema(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None:
+            return None
+        if not str(info.data.get("url") or "").startswith("postgresql"):
+            raise ValueError(
+                "applies to a PostgreSQL record store only; remove it, or set [records] url "
+                "to a postgresql+psycopg:// URL"
+            )
+        problem = schema_problem(value)
+        if problem is not None:
+            raise ValueError(problem)
+        return value
+
+
+def schema_problem(name: str) -> str | None:
+    """Why ``name`` cannot be a PostgreSQL schema for a project's records, or None. Only
+    plain lowercase identifiers: they need no quoting, so every tool sees the same name."""
+    if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", name) or name.startswith("pg_"):
+        return (
+            "must be a plain lowercase name of at most 63 letters, digits and _, not "
+            "starting with a digit or pg_ (e.g. risk)"
+        )
+    return None
 
 
 class ScheduleConfig(_Section):

@@ -644,8 +644,10 @@ def _records_shown(project: Workspace) -> str:
     url = project.config.records.url
     if not url:
         return str(project.config.state_dir / "records.db")
+    schema = project.config.records.pg_schema
     try:
-        return sa.engine.make_url(url).render_as_string(hide_password=True)
+        shown = sa.engine.make_url(url).render_as_string(hide_password=True)
+        return shown if schema is None else f"{shown} (schema {schema})"
     except Exception:  # a URL SQLAlchemy cannot parse fails later, when it is opened
         return "(unparsable records url)"
 

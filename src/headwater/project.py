@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from headwater.config import CONFIG_FILE, TEMPLATE, Config, find_project, load_config
-from headwater.errors import ProjectError
+from headwater.errors import ConfigError, ProjectError
 from headwater.workspace import WRITER_KINDS, Run, Workspace, trigger_from
 
 if TYPE_CHECKING:
@@ -157,7 +157,7 @@ class Project:
         fast = (
             _fast.drift_unresolved(db)
             if db is not None
-            else _fast.drift_unresolved_postgresql(url)
+            else _fast.drift_unresolved_postgresql(url, self.config.records.pg_schema)
             if url.startswith("postgresql")
             else None
         )
@@ -335,14 +335,19 @@ class Project:
         from headwater.records import HEAD_REVISION
 
         store = self.workspace.records  # opening migrates
-        return {"records": store.url, "revision": HEAD_REVISION}
+        return {"records": store.url, "schema": store.schema, "revision": HEAD_REVISION}
 
-    def records_copy(self, to: str) -> dict[str, Any]:
-        """Copy every record into the new, empty store at ``to``, verified per table."""
+    def records_copy(self, to: str, schema: str | None = None) -> dict[str, Any]:
+        """Copy every record into the new, empty store at ``to`` (in its PostgreSQL
+        ``schema``, created if missing), verified per table."""
+        from headwater.config import schema_problem
         from headwater.records.copy import copy_records
 
+        problem = None if schema is None else schema_problem(schema)
+        if problem is not None:
+            raise ConfigError(f"--schema {schema!r} {problem}", hint="give a plain lowercase name")
         with self.writer("records-copy") as run:  # nothing is written meanwhile
-            result = copy_records(self.workspace.records, to, run.id).to_dict()
+            result = copy_records(self.workspace.records, to, run.id, schema).to_dict()
             run.summary = {"target": result["target"], "tables": len(result["tables"])}
         return result
 

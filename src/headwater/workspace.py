@@ -127,7 +127,7 @@ class Workspace:
             if url:
                 if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
                     url = "sqlite:///" + self.config.resolve(url.removeprefix("sqlite:///"))
-                self._records = RecordStore(url)
+                self._records = RecordStore(url, schema=self.config.records.pg_schema)
             else:
                 self._records = RecordStore.for_folder(self.config.state_dir)
         return self._records
@@ -143,7 +143,8 @@ class Workspace:
         elif self._records is None and str(self.config.records.url).startswith("postgresql"):
             from headwater.records import _fast
 
-            fast = _fast.runs_postgresql(str(self.config.records.url), limit, kind)
+            url, schema = str(self.config.records.url), self.config.records.pg_schema
+            fast = _fast.runs_postgresql(url, limit, kind, schema)
             if fast is not None:
                 return fast
         return self.records.runs(limit=limit, kind=kind)

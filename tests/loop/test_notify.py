@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import shlex
 import socket
-import sqlite3
 import sys
 import threading
 from collections.abc import Iterator
@@ -45,9 +44,8 @@ class Hook:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 seen = {"path": self.path, "headers": dict(self.headers), "body": body}
                 if hook.root is not None:  # what the records said when the POST came
-                    db = sqlite3.connect(hook.root / ".headwater" / "records.db")
-                    seen["runs"] = db.execute("SELECT id, kind, status FROM runs").fetchall()
-                    db.close()
+                    runs = Project.open(hook.root).history(limit=None)  # SQLite or PG
+                    seen["runs"] = [(r["id"], r["kind"], r["status"]) for r in runs]
                 hook.requests.append(seen)
                 if hook.mode == "hang":
                     hook.release.wait(30)
@@ -108,11 +106,12 @@ def recorded(p: Project, run_id: int) -> list[dict[str, Any]]:
 
 
 def no_secret_in_records(root: Path) -> None:
-    db = sqlite3.connect(root / ".headwater" / "records.db")
-    for table in ("runs", "drift_checks"):
-        for row in db.execute(f"SELECT * FROM {table}"):
-            assert SECRET not in json.dumps(row, default=str), (table, row)
-    db.close()
+    import sqlalchemy as sa
+
+    with Project.open(root).records.read() as conn:  # the project's store, SQLite or PG
+        for table in ("runs", "drift_checks"):
+            for row in conn.execute(sa.text(f"SELECT * FROM {table}")):
+                assert SECRET not in json.dumps(list(row), default=str), (table, row)
 
 
 # -- the webhook --------------------------------------------------------------------------
@@ -287,17 +286,11 @@ def test_a_run_that_raises_is_notified_as_failed_and_still_raises(make_project, 
 
 
 def test_a_skipped_run_is_notified_when_asked(make_project, tmp_path):
-    from headwater._lock import ProjectLock
-
     with hook() as h:
         p = project(make_project, webhook=h.url, on=["skipped"])
-        lock = ProjectLock(tmp_path / ".headwater")
-        lock.acquire(wait=False)  # another writer
-        try:
-            with pytest.raises(LockError) as info:
-                p.run()
-        finally:
-            lock.release()
+        other = Project.open(tmp_path).writer("gc")  # another writer (file or advisory lock)
+        with other, pytest.raises(LockError) as info:
+            p.run()
     [body] = h.bodies()
     assert (body["status"], body["run_id"]) == ("skipped", info.value.run_id)
     assert recorded(p, info.value.run_id)[0]["ok"] is True

@@ -376,12 +376,17 @@ def records_migrate(project: ProjectOpt = None, format: FormatOpt = Fmt.text) ->
 @records_app.command("copy")
 def records_copy(
     to: Annotated[str, typer.Option("--to", help="The new store's URL (an empty database).")],
+    schema: Annotated[
+        str | None,
+        typer.Option(help="PostgreSQL: the schema to copy into, created if missing."),
+    ] = None,
     project: ProjectOpt = None,
     format: FormatOpt = Fmt.text,
 ) -> int:
     """Copy this project's records to another store (SQLite ↔ PostgreSQL), verified per
-    table; the source is left as it was. Then point [records] url at the new store."""
-    result = _open(project).records_copy(to)
+    table; the source is left as it was. Then point [records] url (and schema) at the new
+    store."""
+    result = _open(project).records_copy(to, schema)
     _emit(format, result, output.records_copied)
     return 0
 

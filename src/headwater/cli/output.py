@@ -568,9 +568,11 @@ def schedule_removed(gone: list[dict[str, Any]]) -> None:
 
 def records_copied(r: dict[str, Any]) -> None:
     rows = sum(t["rows"] for t in r["tables"].values())
+    into = f" (schema {r['schema']})" if r.get("schema") else ""
     line(
         f"copied {rows:,} rows in {len(r['tables'])} tables from {r['source']} to "
-        f"{r['target']}; every table's count and checksum match",
+        f"{r['target']}{into}; every table's count and checksum match",
         soft_wrap=True,
     )
-    line("the source is unchanged; to use the copy, set [records] url in headwater.toml")
+    keys = "url and schema" if r.get("schema") else "url"
+    line(f"the source is unchanged; to use the copy, set [records] {keys} in headwater.toml")

@@ -73,9 +73,16 @@ def drift_unresolved(db: Path) -> bool | None:
         con.close()
 
 
-def runs_postgresql(url: str, limit: int | None, kind: str | None) -> list[dict[str, Any]] | None:
+def _pg_options(schema: str | None) -> dict[str, Any]:
+    return {} if schema is None else {"options": f"-c search_path={schema}"}
+
+
+def runs_postgresql(
+    url: str, limit: int | None, kind: str | None, schema: str | None = None
+) -> list[dict[str, Any]] | None:
     """:func:`runs` on PostgreSQL with the driver alone (psycopg, no SQLAlchemy), or None
-    when it cannot answer (another driver, no such table, an old revision)."""
+    when it cannot answer (another driver, no such table, an old revision); ``schema`` is
+    the project's ``[records] schema``."""
     if not url.startswith(("postgresql+psycopg://", "postgresql://")):
         return None
     try:
@@ -85,7 +92,9 @@ def runs_postgresql(url: str, limit: int | None, kind: str | None) -> list[dict[
         return None
     conninfo = "postgresql://" + url.split("://", 1)[1]
     try:
-        with psycopg.connect(conninfo, row_factory=dict_row, connect_timeout=10) as con:
+        with psycopg.connect(
+            conninfo, row_factory=dict_row, connect_timeout=10, **_pg_options(schema)
+        ) as con:
             revision = con.execute("SELECT version_num FROM alembic_version").fetchone()
             if revision is None or revision["version_num"] != HEAD_REVISION:
                 return None
@@ -101,7 +110,7 @@ _DRIFT_SQL = (
 )
 
 
-def drift_unresolved_postgresql(url: str) -> bool | None:
+def drift_unresolved_postgresql(url: str, schema: str | None = None) -> bool | None:
     """:func:`drift_unresolved` on PostgreSQL with psycopg alone, or None."""
     if not url.startswith(("postgresql+psycopg://", "postgresql://")):
         return None
@@ -110,7 +119,8 @@ def drift_unresolved_postgresql(url: str) -> bool | None:
     except ImportError:
         return None
     try:
-        with psycopg.connect("postgresql://" + url.split("://", 1)[1], connect_timeout=10) as con:
+        conninfo = "postgresql://" + url.split("://", 1)[1]
+        with psycopg.connect(conninfo, connect_timeout=10, **_pg_options(schema)) as con:
             revision = con.execute("SELECT version_num FROM alembic_version").fetchone()
             if revision is None or revision[0] != HEAD_REVISION:
                 return None

@@ -28,21 +28,30 @@ BATCH = 5_000
 class CopyResult:
     source: str
     target: str
+    schema: str | None = None  # the target's PostgreSQL schema
     tables: dict[str, dict[str, Any]] = field(default_factory=dict)  # rows, checksum
 
     def to_dict(self) -> dict[str, Any]:
-        return {"source": self.source, "target": self.target, "tables": self.tables}
+        return {
+            "source": self.source,
+            "target": self.target,
+            "schema": self.schema,
+            "tables": self.tables,
+        }
 
 
-def copy_records(source: RecordStore, target_url: str, run_id: int | None = None) -> CopyResult:
-    """Copy every row of ``source`` into the (new or empty) store at ``target_url``.
+def copy_records(
+    source: RecordStore, target_url: str, run_id: int | None = None, schema: str | None = None
+) -> CopyResult:
+    """Copy every row of ``source`` into the (new or empty) store at ``target_url`` (in
+    its PostgreSQL ``schema``).
 
     ``run_id`` is the copying run (``running`` in the source while it copies): in the
     copy it is finished, so the new store does not hold a run no process will end."""
     from headwater.records import now_iso
 
-    target = RecordStore(target_url)  # created and migrated to the same revision
-    result = CopyResult(source.url, target.url)
+    target = RecordStore(target_url, schema)  # created and migrated to the same revision
+    result = CopyResult(source.url, target.url, schema)
     with source.read() as src, target.write() as dst:
         _refuse_if_not_empty(dst, target.url)
         for table in rs.metadata.sorted_tables:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -46,13 +47,29 @@ class RecordStore:
         A SQLAlchemy URL. SQLite is the tested default.
     """
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, schema: str | None = None) -> None:
         self.url = masked(url)  # what messages show: never the password
+        self.schema = schema  # PostgreSQL: this project's schema (a checked identifier)
         try:
             options: dict[str, Any] = {}
             if url.startswith("postgresql"):  # a server can live with this: few, checked
                 options = {"pool_size": 2, "max_overflow": 3, "pool_pre_ping": True}
+                if schema is not None and not re.fullmatch(r"[a-z_][a-z0-9_]*", schema):
+                    raise RecordsError(  # config.schema_problem checked it; never quote it
+                        f"schema {schema!r} is not a plain lowercase name",
+                        hint="give a name of letters, digits and _ (e.g. risk)",
+                    )
+                if schema is not None:  # every table, the lock key and Alembic's in it
+                    options["connect_args"] = {"options": f"-c search_path={schema}"}
+            elif schema is not None:
+                raise RecordsError(
+                    f"a schema ({schema!r}) applies to a PostgreSQL record store only, "
+                    f"not {self.url!r}",
+                    hint="leave the schema out, or give a postgresql+psycopg:// URL",
+                )
             self.engine = sa.create_engine(url, future=True, **options)
+        except RecordsError:
+            raise
         except Exception as exc:  # bad URL, missing driver
             raise RecordsError(
                 f"cannot open the record store at {self.url!r}: {exc}",
@@ -146,12 +163,16 @@ class RecordStore:
             if conn.dialect.name == "postgresql":
                 # processes opening a new database at once migrate one at a time (SQLite's
                 # BEGIN IMMEDIATE does this there); the others then find it done
+                # (keyed by the schema's name: current_schema() is NULL until it exists)
                 conn.execute(
                     sa.text(
                         "SELECT pg_advisory_xact_lock(18519, "
-                        "hashtext(current_database() || '/' || current_schema()))"
-                    )
+                        "hashtext(current_database() || '/' || coalesce(:s, current_schema())))"
+                    ),
+                    {"s": self.schema},
                 )
+                if self.schema is not None:
+                    conn.execute(sa.text(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"'))
                 if sa.inspect(conn).has_table("alembic_version") and (
                     conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
                     == HEAD_REVISION
