@@ -322,15 +322,24 @@ def conform(table: ibis.Table, schema: dict[str, str]) -> ibis.Table:
     return table.select(*cols, *extra)
 
 
-def list_versions(project: Workspace) -> list[dict[str, Any]]:
+def list_versions(
+    project: Workspace,
+    *,
+    limit: int | None = None,
+    before: int | None = None,
+) -> list[dict[str, Any]]:
+    """The dataset's versions, newest first: at most ``limit`` of those older than
+    ``before`` (a page is one query, however many versions there are)."""
     name = project.config.dataset.name
+    v = rs.versions.c
+    stmt = sa.select(rs.versions).where(v.dataset == name).order_by(v.version.desc())
+    if before is not None:
+        stmt = stmt.where(v.version < before)
+    if limit is not None:
+        stmt = stmt.limit(limit)
     with project.records.read() as conn:
         current = state(conn, name).version
-        rows = conn.execute(
-            sa.select(rs.versions)
-            .where(rs.versions.c.dataset == name)
-            .order_by(rs.versions.c.version.desc())
-        ).all()
+        rows = conn.execute(stmt).all()
     out = []
     for r in rows:
         d = dict(r._mapping)
@@ -339,6 +348,13 @@ def list_versions(project: Workspace) -> list[dict[str, Any]]:
         d["current"] = d["version"] == current
         out.append(d)
     return out
+
+
+def count_versions(project: Workspace) -> int:
+    v = rs.versions.c
+    with project.records.read() as conn:
+        stmt = sa.select(sa.func.count()).select_from(rs.versions)
+        return int(conn.execute(stmt.where(v.dataset == project.config.dataset.name)).scalar() or 0)
 
 
 def export_version(

@@ -203,11 +203,18 @@ class Project:
 
         return read_version(self.workspace, version, provenance=provenance)
 
-    def versions(self) -> list[dict[str, Any]]:
-        """Every version of the dataset, newest first."""
+    def versions(self, limit: int | None = None, before: int | None = None) -> list[dict[str, Any]]:
+        """The versions of the dataset, newest first (every one, or a page: at most
+        ``limit`` of those older than version ``before``)."""
         from headwater.dataset import list_versions
 
-        return list_versions(self.workspace)
+        return list_versions(self.workspace, limit=limit, before=before)
+
+    def version_count(self) -> int:
+        """How many versions the dataset has."""
+        from headwater.dataset import count_versions
+
+        return count_versions(self.workspace)
 
     def export(
         self,

@@ -3,7 +3,6 @@ project; every endpoint, the 4xx cases, the token, the lock, and hot reload unde
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import random
@@ -22,6 +21,7 @@ import pytest
 from headwater import Project
 from headwater.config import ServeConfig
 from tests.conftest import put, run_cli_subprocess
+from tests.serve.conftest import served
 
 TOKEN_ENV = "HEADWATER_TEST_SERVE_TOKEN"
 TOKEN = "s3cret-token-for-tests"
@@ -70,29 +70,6 @@ def make(root: Path, config: str = CONFIG) -> Project:
     (root / "headwater.toml").write_text(config)
     put(root / "incoming/a.csv", rows(400))
     return Project.open(root)
-
-
-@contextlib.contextmanager
-def served(app: Any) -> Iterator[str]:
-    """``app`` under a real uvicorn on 127.0.0.1 (a free port), in a thread."""
-    import uvicorn
-
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert time.monotonic() < deadline and thread.is_alive(), "uvicorn did not start"
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
-        sock.close()
 
 
 @pytest.fixture(scope="module")

@@ -5,29 +5,10 @@ thousands of runs, and that a page read changes nothing."""
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 
 from headwater import Project
-
-HOSTILE = '<img src=x onerror="alert(1)">&.csv'
-"""A file name that is valid on Linux and is HTML (a page must show it as text)."""
-
-
-def build_demo(root: Path) -> Project:
-    """The demo project (three loop runs: deployed, rejected, deployed after drift) plus an
-    ingest of a file with a hostile name."""
-    from headwater.examples import run_demo
-
-    run_demo(root, rows=3000)
-    broker = root / "brokers" / "broker_a"
-    source = sorted(broker.glob("*.csv"))[0]
-    lines = source.read_text(encoding="utf-8").splitlines(keepends=True)
-    (broker / HOSTILE).write_text("".join(lines[:-1]), encoding="utf-8")
-    project = Project.open(root, search_parents=False)
-    project.ingest()
-    return project
 
 
 def make_client(project: Project):
@@ -39,13 +20,6 @@ def make_client(project: Project):
     app = FastAPI()
     app.include_router(router(project))
     return TestClient(app)
-
-
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory):
-    project = build_demo(tmp_path_factory.mktemp("dash") / "demo")
-    yield project
-    project.close()
 
 
 @pytest.fixture(scope="module")
@@ -249,4 +223,59 @@ def test_the_timeline_is_paginated_on_the_server(tmp_path):
         assert "No runs before run 1" in _get(c, "/ui/runs?before=1")
         # the overview shows the latest few, not thousands
         assert _table_run_ids(_get(c, "/")) == list(range(3000, 2990, -1))
+    project.close()
+
+
+def _table_versions(html: str) -> list[int]:
+    body = html.split("<tbody>", 1)[1].split("</tbody>", 1)[0]
+    return [int(m) for m in re.findall(r"<tr(?: class=\"current\")?>\s*<td>(\d+)", body)]
+
+
+def test_the_dataset_versions_are_paginated_on_the_server(tmp_path):
+    import json
+
+    import sqlalchemy as sa
+
+    from headwater.records import now_iso
+    from headwater.records import schema as rs
+    from headwater.serve.dashboard import PAGE_SIZE
+
+    project = Project.init(tmp_path / "p")
+    name, t, count = project.config.dataset.name, now_iso(), 1000
+    parent = {700: 100}  # 700 was made from version 100 (a rollback, say): off its page
+    run = {"kind": "ingest", "started": t, "finished": t, "status": "ok", "summary": "{}"}
+    with project.records.write() as conn:
+        conn.execute(sa.insert(rs.runs), [run] * count)
+        schema = lambda n: json.dumps([["id", "int64"]] + [[f"c{n}", "string"]] * (n > 500))  # noqa: E731
+        conn.execute(
+            sa.insert(rs.versions),
+            [
+                {"dataset": name, "version": n, "line": 1, "parent": parent.get(n, n - 1) or None,
+                 "run_id": n,
+                 "created": t, "rows": n, "rows_added": 1, "rows_retracted": 0,
+                 "schema": schema(n), "location": "x"}
+                for n in range(1, count + 1)
+            ],
+        )  # fmt: skip
+        conn.execute(sa.insert(rs.datasets).values(name=name, current_version=count))
+    with make_client(project) as c:
+        first = _get(c, "/ui/dataset")
+        assert _table_versions(first) == list(range(count, count - PAGE_SIZE, -1))
+        assert f"{count:,} version(s)" in first and "(current)" in first
+        older = re.search(r'href="/ui/dataset\?before=(\d+)"', first)
+        assert older and int(older.group(1)) == count - PAGE_SIZE + 1
+        # the page that holds the schema change: 501 added a column to 500's schema
+        page = _get(c, "/ui/dataset?before=502")
+        assert _table_versions(page) == list(range(501, 501 - PAGE_SIZE, -1))
+        assert "+ c501 (string)" in page and 'href="/ui/dataset">Newest versions' in page
+        # the oldest on a page is compared with the version before it, off the page
+        edge = _get(c, "/ui/dataset?before=551")
+        assert _table_versions(edge)[-1] == 501 and "+ c501 (string)" in edge
+        rolled = _get(c, "/ui/dataset?before=701")
+        assert "+ c700 (string)" in rolled and "− c699" not in rolled and "− c698" in rolled
+        last = _get(c, f"/ui/dataset?before={PAGE_SIZE // 2 + 1}")
+        assert _table_versions(last) == list(range(PAGE_SIZE // 2, 0, -1))
+        assert "before=" not in last.split('<nav class="pages">', 1)[1]
+        assert "before version 1" in _get(c, "/ui/dataset?before=1")
+        _get(c, "/ui/dataset?before=x", 400)
     project.close()

@@ -6,15 +6,12 @@ and models are shown; a screenshot of each page is saved."""
 from __future__ import annotations
 
 import os
-import socket
-import threading
-import time
 from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
 
-from tests.serve.test_dashboard import build_demo
+from tests.serve.conftest import served
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = [
@@ -38,37 +35,16 @@ def chromium() -> str:
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory):
-    project = build_demo(tmp_path_factory.mktemp("browser") / "demo")
-    yield project
-    project.close()
-
-
-@pytest.fixture(scope="module")
 def server(demo):
     """The dashboard served by uvicorn in a thread on a free loopback port."""
-    import uvicorn
     from fastapi import FastAPI
 
     from headwater.serve.dashboard import router
 
     app = FastAPI()
     app.include_router(router(demo))
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
-    srv = uvicorn.Server(config)
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not srv.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the uvicorn server did not start")
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    thread.join(timeout=10)
+    with served(app) as url:
+        yield url
 
 
 def test_every_page_loads_in_chromium_with_no_error(chromium, server, demo, tmp_path):

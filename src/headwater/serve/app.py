@@ -206,13 +206,6 @@ def _prediction_routes(app: fastapi.FastAPI, c: _Context) -> None:
         }
     }
 
-    @app.post(
-        "/predict",
-        response_model=schemas.Prediction,
-        responses=errors,
-        openapi_extra=predict_doc,
-        summary="Predict with the production model",
-    )
     async def predict(request: fastapi.Request) -> fastapi.Response:
         """Rows as JSON ``{"rows": [{column: value}, ...]}`` or a CSV body (``text/csv``)
         → one prediction per row, in order, with the model version that made them."""
@@ -220,15 +213,20 @@ def _prediction_routes(app: fastapi.FastAPI, c: _Context) -> None:
         # (a thread pool here only adds contention on a worker's one interpreter)
         return _predict(await _rows(request))
 
-    @app.post(
-        "/prediction",
-        response_model=schemas.Prediction,
-        responses=errors,
-        openapi_extra=predict_doc,
-        summary="As /predict (the classic project's name)",
-    )
-    async def prediction(request: fastapi.Request) -> fastapi.Response:
-        return _predict(await _rows(request))
+    for path, summary in (
+        ("/predict", "Predict with the production model"),
+        ("/prediction", "As /predict (the classic project's name)"),
+    ):
+        app.add_api_route(
+            path,
+            predict,
+            methods=["POST"],
+            response_model=schemas.Prediction,
+            responses=errors,
+            openapi_extra=predict_doc,
+            summary=summary,
+            operation_id=path.strip("/"),
+        )
 
 
 def _model_routes(app: fastapi.FastAPI, c: _Context) -> None:

@@ -30,7 +30,7 @@ TEMPLATES = HERE / "templates"
 STATIC = HERE / "static"
 
 PAGE_SIZE = 50
-"""Runs per page of the timeline."""
+"""Runs per page of the timeline, versions per page of the dataset."""
 LATEST = 10
 """Runs on the overview."""
 DRIFT_CHECKS = 12
@@ -108,9 +108,17 @@ def router(project: Project) -> fastapi.APIRouter:
             return failed(exc)
 
     @api.get("/ui/dataset", response_class=HTMLResponse, include_in_schema=False)
-    def dataset() -> HTMLResponse:
+    def dataset(before: str | None = None) -> HTMLResponse:
+        if before is not None and not before.isdigit():
+            return render(
+                "error.html",
+                400,
+                title="Bad page",
+                message=f"before={before!r} is not a version number",
+                hint="follow the links at the bottom of the dataset page",
+            )
         try:
-            return render("dataset.html", **_dataset(project))
+            return render("dataset.html", **_dataset(project, int(before) if before else None))
         except HeadwaterError as exc:
             return failed(exc)
 
@@ -190,7 +198,7 @@ def _overview(project: Project) -> dict[str, Any]:
     for r in runs:
         r["brief"] = _brief(r)
     info = project.models().info
-    versions = _versions_page(project, limit=1)
+    versions, _ = _versions_page(project, limit=1)
     return {
         "title": "Overview",
         "runs": runs,
@@ -237,27 +245,34 @@ def _run(project: Project, run_id: int) -> dict[str, Any]:
     }
 
 
-def _versions_page(project: Project, limit: int | None = None) -> list[dict[str, Any]]:
-    """The dataset's versions, newest first, with their files, rejects and schema changes
-    (``Project.versions()`` plus two grouped counts)."""
+def _versions_page(
+    project: Project, limit: int, before: int | None = None
+) -> tuple[list[dict[str, Any]], bool]:
+    """A page of the dataset's versions, newest first, with their files, rejects and schema
+    changes (``Project.versions()`` plus grouped counts over the page), and whether older
+    versions exist."""
     import sqlalchemy as sa
 
     from headwater.records import schema as rs
 
-    versions = project.versions()
+    # one more than the page: it says whether there are older ones, and the oldest shown
+    # is compared with it
+    versions = project.versions(limit=limit + 1, before=before)
+    more = len(versions) > limit
     name = project.config.dataset.name
+    run_ids = [v["run_id"] for v in versions[:limit]]
+    numbers = [v["version"] for v in versions[:limit]]
     with project.records.read() as conn:
         sf = rs.source_files.c
         files: dict[Any, Any] = {
             r[0]: r[1]
             for r in conn.execute(
                 sa.select(sf.version, sa.func.count())
-                .where(sf.dataset == name, sf.version.is_not(None))
+                .where(sf.dataset == name, sf.version.in_(numbers))
                 .group_by(sf.version)
             )
         }
         rj = rs.rejects.c
-        run_ids = [v["run_id"] for v in versions]
         rejects: dict[Any, Any] = {
             r[0]: r[1]
             for r in conn.execute(
@@ -266,16 +281,23 @@ def _versions_page(project: Project, limit: int | None = None) -> list[dict[str,
                 .group_by(rj.run_id)
             )
         }
-    by_number = {v["version"]: v for v in versions}
-    for i, v in enumerate(versions):
+        schemas = {v["version"]: v["schema"] for v in versions}
+        parents = {v["parent"] for v in versions if v.get("parent")} - set(schemas)
+        if parents:  # made from an older version (a rebuild, a rollback) off this page
+            vc = rs.versions.c
+            stmt = sa.select(vc.version, vc.schema).where(
+                vc.dataset == name, vc.version.in_(sorted(parents))
+            )
+            schemas |= {r[0]: json.loads(r[1]) for r in conn.execute(stmt)}
+    page = versions[:limit]
+    for i, v in enumerate(page):
         v["columns"] = dict(v["schema"])  # pairs, in order
         v["files"] = int(files.get(v["version"], 0))
         v["rejects"] = int(rejects.get(v["run_id"], 0))
-        parent = by_number.get(v.get("parent")) or (
-            versions[i + 1] if i + 1 < len(versions) else None
-        )
-        v["schema_changes"] = _schema_changes(parent["schema"] if parent else None, v["schema"])
-    return versions[:limit] if limit else versions
+        older = versions[i + 1]["schema"] if i + 1 < len(versions) else None
+        parent = schemas.get(v.get("parent"), older)
+        v["schema_changes"] = _schema_changes(parent, v["schema"])
+    return page, more
 
 
 def _schema_changes(before: Any, after: Any) -> list[str]:
@@ -289,11 +311,15 @@ def _schema_changes(before: Any, after: Any) -> list[str]:
     return out
 
 
-def _dataset(project: Project) -> dict[str, Any]:
+def _dataset(project: Project, before: int | None) -> dict[str, Any]:
+    versions, more = _versions_page(project, PAGE_SIZE, before)
     return {
         "title": "Dataset",
         "dataset": project.config.dataset.name,
-        "versions": _versions_page(project),
+        "versions": versions,
+        "count": project.version_count(),
+        "before": before,
+        "older": versions[-1]["version"] if more and versions else None,
     }
 
 
