@@ -58,6 +58,8 @@ def test_two_projects_in_two_schemas_of_one_database_are_apart(tmp_path: Path, p
     assert {"runs", "versions", "alembic_version"} <= tables["risk"] == tables["ops"]
     assert "public" not in tables  # nothing outside the projects' schemas
     assert [r["kind"] for r in risk.history(limit=None)] == ["ingest", "ingest"]
+    migrated = run_cli("records", "migrate", "-p", str(tmp_path / "ops"))
+    assert migrated.returncode == 0 and "(schema ops): at revision" in migrated.stdout
     assert [r["kind"] for r in ops.history(limit=None)] == ["gc"]
     assert ops.versions() == [] and [v["version"] for v in risk.versions()] == [1]
     # the fast path (psycopg alone) reads the project's own schema too

@@ -369,7 +369,12 @@ def records_export(
 def records_migrate(project: ProjectOpt = None, format: FormatOpt = Fmt.text) -> int:
     """Create or upgrade the record store's schema (also done on first use)."""
     info = _open(project).records_migrate()
-    _emit(format, info, lambda i: output.line(f"{i['records']}: at revision {i['revision']}"))
+
+    def text(i: dict[str, Any]) -> None:
+        schema = f" (schema {i['schema']})" if i.get("schema") else ""
+        output.line(f"{i['records']}{schema}: at revision {i['revision']}", soft_wrap=True)
+
+    _emit(format, info, text)
     return 0
 
 
