@@ -306,7 +306,8 @@ def test_project_at_an_earlier_revision_upgrades_to_head_keeping_its_rows(
 
 
 def _project_from_previous_release(make_project: ProjectFactory, tmp_path: Path) -> Path:
-    make_project().close()
+    # a SQLite file of an older release, even when the suite's records are on PostgreSQL
+    make_project(extra="[records]\n").close()
     state = tmp_path / ".headwater"
     state.mkdir(exist_ok=True)
     _load(state / "records.db", "records_0003.sql")
