@@ -20,7 +20,7 @@ import pytest
 
 from headwater import Project
 from headwater.config import ServeConfig
-from tests.conftest import put, run_cli_subprocess
+from tests.conftest import _pg_database, put, run_cli_subprocess
 from tests.serve.conftest import served
 
 TOKEN_ENV = "HEADWATER_TEST_SERVE_TOKEN"
@@ -65,16 +65,26 @@ def rows(n: int, start: int = 0, seed: int = 0) -> str:
     return "\n".join(out) + "\n"
 
 
-def make(root: Path, config: str = CONFIG) -> Project:
+def make(root: Path, config: str = CONFIG, records: str = "") -> Project:
+    """A project with 400 rows waiting; ``records`` a [records] section (see ``records``)."""
     root.mkdir(parents=True, exist_ok=True)
-    (root / "headwater.toml").write_text(config)
+    (root / "headwater.toml").write_text(config + records)
     put(root / "incoming/a.csv", rows(400))
     return Project.open(root)
 
 
 @pytest.fixture(scope="module")
-def project(tmp_path_factory: pytest.TempPathFactory) -> Project:
-    p = make(tmp_path_factory.mktemp("api") / "project")
+def records(request: pytest.FixtureRequest) -> str:
+    """The projects' records: SQLite in the project, or with HEADWATER_TEST_RECORDS=postgresql
+    a database on the test cluster (a server on another host than the scheduler)."""
+    if os.environ.get("HEADWATER_TEST_RECORDS") == "postgresql":
+        return _pg_database(request.getfixturevalue("pg_server"))
+    return ""
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory, records: str) -> Project:
+    p = make(tmp_path_factory.mktemp("api") / "project", records=records)
     assert p.run().status == "deployed"  # v1 in production
     p.train()  # v2, a candidate
     return p
