@@ -1,11 +1,16 @@
 """Run every check CI runs, in order, and stop at the first failure.
 
 `make test` and `.ci/run` both call this script, so a green run here is a green run in CI.
-pytest's exit code 5 (no tests collected) is a failure, never a pass.
+pytest's exit code 5 (no tests collected) is a failure, never a pass. The suite runs twice:
+with each project's records in SQLite (the default), then in PostgreSQL
+(``HEADWATER_TEST_RECORDS=postgresql``: every project the tests make keeps its records on
+the throw-away cluster), leaving out what does not touch the records store (the Spark
+engine, the browser).
 """
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -21,13 +26,24 @@ STEPS = [
     ),
     ("mypy", [str(BIN / "mypy")]),
     ("pytest", [str(BIN / "pytest"), *sys.argv[1:]]),
+    (
+        "pytest, records on PostgreSQL",
+        [
+            str(BIN / "pytest"),
+            "-q",
+            "--ignore=tests/engines",
+            "--ignore=tests/serve/test_dashboard_browser.py",
+            *sys.argv[1:],
+        ],
+    ),
 ]
+ENV = {"pytest, records on PostgreSQL": {"HEADWATER_TEST_RECORDS": "postgresql"}}
 
 
 def main() -> int:
     for name, cmd in STEPS:
         print(f"==> {name}: {' '.join(cmd)}", flush=True)
-        rc = subprocess.call(cmd, cwd=ROOT)
+        rc = subprocess.call(cmd, cwd=ROOT, env={**os.environ, **ENV.get(name, {})})
         if rc != 0:
             why = " (no tests were collected)" if name == "pytest" and rc == 5 else ""
             print(f"==> {name} failed with exit code {rc}{why}", flush=True)
