@@ -117,6 +117,15 @@ def test_predict_json_rows_in_order_with_probabilities(api: str) -> None:
     assert all(abs(sum(p.values()) - 1) < 1e-9 for p in doc["probabilities"])
     classic = httpx.post(f"{api}/prediction", json=body).json()
     assert classic == doc
+    # rows that all have the same keys (read column by column): the same answers
+    same = [{" A ": r.get("a", r.get(" A ")), "B": r.get("b"), "Color": r.get("color",
+            r.get("Color"))} for r in body["rows"]]  # fmt: skip
+    again = httpx.post(f"{api}/predict", json={"rows": same}).json()
+    assert again == doc
+    bare = httpx.post(f"{api}/predict?probabilities=false", json=body).json()
+    assert bare == {**doc, "probabilities": None}
+    r = httpx.post(f"{api}/predict?probabilities=maybe", json=body)
+    assert r.status_code == 422 and "probabilities" in r.json()["error"], r.text
 
 
 def test_predict_a_csv_body(api: str) -> None:
@@ -130,6 +139,12 @@ def test_predict_a_csv_body(api: str) -> None:
     ("body", "words", "field"),
     [
         ({"rows": [ROW, {"a": 1, "color": "red"}]}, ["row 1 lacks feature(s) 'b'"], "b"),
+        ({"rows": [{"a": 1, "Color": "red"}] * 3}, ["row 0 lacks feature(s) 'b'"], "b"),
+        (
+            {"rows": [{" A": 1, "b": 2, "color": "red"}] * 2 + [{" A": 1, "b": [2], "color": "x"}]},
+            ["row 2, column 'b'"],
+            "b",
+        ),
         ({"rows": [ROW, ROW, {**ROW, "a": "ten"}]}, ["row 2, column 'a'", "'ten'"], "a"),
         ({"rows": [{**ROW, "a": True}]}, ["row 0, column 'a'", "boolean"], "a"),
         ({"rows": [{**ROW, "color": {"x": 1}}]}, ["row 0, column 'color'"], "color"),

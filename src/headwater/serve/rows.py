@@ -81,24 +81,16 @@ def frame(rows: list[Any], loaded: Loaded) -> pd.DataFrame:
     """The rows as the model's feature frame, or BadRows naming the first bad cell."""
     import pandas as pd
 
-    normalized = []
-    for i, raw in enumerate(rows):
-        if not isinstance(raw, dict):
-            raise BadRows(
-                f"row {i} is a {type(raw).__name__}, not an object of column: value",
-                hint='send {"rows": [{"column": value, ...}]}',
-                row=i,
-            )
-        normalized.append({normalize_header(str(k)): v for k, v in raw.items()})
+    names_of = _names(rows)
     numeric = set(loaded.numeric)
     columns: dict[str, Any] = {}
     for f in loaded.features:
-        values = [r.get(f, _LACKING) for r in normalized]
+        values = names_of.values(f)
         if f in numeric:
             if all(type(v) is float or type(v) is int for v in values):  # the usual case
                 columns[f] = pd.Series(values, dtype="float64")
                 continue
-            _check_present(values, normalized, loaded)
+            _check_present(values, names_of, loaded)
             columns[f] = pd.Series(
                 [_number(i, f, v) for i, v in enumerate(values)], dtype="float64"
             )
@@ -106,15 +98,69 @@ def frame(rows: list[Any], loaded: Loaded) -> pd.DataFrame:
             if all(type(v) is str for v in values):
                 columns[f] = pd.Series([v.strip() or None for v in values], dtype=object)
                 continue
-            _check_present(values, normalized, loaded)
+            _check_present(values, names_of, loaded)
             columns[f] = pd.Series([_text(i, f, v) for i, v in enumerate(values)], dtype=object)
     return pd.DataFrame(columns)
 
 
-def _check_present(values: list[Any], rows: list[dict[str, Any]], loaded: Loaded) -> None:
+class _Uniform:
+    """Rows that all have the first row's keys (the usual request): each column is read
+    straight from the client's dicts by its raw key, with no per-row copy."""
+
+    def __init__(self, rows: list[dict[Any, Any]], raw_key: dict[str, Any]) -> None:
+        self.rows, self.raw_key = rows, raw_key
+
+    def values(self, name: str) -> list[Any]:
+        key = self.raw_key.get(name, _LACKING)
+        if key is _LACKING:
+            return [_LACKING] * len(self.rows)
+        return [r[key] for r in self.rows]
+
+    def has(self, i: int, name: str) -> bool:
+        return name in self.raw_key
+
+
+class _Normalized:
+    """Rows with their keys normalised one by one (rows whose keys differ)."""
+
+    def __init__(self, rows: list[dict[str, Any]]) -> None:
+        self.rows = rows
+
+    def values(self, name: str) -> list[Any]:
+        return [r.get(name, _LACKING) for r in self.rows]
+
+    def has(self, i: int, name: str) -> bool:
+        return name in self.rows[i]
+
+
+def _names(rows: list[Any]) -> _Uniform | _Normalized:
+    """The rows' columns by normalised name; BadRows for a row that is not an object."""
+    for i, raw in enumerate(rows):
+        if not isinstance(raw, dict):
+            raise BadRows(
+                f"row {i} is a {type(raw).__name__}, not an object of column: value",
+                hint='send {"rows": [{"column": value, ...}]}',
+                row=i,
+            )
+    names: dict[Any, str] = {}  # each distinct key normalised once, not once per cell
+    for raw in rows:
+        for k in raw:
+            if k not in names:
+                names[k] = normalize_header(str(k))
+    first = rows[0].keys()
+    if len(set(names.values())) == len(names) == len(first) and all(
+        r.keys() == first for r in rows
+    ):
+        return _Uniform(rows, {names[k]: k for k in first})
+    # keys differ between rows, or two keys normalise to one name (the later one wins,
+    # as it would in one JSON object)
+    return _Normalized([{names[k]: v for k, v in raw.items()} for raw in rows])
+
+
+def _check_present(values: list[Any], names_of: _Uniform | _Normalized, loaded: Loaded) -> None:
     for i, v in enumerate(values):
         if v is _LACKING:
-            lacking = [f for f in loaded.features if f not in rows[i]]
+            lacking = [f for f in loaded.features if not names_of.has(i, f)]
             raise BadRows(
                 f"row {i} lacks feature(s) {', '.join(map(repr, lacking))} of model "
                 f"v{loaded.version}",
