@@ -118,3 +118,42 @@ def test_type_inference_is_one_small_query_at_2000_columns(tmp_path):
     assert len(queries) == 2
     for q in queries:  # one row per column: the column's name and its counts
         assert len(q.columns) == 1 + 1 + len(INFER_ORDER)
+
+
+@pytest.mark.parametrize("staged", [False, True])
+def test_a_wide_batch_written_stage_by_stage_gives_the_same_rows_and_rejects(
+    make_project, tmp_path, monkeypatch, staged
+):
+    """Above WIDE_COLUMNS DuckDB writes the typing stack one projection at a time; the
+    dataset, the rejects and their record numbers are those of the one-query write."""
+    from headwater.engines import _duckdb
+
+    width = 300
+    if not staged:
+        monkeypatch.setattr(_duckdb, "WIDE_COLUMNS", 10_000)
+
+    def csv(name: str, seeds: range, bad: int | None = None) -> None:
+        lines = [",".join(f"c{i}" for i in range(width))]
+        for s in seeds:
+            cells = [str(s * 1000 + i) if i % 2 == 0 else f" v{s}_{i} " for i in range(width)]
+            if s == bad:
+                cells[4] = "not a number"
+            if s % 3 == 0:
+                cells[1] = "NA"
+            lines.append(",".join(cells))
+        put(tmp_path / "incoming" / name, "\n".join(lines) + "\n")
+
+    p = make_project(extra='[dataset.columns.c4]\ntype = "int"\n')
+    csv("a.csv", range(1, 8))
+    csv("b.csv", range(8, 15), bad=11)
+    r = p.ingest()
+    assert (r.rows_added, r.rows_rejected, r.files_failed) == (13, 1, 0), r.files
+    [rej] = p.rejects(r.run_id)
+    assert (rej["column"], rej["value"], rej["record"]) == ("c4", "not a number", 4), rej
+    t = p.read(provenance=True)
+    assert t.num_columns >= width
+    got = sorted(t.to_pylist(), key=lambda row: row["c0"])
+    assert [g["c0"] for g in got] == [s * 1000 for s in range(1, 15) if s != 11]
+    by_seed = {g["c0"] // 1000: g for g in got}
+    assert by_seed[3]["c1"] is None and by_seed[4]["c1"] == "v4_1"
+    assert by_seed[12]["c299"] == "v12_299" and by_seed[9]["c298"] == 9298

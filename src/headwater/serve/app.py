@@ -178,9 +178,7 @@ def _prediction_routes(app: fastapi.FastAPI, c: _Context) -> None:
             raise RegistryError(_no_model(holder), hint="run `headwater train --deploy`")
         x = frame(rows, loaded)
         try:
-            pred, proba = _predict_both(
-                loaded.model, x, loaded.classifier and probabilities_wanted
-            )
+            pred, proba = _predict_both(loaded.model, x, loaded.classifier and probabilities_wanted)
         except ValueError as exc:
             raise TrainError(
                 f"model v{loaded.version} cannot predict on these rows: {exc}",
