@@ -200,3 +200,39 @@ def use_records(root: Path, section: str) -> None:
     if section:
         with open(root / "headwater.toml", "a", encoding="utf-8") as fh:
             fh.write(section)
+
+
+# -- a local S3-compatible server (issue #17 item 4), one per test run -------------------
+
+
+@pytest.fixture(scope="session")
+def s3_server():
+    """moto in server mode on 127.0.0.1 (a free port), the real S3 protocol over HTTP: the
+    endpoint URL. Fake AWS credentials are set for the test process only (and restored),
+    so that nothing here can reach a real account."""
+    import logging
+
+    from moto.server import ThreadedMotoServer
+
+    fake = {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_CONFIG_FILE": os.devnull,
+        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+    }
+    saved = {k: os.environ.get(k) for k in fake}
+    os.environ.update(fake)
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request otherwise
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.stop()
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v

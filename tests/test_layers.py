@@ -23,6 +23,7 @@ SRC = Path(__file__).resolve().parent.parent / "src" / "headwater"
 FLOORS: list[tuple[str, ...]] = [
     ("errors", "_version", "progress", "results", "_files", "metrics"),
     ("cron",),  # cron expressions (Debian's rules) and fire times: config checks them
+    ("storage",),  # a local folder or an fsspec URL: the dataset's and the models' files
     ("config", "records", "_lock", "_output"),
     ("engines", "sources", "plots"),
     ("tables",),

@@ -399,6 +399,30 @@ class ServeConfig(_Section):
         return value
 
 
+# the fsspec options of a URL scheme: [storage.s3] endpoint_url = "…", key = "…", secret = "…"
+StorageOptions = dict[str, Any]
+
+
+def _check_storage(value: Any) -> dict[str, StorageOptions]:
+    """``[storage]``: one table of fsspec options per URL scheme (``[storage.s3]``); the
+    values are never shown, not even in this error (they may be credentials)."""
+    if not isinstance(value, Mapping):
+        raise ValueError("must be a table of URL schemes, e.g. [storage.s3]")
+    out: dict[str, StorageOptions] = {}
+    for scheme, options in value.items():
+        if not re.fullmatch(r"[a-z][a-z0-9+.-]*", str(scheme)) or scheme == "file":
+            raise ValueError(
+                f"{scheme!r} is not a URL scheme with options: use e.g. [storage.s3] "
+                "(local paths take no options)"
+            )
+        if not isinstance(options, Mapping):
+            raise ValueError(
+                f"[storage.{scheme}] must be a table of fsspec options (endpoint_url, key, …)"
+            )
+        out[str(scheme)] = dict(options)
+    return out
+
+
 class Config(_Section):
     """The whole, validated ``headwater.toml``."""
 
@@ -413,8 +437,23 @@ class Config(_Section):
     notify: NotifyConfig = Field(default_factory=NotifyConfig)
     schedule: list[ScheduleConfig] = Field(default_factory=list)
     serve: ServeConfig = Field(default_factory=ServeConfig)
+    # fsspec options per URL scheme, for the dataset, models and source URLs. Excluded from
+    # dumps (and so from the fingerprint stored with every run) and from the repr: they
+    # may hold credentials, which headwater never records, logs or shows.
+    storage: dict[str, StorageOptions] = Field(default_factory=dict, exclude=True, repr=False)
 
     root: Path = Field(default=Path("."), exclude=True)
+
+    @field_validator("storage", mode="before")
+    @classmethod
+    def _storage(cls, value: Any) -> dict[str, StorageOptions]:
+        return _check_storage(value)
+
+    def storage_options(self, url: str) -> StorageOptions:
+        """The ``[storage.<scheme>]`` options of ``url`` (a copy; none for a local path)."""
+        if "://" not in url:
+            return {}
+        return json.loads(json.dumps(self.storage.get(url.split("://", 1)[0].lower(), {})))
 
     def resolve(self, path: str) -> str:
         """Return ``path`` made absolute against the project folder (URLs unchanged)."""
@@ -436,6 +475,8 @@ class Config(_Section):
     @property
     def dataset_dir(self) -> str:
         """Where the dataset's parts, retractions and manifests live."""
+        if "://" in self.dataset.path:  # a URL is joined as a URL (Path would eat a slash)
+            return f"{self.dataset.path.rstrip('/')}/{self.dataset.name}"
         return self.resolve(str(Path(self.dataset.path) / self.dataset.name))
 
     def fingerprint(self) -> str:
@@ -478,6 +519,8 @@ def _format_errors(exc: PydanticValidationError, origin: str) -> ConfigError:
             value = redact_url(value)  # it may carry a token
         if loc[:2] == ["serve", "token_env"]:
             value = "(not shown: it may be the token itself)"
+        if loc[:1] == ["storage"]:
+            value = "(not shown: it may hold credentials)"
         if err["type"] == "extra_forbidden":
             section = loc[-2] if len(loc) > 1 else ""
             if section.isdigit() and len(loc) > 2:
@@ -522,6 +565,7 @@ def _apply_env(data: dict[str, Any], env: Mapping[str, str]) -> dict[str, Any]:
             "monitor",
             "notify",
             "serve",
+            "storage",
         ):
             continue  # sources are a list: configure them in the file
         node = data

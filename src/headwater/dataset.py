@@ -22,11 +22,11 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from headwater._files import FILE_MODE, make_dirs, restrict
 from headwater.config import CONFIG_FILE, IBIS_TYPES
 from headwater.errors import ConfigError, ProjectError, PublishError
 from headwater.records import now_iso
 from headwater.records import schema as rs
+from headwater.storage import Store
 
 if TYPE_CHECKING:
     import ibis
@@ -193,29 +193,40 @@ def added_since(conn: sa.Connection, name: str, after_run: int) -> Added:
 
 def live_rows(
     engine: Engine,
-    dataset_dir: str,
+    dataset: str | Store,
     row_parts: Sequence[str],
     retraction_parts: Sequence[str],
     columns: list[str] | None = None,
 ) -> ibis.Table | None:
-    """The rows of a version: its row parts minus its retractions (None if no parts)."""
+    """The rows of a version: its row parts minus its retractions (None if no parts).
+
+    ``dataset`` is the dataset's store (``Workspace.dataset_store``); a local folder may be
+    given as its path."""
     if not row_parts:
         return None
-    _check_parts(dataset_dir, [*row_parts, *retraction_parts])
+    store = dataset if isinstance(dataset, Store) else Store(dataset)
+    _check_parts(store, [*row_parts, *retraction_parts])
     cols = None if columns is None else list(dict.fromkeys([*columns, *ROW_ID]))
-    rows = engine.read_parquet([_abs(dataset_dir, p) for p in row_parts], cols)
+    rows = engine.read_parquet([_abs(store, p) for p in row_parts], cols)
     if retraction_parts:
-        gone = engine.read_parquet([_abs(dataset_dir, p) for p in retraction_parts], list(ROW_ID))
+        gone = engine.read_parquet([_abs(store, p) for p in retraction_parts], list(ROW_ID))
         rows = rows.anti_join(gone, list(ROW_ID))
     return rows
 
 
-def _check_parts(dataset_dir: str, parts: list[str]) -> None:
-    """ProjectError if a local part file of a version is gone (deleted or moved by hand), or
-    was changed since it was written: its size is not the recorded one, or it does not
-    begin and end with Parquet's magic bytes. The engine would only say that no file
-    matches a pattern, or read the changed rows as if they were the version's."""
-    full = {p: _abs(dataset_dir, p) for p in parts}
+def _check_parts(store: Store, parts: list[str]) -> None:
+    """ProjectError if a part file of a version is gone (deleted or moved by hand), or was
+    changed since it was written: its size is not the recorded one, or (a local file) it
+    does not begin and end with Parquet's magic bytes. The engine would only say that no
+    file matches a pattern, or read the changed rows as if they were the version's.
+
+    In a remote store the parts' folders are listed once (one request each, however many
+    parts) and sizes compared; the magic bytes are not read (two requests per part)."""
+    dataset_dir = store.root
+    if not store.local:
+        _check_remote_parts(store, parts)
+        return
+    full = {p: _abs(store, p) for p in parts}
     missing = [p for p, f in full.items() if "://" not in f and not os.path.exists(f)]
     if missing:
         more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
@@ -253,8 +264,36 @@ def _part_problem(path: str, size: int | None) -> str | None:
     return None
 
 
-def _abs(dataset_dir: str, rel: str) -> str:
-    return rel if os.path.isabs(rel) or "://" in rel else os.path.join(dataset_dir, rel)
+def _check_remote_parts(store: Store, parts: list[str]) -> None:
+    ours = [p for p in parts if "://" not in p and not os.path.isabs(p)]
+    sizes: dict[str, int] = {}
+    for folder in sorted({p.rpartition("/")[0] for p in ours}):
+        for entry in store.files(folder):
+            sizes[f"{folder}/{entry.name}" if folder else entry.name] = entry.size
+    missing = [p for p in ours if p not in sizes]
+    if missing:
+        more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
+        raise ProjectError(
+            f"the dataset file {missing[0]!r}{more} is missing from {store.root!r}: the "
+            "version's rows cannot be read",
+            hint="restore the dataset's files from a backup (its manifests list every file), "
+            "or rebuild the dataset from the sources with `headwater ingest --rebuild`",
+        )
+    for p in ours:
+        size = getattr(p, "size", None)
+        if size is not None and sizes[p] != size:
+            raise ProjectError(
+                f"the dataset file {p!r} in {store.root!r} has {sizes[p]} bytes where {size} "
+                "were written: it was changed after headwater wrote it, so the version's rows "
+                "cannot be trusted",
+                hint="restore the file from a backup of the dataset, or rebuild the dataset "
+                "from the sources with `headwater ingest --rebuild`",
+                path=store.url(p),
+            )
+
+
+def _abs(store: Store, rel: str) -> str:
+    return rel if os.path.isabs(rel) or "://" in rel else store.url(rel)
 
 
 def version_row(conn: sa.Connection, name: str, version: int | None) -> dict[str, Any]:
@@ -292,7 +331,7 @@ def read_version(project: Workspace, version: int | None, *, provenance: bool = 
         v, row_parts, gone = version_parts(conn, name, version)
     schema: dict[str, str] = dict(json.loads(v["schema"]))
     with project.engine_scope() as engine:
-        live = live_rows(engine, project.config.dataset_dir, row_parts, gone)
+        live = live_rows(engine, project.dataset_store, row_parts, gone)
         if live is None:
             return pa.table({c: pa.array([], type=_arrow_type(t)) for c, t in schema.items()})
         live = conform(live, schema)
@@ -490,7 +529,7 @@ def set_schema(conn: sa.Connection, name: str, line: int, schema: dict[str, str]
 def write_manifests(project: Workspace, conn: sa.Connection | None = None) -> list[int]:
     """Write the manifest of every committed version that lacks one; return their numbers."""
     name = project.config.dataset.name
-    folder = Path(project.config.dataset_dir) / "versions"
+    store = project.dataset_store
     written = []
 
     def _do(c: sa.Connection) -> None:
@@ -500,8 +539,8 @@ def write_manifests(project: Workspace, conn: sa.Connection | None = None) -> li
             .order_by(rs.versions.c.version)
         ):
             m = v._mapping
-            path = folder / f"v{m['version']:06d}.json"
-            if path.exists():
+            path = f"versions/v{m['version']:06d}.json"
+            if store.exists(path):
                 continue
             body = {
                 "dataset": name,
@@ -519,11 +558,10 @@ def write_manifests(project: Workspace, conn: sa.Connection | None = None) -> li
                 "(_hw_file, _hw_record) pairs of `retractions`; paths are relative to "
                 "the dataset folder",
             }
-            make_dirs(folder)
-            tmp = path.with_suffix(".tmp")
-            tmp.write_text(json.dumps(body, indent=2), encoding="utf-8")
-            restrict(tmp)
-            os.replace(tmp, path)
+            # locally through versions/vNNNNNN.tmp (swept if a crash leaves it)
+            store.write_bytes(
+                path, json.dumps(body, indent=2).encode(), temp=f"v{m['version']:06d}.tmp"
+            )
             written.append(m["version"])
 
     if conn is not None:
@@ -562,19 +600,19 @@ def claim_folder(project: Workspace, run_id: int) -> None:
     first writer (run ``run_id``) of a folder that has none — a new one, or one made by a
     headwater that wrote no marker. The owner is the record store that holds the claiming
     run; a folder claimed by other records, or shared with a copy of this project that still
-    exists, is refused (ProjectError) before anything is written or removed.
+    exists, is refused (ProjectError) before anything is written or removed. A remote
+    folder (a URL) is claimed the same way: its marker is created with the store's
+    conditional write, so that of two projects claiming one prefix only one succeeds.
     """
-    folder = project.config.dataset_dir
-    if "://" in folder:
-        return
-    marker = Path(folder) / MARKER
+    store = project.dataset_store
+    folder = store.root
     here = {
         "dataset": project.config.dataset.name,
-        "folder": os.path.realpath(folder),
+        "folder": os.path.realpath(folder) if store.local else folder,
         "project": os.path.realpath(project.root),
         "records": _records_shown(project),
     }
-    owner = _read_marker(marker)
+    owner = _read_marker(store)
     if owner is None:
         with project.records.read() as conn:
             row = conn.execute(
@@ -587,22 +625,24 @@ def claim_folder(project: Workspace, run_id: int) -> None:
             "claimed_by_run": {"id": run_id, "started": row},
             "claimed": now_iso(),
         }
-        make_dirs(folder)
-        try:
-            fd = os.open(marker, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
-        except FileExistsError:  # another project claimed it meanwhile
-            owner = _read_marker(marker)
-        else:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                fh.write(json.dumps(body, indent=2))
+        store.make_folder()
+        if store.create(MARKER, json.dumps(body, indent=2).encode("utf-8")):
             return
-    assert owner is not None
+        owner = _read_marker(store)  # another project claimed it meanwhile
+        if owner is None:
+            raise ProjectError(
+                f"the dataset owner file {store.url(MARKER)!r} appeared and vanished while "
+                "this run claimed the folder",
+                hint="make sure no other tool writes there, then run again",
+                path=store.url(MARKER),
+            )
     claim = owner.get("claimed_by_run") or {}
     with project.records.read() as conn:
         started = conn.execute(
             sa.select(rs.runs.c.started).where(rs.runs.c.id == claim.get("id"))
         ).scalar_one_or_none()
     other = str(owner.get("project"))
+    marker = store.url(MARKER)
     if started is None or started != claim.get("started"):
         if other == here["project"]:
             raise ProjectError(
@@ -619,39 +659,39 @@ def claim_folder(project: Workspace, run_id: int) -> None:
     if any(owner.get(k) != v for k, v in here.items()):
         # the project or the folder was moved (or copied with its dataset): follow it
         log.info("dataset folder %s: owner marker updated for %s", folder, here["project"])
-        tmp = marker.with_name(f".{MARKER}.tmp")
-        tmp.write_text(json.dumps({**owner, **here}, indent=2), encoding="utf-8")
-        restrict(tmp)
-        os.replace(tmp, marker)
+        store.write_bytes(MARKER, json.dumps({**owner, **here}, indent=2).encode("utf-8"))
 
 
-def _refuse(folder: str, root: str, owner: dict[str, Any], marker: Path) -> None:
+def _refuse(folder: str, root: str, owner: dict[str, Any], marker: str) -> None:
     other = owner.get("project")
     raise ProjectError(
         f"the dataset folder {folder!r} belongs to another project: {other!r} (records "
         f"{owner.get('records')!r}); this project ({root!r}) must not write there",
         hint=f"give this project its own folder ([dataset] path or name in headwater.toml); "
         f"if {other!r} no longer uses it and its data is this project's, delete "
-        f"{str(marker)!r} and run again",
+        f"{marker!r} and run again",
         path=folder,
     )
 
 
-def _read_marker(marker: Path) -> dict[str, Any] | None:
+def _read_marker(store: Store) -> dict[str, Any] | None:
+    marker = store.url(MARKER)
     try:
-        text = marker.read_text(encoding="utf-8")
+        text = store.read_bytes(MARKER).decode("utf-8")
     except FileNotFoundError:
         return None
+    except UnicodeDecodeError as exc:
+        text = f"(not UTF-8: {exc})"
     try:
         body = json.loads(text)
         if not isinstance(body, dict):
             raise ValueError("not an object")
     except ValueError as exc:
         raise ProjectError(
-            f"the dataset owner file {str(marker)!r} is not readable JSON ({exc})",
+            f"the dataset owner file {marker!r} is not readable JSON ({exc})",
             hint="restore it from a backup; if this folder is this project's, delete it and "
             "run again (the next writer claims the folder)",
-            path=str(marker),
+            path=marker,
         ) from exc
     return body
 
@@ -673,24 +713,19 @@ def remove_orphans(project: Workspace) -> list[str]:
 
     Only files named as a run of this project's records names its parts (see
     :func:`part_tag`) that no committed version references, and manifest temporary files
-    of committed versions, are removed; any other file stays. Only call under the project
-    lock, after :func:`claim_folder`: a running writer's parts are not committed yet.
+    of committed versions, are removed; any other file (or object under a remote folder's
+    prefix) stays. Only call under the project lock, after :func:`claim_folder`: a running
+    writer's parts are not committed yet.
     """
     name = project.config.dataset.name
-    root = Path(project.config.dataset_dir)
+    store = project.dataset_store
     candidates: dict[str, int] = {}
     for sub in ("parts", "retractions"):
-        folder = root / sub
-        if not folder.is_dir():
-            continue
-        for f in folder.iterdir():
-            m = PART_NAME.fullmatch(f.name)
-            if m and f.is_file() and not f.is_symlink():
-                candidates[f"{sub}/{f.name}"] = int(m[1])
-    temps = []
-    vfolder = root / "versions"
-    if vfolder.is_dir():
-        temps = [f for f in vfolder.iterdir() if re.fullmatch(r"v\d{6,}\.tmp", f.name)]
+        for entry in store.files(sub):  # regular files only: never a link or a device
+            m = PART_NAME.fullmatch(entry.name)
+            if m:
+                candidates[f"{sub}/{entry.name}"] = int(m[1])
+    temps = [e.name for e in store.files("versions") if re.fullmatch(r"v\d{6,}\.tmp", e.name)]
     if not candidates and not temps:
         return []
     with project.records.read() as conn:
@@ -714,10 +749,10 @@ def remove_orphans(project: Workspace) -> list[str]:
     removed = []
     for rel, run_id in sorted(candidates.items()):
         if rel not in known and rel.split("/")[1] == f"{tags.get(run_id)}.parquet":
-            (root / rel).unlink(missing_ok=True)
+            store.delete(rel)
             removed.append(rel)
     for f in temps:
-        if int(f.stem[1:]) in versions:
-            f.unlink(missing_ok=True)
-            removed.append(f"versions/{f.name}")
+        if int(f[1:].removesuffix(".tmp")) in versions:
+            store.delete(f"versions/{f}")
+            removed.append(f"versions/{f}")
     return removed

@@ -9,6 +9,7 @@ The tree::
     ├── RecordsError               the record store cannot be opened or migrated
     │   └── RecordsUnavailable     its database server cannot be reached, or went away
     ├── SourceError                a source path or URL cannot be listed or read
+    ├── StorageError               the dataset's or models' store (an fsspec URL) failed
     ├── IngestError                an ingest run failed (``run_id`` says which)
     │   └── ValidationError        rows failed validation and ``--strict`` was given
     ├── PublishError               a dataset version could not be committed (parent moved)
@@ -81,6 +82,16 @@ class RecordsUnavailable(RecordsError):
 
 class SourceError(HeadwaterError):
     """A source path or URL cannot be listed or read."""
+
+
+class StorageError(HeadwaterError):
+    """The store behind a URL (``[dataset] path`` or ``[model] path`` as ``s3://…``)
+    cannot be reached or refused an operation; ``url`` names it. The message never holds
+    the store's credentials. The job failed (nothing was published); a retry may succeed
+    once the store is back."""
+
+    exit_code = 1
+    transient = True
 
 
 class IngestError(HeadwaterError):

@@ -140,7 +140,7 @@ def _dataset_side(
     import json
 
     schema = dict(json.loads(v["schema"]))
-    live = ds_mod.live_rows(engine, project.config.dataset_dir, rows, gone)
+    live = ds_mod.live_rows(engine, project.dataset_store, rows, gone)
     if live is None:
         table = engine.empty(
             {**{c: ds_mod.IBIS_TYPES[k] for c, k in schema.items()}, "_hw_order": "int64"}

@@ -383,7 +383,7 @@ def _new_rows(ws: Workspace, checked: int, columns: list[str]) -> tuple[Any, Any
         added = ds_mod.added_since(conn, cfg.dataset.name, checked)
         schema = ds_mod.state(conn, cfg.dataset.name).schema
     engine = ws.engine()
-    table = ds_mod.live_rows(engine, cfg.dataset_dir, added.row_parts, added.retraction_parts)
+    table = ds_mod.live_rows(engine, ws.dataset_store, added.row_parts, added.retraction_parts)
     if table is None:
         return added, None, None
     table = ds_mod.conform(table, schema)  # parts from before a schema change lack columns

@@ -98,7 +98,7 @@ def load_training_data(
             hint="fix [model] features in headwater.toml",
         )
     with project.engine_scope() as engine:
-        live = ds_mod.live_rows(engine, project.config.dataset_dir, row_parts, gone)
+        live = ds_mod.live_rows(engine, project.dataset_store, row_parts, gone)
         if live is None:
             raise TrainError(f"dataset {name!r} is empty", hint="ingest some rows first")
         live = ds_mod.conform(live, schema)

@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from headwater.config import Config
     from headwater.engines.base import Engine
     from headwater.records.store import RecordStore
+    from headwater.storage import Store
 
 log = logging.getLogger(__name__)
 
@@ -114,6 +115,8 @@ class Workspace:
         self._owns_engine = engine is None
         self._lock: Any = None  # a ProjectLock, or an AdvisoryLock on PostgreSQL
         self._runs: list[Run] = []  # the open writers, outermost first
+        self._stores: dict[str, Store] = {}
+        self._attached = False  # the engine was given the remote stores it reads and writes
 
     # -- the record store --------------------------------------------------------------
 
@@ -165,7 +168,29 @@ class Workspace:
             from headwater.engines import connect
 
             self._engine = connect(self.config.engine, self.root)
+        if not self._attached:
+            self._attached = True
+            dataset = self.dataset_store
+            if not dataset.local:  # parts are read and written under its URL
+                self._engine.attach_store(dataset)
         return self._engine
+
+    # -- storage -----------------------------------------------------------------------
+
+    def store(self, root: str) -> Store:
+        """A folder of this project (the dataset's, the models'), local or a URL opened
+        with its ``[storage.<scheme>]`` options; one per root."""
+        found = self._stores.get(root)
+        if found is None:
+            from headwater.storage import Store
+
+            found = self._stores[root] = Store(root, self.config.storage_options(root))
+        return found
+
+    @property
+    def dataset_store(self) -> Store:
+        """Where the dataset's parts, retractions, manifests and owner marker live."""
+        return self.store(self.config.dataset_dir)
 
     @contextmanager
     def engine_scope(self) -> Iterator[Engine]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from headwater._files import make_dirs, restrict
 from headwater.config import EngineConfig
 from headwater.engines.base import FP_COLUMNS, MAX_LINE_BYTES, ReadGroup
 from headwater.errors import EngineError
+from headwater.storage import Store
 
 
 def _q(name: str) -> str:
@@ -158,6 +160,7 @@ class DuckDBEngine:
             raise EngineError(f"cannot start DuckDB: {exc}") from exc
         self.raw: duckdb.DuckDBPyConnection = self.con.con
         self._wide = False
+        self._stores: dict[str, Store] = {}  # the remote roots attached (attach_store)
         self.raw.execute(f"SET memory_limit = {_lit(config.memory_limit)}")
         self.raw.execute(f"SET temp_directory = {_lit(str(temp))}")
         self.raw.execute("SET TimeZone = 'UTC'")
@@ -405,13 +408,42 @@ class DuckDBEngine:
         return self.con.table(name)
 
     def write_parquet(self, expr: ibis.Table, path: str) -> int:
-        make_dirs(os.path.dirname(path))
-        self.con.to_parquet(expr, path, compression="zstd", row_group_size=122_880)
-        restrict(path)  # DuckDB creates it 0o666 minus the umask
-        rows = self.raw.execute(
-            f"SELECT coalesce(sum(num_rows), 0) FROM parquet_file_metadata({_lit(path)})"
-        ).fetchall()
+        store = self._store_of(path) if "://" in path else None
+        target = path
+        if store is not None:  # written here at DuckDB's speed, then uploaded once, whole
+            folder = self.raw.execute("SELECT current_setting('temp_directory')").fetchall()
+            target = os.path.join(str(folder[0][0]), f"upload-{uuid.uuid4().hex}.parquet")
+        make_dirs(os.path.dirname(target))
+        try:
+            self.con.to_parquet(expr, target, compression="zstd", row_group_size=122_880)
+            restrict(target)  # DuckDB creates it 0o666 minus the umask
+            rows = self.raw.execute(
+                f"SELECT coalesce(sum(num_rows), 0) FROM parquet_file_metadata({_lit(target)})"
+            ).fetchall()
+            if store is not None:
+                store.put_file(target, path[len(store.root) :].lstrip("/"))
+        finally:
+            if store is not None:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(target)
         return int(rows[0][0]) if rows else 0
+
+    def attach_store(self, store: Store) -> None:
+        # DuckDB's fsspec bridge: its readers open the store's URLs through the filesystem
+        # (at Python speed; the httpfs extension would be downloaded, which fails offline)
+        if store.root not in self._stores:
+            self.raw.register_filesystem(store.fs)
+            self._stores[store.root] = store
+
+    def _store_of(self, url: str) -> Store:
+        for root, store in self._stores.items():
+            if url.startswith(root.rstrip("/") + "/"):
+                return store
+        raise EngineError(
+            f"cannot write {url!r}: no store is attached for it",
+            hint="this is a bug in headwater: the workspace attaches the dataset's store",
+            url=url,
+        )
 
     def digest_halves(
         self,

@@ -9,6 +9,8 @@ if TYPE_CHECKING:
     import ibis
     import pyarrow as pa
 
+    from headwater.storage import Store
+
 
 # the two int64 halves of a row's fingerprint, as every engine writes them
 # (the fingerprint itself is engine-neutral: headwater.tables.fingerprint)
@@ -80,7 +82,17 @@ class Engine(Protocol):
 
     def write_parquet(self, expr: ibis.Table, path: str) -> int:
         """Write ``expr`` to one Parquet file; return the number of rows. The file is at
-        most ``0o644`` and the folders made for it at most ``0o755`` (``headwater._files``)."""
+        most ``0o644`` and the folders made for it at most ``0o755`` (``headwater._files``).
+        ``path`` may be a URL under a store given to :meth:`attach_store`: the file then
+        appears under its final key once, whole."""
+        ...
+
+    def attach_store(self, store: Store) -> None:
+        """Read and write the files under a remote store's root (its URLs) from now on.
+
+        DuckDB goes through the store's fsspec filesystem (no extension is downloaded); an
+        engine that reads such URLs natively (Spark over Hadoop's ``s3a://``) needs only
+        its own configuration."""
         ...
 
     def digest_halves(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -12,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from headwater import dataset as ds_mod
-from headwater.errors import IngestError, ValidationError, operating_error
+from headwater.errors import IngestError, StorageError, ValidationError, operating_error
 from headwater.ingest._plan import Plan, known_files, make_plan
 from headwater.ingest._result import IngestResult, ProgressCallback
 from headwater.ingest._result import count_plan as _count_plan
@@ -299,14 +298,15 @@ class IngestJob:
         with self.project.records.read() as conn:
             tag = ds_mod.part_tag(conn, self.run.id)  # names the sweep can tell are ours
 
+        store = self.project.dataset_store
+
         def write(expr: Any, rel: str) -> tuple[list[tuple[str, int, int]], int]:
             assert inc.engine is not None
-            path = os.path.join(self.cfg.dataset_dir, rel)
-            n = inc.engine.write_parquet(expr, path)
+            n = inc.engine.write_parquet(expr, store.url(rel))
             if not n:
-                os.unlink(path)
+                store.delete(rel)
                 return [], 0
-            return [(rel, n, os.path.getsize(path))], n
+            return [(rel, n, store.size(rel))], n
 
         row_parts: list[tuple[str, int, int]] = []
         retraction_parts: list[tuple[str, int, int]] = []
@@ -385,10 +385,10 @@ class IngestJob:
 
     def _write_manifests(self, result: IngestResult) -> None:
         """After the commit: a failure is a warning (the next run writes the manifest)."""
-        versions = os.path.join(self.cfg.dataset_dir, "versions")
+        versions = self.project.dataset_store.url("versions")
         try:
             ds_mod.write_manifests(self.project)
-        except OSError as exc:  # the version is committed; the next run writes it
+        except (OSError, StorageError) as exc:  # the version is committed; the next run writes it
             err = operating_error(exc)
             note = (
                 f"version {result.dataset_version} is published, but its manifest could not "
@@ -585,7 +585,7 @@ class IngestJob:
         if self._parent_rows is None:
             with self.project.records.read() as conn:
                 rows, gone = ds_mod.line_parts(conn, self.ds.name, self.line, self.parent.version)
-            self._parent_rows = ds_mod.live_rows(engine, self.cfg.dataset_dir, rows, gone)
+            self._parent_rows = ds_mod.live_rows(engine, self.project.dataset_store, rows, gone)
         return self._parent_rows
 
     def _existing(self, engine: Engine, retract_files: list[int]) -> Any:

@@ -97,7 +97,7 @@ def diagnostics(project: Workspace) -> dict[str, Any]:
     out["dataset_version"] = v["version"]
     out["rows"] = v["rows"]
     with project.engine_scope() as engine:
-        live = ds_mod.live_rows(engine, project.config.dataset_dir, row_parts, gone)
+        live = ds_mod.live_rows(engine, project.dataset_store, row_parts, gone)
         if live is None:
             return out
         live = ds_mod.conform(live, schema)

@@ -1,0 +1,241 @@
+"""The dataset kept in an S3 bucket (``[dataset] path = "s3://…"``), through fsspec/s3fs,
+against a real S3-compatible server: moto in server mode on 127.0.0.1 (``s3_server``).
+
+Each test gets its own bucket. The project's credentials are in ``[storage.s3]``; the
+secret is a fresh random string, so that finding it anywhere it should not be is certain.
+"""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import pytest
+
+from headwater import Project
+from tests.conftest import put, run_cli, write_toml
+
+LAKE = "lake"
+
+
+@pytest.fixture
+def bucket(s3_server):
+    """A fresh bucket: (name, an s3fs filesystem on the server, the secret of the project)."""
+    import s3fs
+
+    name = f"hw-{uuid.uuid4().hex[:10]}"
+    secret = f"sEcReT-{uuid.uuid4().hex}"
+    fs = s3fs.S3FileSystem(endpoint_url=s3_server, key="AKIDHEADWATER", secret=secret)
+    fs.mkdir(name)
+    return name, fs, secret
+
+
+def make(root: Path, s3_server: str, bucket: tuple, dataset: str = "", extra: str = "") -> Project:
+    name, _, secret = bucket
+    write_toml(
+        root,
+        f"""
+        [project]
+        name = "t"
+
+        [[sources]]
+        path = "incoming"
+
+        [dataset]
+        name = "d"
+        path = "s3://{name}/{LAKE}"
+        settle_seconds = 0
+        {dataset}
+
+        [engine]
+        threads = 2
+        memory_limit = "512MB"
+
+        [storage.s3]
+        endpoint_url = "{s3_server}"
+        key = "AKIDHEADWATER"
+        secret = "{secret}"
+        {extra}
+        """,
+    )
+    (root / "incoming").mkdir(exist_ok=True)
+    return Project.open(root)
+
+
+def keys(fs, bucket_name: str) -> list[str]:
+    fs.invalidate_cache()
+    return sorted(k.removeprefix(f"{bucket_name}/") for k in fs.find(bucket_name))
+
+
+def test_ingest_into_s3_twice_is_incremental_and_reads_back(tmp_path, s3_server, bucket):
+    name, fs, _ = bucket
+    p = make(tmp_path, s3_server, bucket)
+    put(tmp_path / "incoming/a.csv", "id,x\n1,a\n2,b\n")
+    first = p.ingest()
+    assert (first.status, first.dataset_version, first.rows_added) == ("ok", 1, 2)
+    assert first.output == f"s3://{name}/{LAKE}/d"
+    put(tmp_path / "incoming/b.csv", "id,x\n3,c\n")
+    second = p.ingest()
+    assert (second.dataset_version, second.rows_read, second.rows_added) == (2, 1, 1)
+    assert sorted(r["id"] for r in p.read().to_pylist()) == [1, 2, 3]
+    assert [r["id"] for r in p.read(1).to_pylist()] == [1, 2]
+    found = keys(fs, name)
+    assert f"{LAKE}/d/headwater-dataset.json" in found
+    assert {f"{LAKE}/d/versions/v000001.json", f"{LAKE}/d/versions/v000002.json"} <= set(found)
+    assert len([k for k in found if k.startswith(f"{LAKE}/d/parts/")]) == 2
+    # nothing of the dataset landed on the local disk (Path("s3://b/x") is "s3:/b/x")
+    assert not (tmp_path / "s3:").exists()
+    assert not any("parquet" in f.name for f in tmp_path.rglob("*") if ".headwater" not in f.parts)
+    assert p.ingest().rows_read == 0  # nothing new: no version
+    assert p.versions()[0]["version"] == 2 and p.versions()[0]["location"].startswith("s3://")
+
+
+def test_upsert_into_s3_retracts_the_superseded_rows(tmp_path, s3_server, bucket):
+    name, fs, _ = bucket
+    p = make(tmp_path, s3_server, bucket, dataset='key = ["id"]')
+    put(tmp_path / "incoming/a.csv", "id,x\n1,a\n2,b\n")
+    p.ingest()
+    put(tmp_path / "incoming/b.csv", "id,x\n2,B\n3,c\n")
+    r = p.ingest()
+    assert (r.rows_added, r.rows_retracted) == (2, 1)
+    assert {row["id"]: row["x"] for row in p.read().to_pylist()} == {1: "a", 2: "B", 3: "c"}
+    assert any(k.startswith(f"{LAKE}/d/retractions/") for k in keys(fs, name))
+
+
+def test_export_and_compare_versions_of_an_s3_dataset(tmp_path, s3_server, bucket):
+    p = make(tmp_path, s3_server, bucket)
+    put(tmp_path / "incoming/a.csv", "id,x\n1,a\n2,b\n")
+    p.ingest()
+    put(tmp_path / "incoming/b.csv", "id,x\n3,c\n")
+    p.ingest()
+    out = tmp_path / "out.csv"
+    done = run_cli("export", "-o", str(out), "--project", str(tmp_path))
+    assert done.returncode == 0, done.stderr
+    assert out.read_text().replace('"', "").splitlines() == ["id,x", "1,a", "2,b", "3,c"]
+    old = run_cli(
+        "export", "-o", str(tmp_path / "v1.parquet"), "--version", "1", "--project", str(tmp_path)
+    )
+    assert old.returncode == 0, old.stderr
+    import pyarrow.parquet as pq
+
+    assert pq.read_table(tmp_path / "v1.parquet").num_rows == 2
+    diff = run_cli("compare", "d@1", "d@2", "--key", "id", "--project", str(tmp_path))
+    assert diff.returncode == 1, diff.stderr  # 1: differences found
+    c = p.compare("d@1", "d@2", key=["id"])
+    assert (c.rows_only_left, c.rows_only_right) == (0, 1)
+
+
+def test_a_failed_run_leaves_the_last_good_version_and_its_orphans_are_swept(
+    tmp_path, s3_server, bucket, monkeypatch
+):
+    from headwater import dataset as ds_mod
+
+    name, fs, _ = bucket
+    p = make(tmp_path, s3_server, bucket)
+    put(tmp_path / "incoming/a.csv", "id,x\n1,a\n")
+    p.ingest()
+    put(tmp_path / "incoming/b.csv", "id,x\n2,b\n")
+
+    def crash(*args, **kwargs):
+        raise RuntimeError("power cut between the upload and the commit")
+
+    monkeypatch.setattr(ds_mod, "publish", crash)
+    with pytest.raises(Exception, match="power cut"):
+        p.ingest()
+    monkeypatch.undo()
+    parts = [k for k in keys(fs, name) if k.startswith(f"{LAKE}/d/parts/")]
+    assert len(parts) == 2  # the crashed run's part is in the bucket, not in any version
+    q = Project.open(tmp_path)
+    assert [r["id"] for r in q.read().to_pylist()] == [1]
+    assert q.versions()[0]["version"] == 1
+    again = q.ingest()
+    assert (again.orphans_removed, again.dataset_version) == (1, 2)
+    assert sorted(r["id"] for r in q.read().to_pylist()) == [1, 2]
+    assert len([k for k in keys(fs, name) if k.startswith(f"{LAKE}/d/parts/")]) == 2
+
+
+def test_the_sweep_never_deletes_objects_it_did_not_write(tmp_path, s3_server, bucket):
+    name, fs, _ = bucket
+    p = make(tmp_path, s3_server, bucket)
+    put(tmp_path / "incoming/a.csv", "id,x\n1,a\n")
+    p.ingest()
+    foreign = [
+        f"{LAKE}/d/parts/run000001-0123456789ab.parquet",  # our shape, another project's tag
+        f"{LAKE}/d/parts/run000999-0123456789ab.parquet",  # a run these records never had
+        f"{LAKE}/d/parts/notes.txt",
+        f"{LAKE}/d/retractions/run000001-ffffffffffff.parquet",
+        f"{LAKE}/d/versions/v999999.tmp",  # a temp name of a version that does not exist
+        f"{LAKE}/other/parts/run000001-0123456789ab.parquet",
+        "elsewhere.parquet",
+    ]
+    for k in foreign:
+        fs.pipe_file(f"{name}/{k}", b"PAR1 not ours PAR1")
+    put(tmp_path / "incoming/b.csv", "id,x\n2,b\n")
+    r = p.ingest()
+    assert (r.status, r.orphans_removed) == ("ok", 0)
+    assert set(foreign) <= set(keys(fs, name))
+
+
+def test_a_second_project_is_refused_the_dataset_prefix_another_owns(tmp_path, s3_server, bucket):
+    first = make(tmp_path / "one", s3_server, bucket)
+    put(tmp_path / "one/incoming/a.csv", "id,x\n1,a\n")
+    first.ingest()
+    second = make(tmp_path / "two", s3_server, bucket)
+    put(tmp_path / "two/incoming/a.csv", "id,x\n9,z\n")
+    done = run_cli("ingest", "--project", str(tmp_path / "two"))
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "belongs to another project" in done.stdout + done.stderr
+    assert [r["id"] for r in first.read().to_pylist()] == [1]
+    assert second.version_count() == 0
+
+
+def test_an_unreachable_store_fails_the_run_clearly_without_the_secret(tmp_path, bucket):
+    import socket
+
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    _, _, secret = bucket
+    make(
+        tmp_path,
+        f"http://127.0.0.1:{port}",
+        bucket,
+        extra="config_kwargs = { connect_timeout = 1, retries = { max_attempts = 1 } }",
+    )
+    put(tmp_path / "incoming/a.csv", "id,x\n1,a\n")
+    done = run_cli("ingest", "--project", str(tmp_path))
+    said = done.stdout + done.stderr
+    assert done.returncode == 1, said
+    assert f"s3://{bucket[0]}/{LAKE}/d" in said and "connect" in said.lower()
+    assert secret not in said
+    shown = run_cli("history", "--project", str(tmp_path), "--format", "json")
+    assert secret not in shown.stdout + shown.stderr
+
+
+def test_credentials_are_never_recorded_logged_or_shown(tmp_path, s3_server, bucket, caplog):
+    import logging
+
+    name, fs, secret = bucket
+    caplog.set_level(logging.DEBUG)
+    p = make(tmp_path, s3_server, bucket)
+    put(tmp_path / "incoming/a.csv", "id,x\n1,a\n")
+    said = []
+    for args in (
+        ("ingest",),
+        ("history", "--format", "json"),
+        ("show", "1"),
+        ("show", "1", "--format", "json"),
+        ("versions", "--format", "json"),
+        ("records", "export", "--format", "json"),
+        ("diagnostics", "--format", "json"),
+    ):
+        done = run_cli(*args, "--project", str(tmp_path))
+        said.append(done.stdout + done.stderr)
+    assert "AKIDHEADWATER" not in "".join(said)
+    assert secret not in "".join(said)
+    assert secret not in caplog.text
+    assert secret not in repr(p.workspace.config) and secret not in str(p.workspace.config)
+    stored = b"".join(f.read_bytes() for f in (tmp_path / ".headwater").rglob("*") if f.is_file())
+    assert secret.encode() not in stored
+    in_bucket = b"".join(fs.cat_file(k) for k in fs.find(name))
+    assert secret.encode() not in in_bucket and b"AKIDHEADWATER" not in in_bucket
