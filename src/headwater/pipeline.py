@@ -472,4 +472,4 @@ def _draw_score_history(project: Workspace) -> None:
         scored[-1]["metric"],
         info["production_version"],
     )
-    registry.write_bytes(project.config.models_dir, SCORE_HISTORY, png)
+    registry.write_bytes(project, project.config.models_dir, SCORE_HISTORY, png)

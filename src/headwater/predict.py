@@ -143,8 +143,8 @@ def report_plot(
         png = plots.confusion_matrix_png(
             data[spec.target], pred, labels, f"model v{version} on {label}"
         )
-        return registry.write_bytes(folder, f"confusion_matrix_{label}.png", png)
+        return registry.write_bytes(project, folder, f"confusion_matrix_{label}.png", png)
     png = plots.residuals_png(
         data[spec.target].tolist(), pred.tolist(), f"model v{version} on {label}"
     )
-    return registry.write_bytes(folder, f"residuals_{label}.png", png)
+    return registry.write_bytes(project, folder, f"residuals_{label}.png", png)

@@ -19,8 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from headwater._files import make_dirs, restrict
-from headwater.errors import RegistryError
+from headwater.errors import RegistryError, StorageError
 from headwater.records import now_iso
 from headwater.records import schema as rs
 
@@ -33,12 +32,6 @@ CARD_FILE = "card.json"
 
 def _join(base: str, *parts: str) -> str:
     return "/".join([base.rstrip("/"), *parts])
-
-
-def is_local(fs: Any) -> bool:
-    """Whether an fsspec filesystem is the local disk (whose file modes headwater sets)."""
-    protocol = fs.protocol if isinstance(fs.protocol, tuple) else (fs.protocol,)
-    return "file" in protocol
 
 
 def version_dir(project: Workspace, version: int) -> str:
@@ -55,38 +48,30 @@ def save_model(
     trusted = sorted(sio.get_untrusted_types(data=data))
     digest = f"sha256:{hashlib.sha256(data).hexdigest()}"
     folder = version_dir(project, version)
-    fs, path, local = _made_folder(folder)
-    with fs.open(_join(path, MODEL_FILE), "wb") as fh:
-        fh.write(data)
-    with fs.open(_join(path, CARD_FILE), "w") as fh:
-        fh.write(
-            json.dumps(
-                {**card, "file_hash": digest, "trusted_types": trusted}, indent=2, default=str
-            )
-        )
-    if local:
-        restrict(_join(path, MODEL_FILE))
-        restrict(_join(path, CARD_FILE))
+    # each file whole (a local one renamed into place, at most 0o644; a remote one put once)
+    store = project.store(folder)
+    store.write_bytes(MODEL_FILE, data)
+    body = {**card, "file_hash": digest, "trusted_types": trusted}
+    store.write_bytes(CARD_FILE, json.dumps(body, indent=2, default=str).encode("utf-8"))
     return {"location": folder, "file_hash": digest, "trusted_types": trusted}
 
 
 def load_model(project: Workspace, version: int) -> Any:
     """Load a model version after checking its hash; trust only the recorded types."""
-    import fsspec
     import skops.io as sio
 
     row = model_row(project, version)
     # this project's models folder first: the recorded location is where the model was
     # written, which a moved or copied project no longer is (the hash still decides)
     here = version_dir(project, version)
-    data, error = None, None
+    data: bytes | None = None
+    error: Exception | None = None
     location = here
     for location in dict.fromkeys([here, row["location"]]):
         try:
-            with fsspec.open(_join(location, MODEL_FILE), "rb") as fh:
-                data = fh.read()
+            data = project.store(location).read_bytes(MODEL_FILE)
             break
-        except (OSError, FileNotFoundError) as exc:
+        except (OSError, StorageError) as exc:
             error = exc
     if data is None:
         raise RegistryError(
@@ -245,29 +230,9 @@ def list_models(project: Workspace) -> dict[str, Any]:
     }
 
 
-def write_bytes(folder: str, name: str, data: bytes) -> str:
-    """Write ``data`` as ``folder/name`` (local or any fsspec URL); a local file gets the
-    project's file mode. Returns the target."""
-    import fsspec
-
-    _, path, local = _made_folder(folder)
-    target = f"{folder.rstrip('/')}/{name}"
-    with fsspec.open(target, "wb") as fh:
-        fh.write(data)
-    if local:
-        restrict(f"{path.rstrip('/')}/{name}")
-    return target
-
-
-def _made_folder(folder: str) -> tuple[Any, str, bool]:
-    """``folder`` (local or any fsspec URL) created if missing: (filesystem, path, local).
-    A local folder gets the project's folder mode."""
-    import fsspec
-
-    fs, path = fsspec.core.url_to_fs(folder)
-    local = is_local(fs)
-    if local:
-        make_dirs(path)
-    else:
-        fs.makedirs(path, exist_ok=True)
-    return fs, path, local
+def write_bytes(project: Workspace, folder: str, name: str, data: bytes) -> str:
+    """Write ``data`` as ``folder/name`` (local or any fsspec URL, with its ``[storage]``
+    options), whole; a local file gets the project's file mode. Returns the target."""
+    store = project.store(folder)
+    store.write_bytes(name, data)
+    return _join(folder, name)

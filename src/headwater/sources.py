@@ -14,12 +14,14 @@ import hashlib
 import os
 import shutil
 import stat
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from headwater.config import Format, SourceConfig
 from headwater.errors import SourceError
+from headwater.storage import mask
 
 HASH_NAME = "sha256"
 _CHUNK = 1 << 20
@@ -78,7 +80,9 @@ def _has_magic(path: str) -> bool:
     return any(ch in path for ch in "*?[")
 
 
-def list_source(index: int, source: SourceConfig, resolved: str) -> list[SourceFile]:
+def list_source(
+    index: int, source: SourceConfig, resolved: str, options: Mapping[str, Any] | None = None
+) -> list[SourceFile]:
     """List the files of one source, in a stable (sorted) order; strict: anything in it that
     cannot be listed or opened (see :func:`scan_source`) raises.
 
@@ -87,7 +91,7 @@ def list_source(index: int, source: SourceConfig, resolved: str) -> list[SourceF
     SourceError
         The path does not exist, or it or something in it cannot be listed or opened.
     """
-    listing = scan_source(index, source, resolved)
+    listing = scan_source(index, source, resolved, options)
     if listing.problems:
         first = listing.problems[0]
         raise SourceError(
@@ -109,8 +113,11 @@ class Listing:
     warnings: list[dict[str, Any]] = field(default_factory=list)
 
 
-def scan_source(index: int, source: SourceConfig, resolved: str) -> Listing:
+def scan_source(
+    index: int, source: SourceConfig, resolved: str, options: Mapping[str, Any] | None = None
+) -> Listing:
     """List one source: its files in sorted path order, and what could not be listed.
+    ``options``: the fsspec options of a URL (``[storage.<scheme>]``; never shown).
 
     Local folders and globs are walked the same way: symlinked folders are followed unless
     they lead back to a folder being walked (a loop, recorded and not followed); only
@@ -124,7 +131,7 @@ def scan_source(index: int, source: SourceConfig, resolved: str) -> Listing:
         The source path itself does not exist or cannot be listed.
     """
     if "://" in resolved and not resolved.startswith("file://"):
-        return Listing(files=_list_remote(index, source, resolved))
+        return Listing(files=_list_remote(index, source, resolved, options or {}))
     local = resolved.removeprefix("file://")
     walk = _Walk(source)
     if _has_magic(local):
@@ -405,11 +412,13 @@ class _Walk:
                 self.add_file(path, kind, st)
 
 
-def _list_remote(index: int, source: SourceConfig, url: str) -> list[SourceFile]:
+def _list_remote(
+    index: int, source: SourceConfig, url: str, options: Mapping[str, Any]
+) -> list[SourceFile]:
     import fsspec
 
     try:
-        fs, root = fsspec.core.url_to_fs(url)
+        fs, root = fsspec.core.url_to_fs(url, **options)
         if _has_magic(root):
             infos = fs.glob(root, detail=True)
         elif fs.isdir(root):
@@ -426,10 +435,10 @@ def _list_remote(index: int, source: SourceConfig, url: str) -> list[SourceFile]
         raise
     except Exception as exc:
         raise SourceError(
-            f"cannot list source {url!r}: {exc}",
+            f"cannot list source {url!r}: {mask(str(exc), options)}",
             hint="check the URL, the network and the credentials for that store",
             path=url,
-        ) from exc
+        ) from None  # the library's exception may carry the request, credentials included
     found = []
     for name in sorted(infos):
         info = infos[name]
@@ -485,7 +494,7 @@ def _regular(mode: int, path: str) -> None:
         raise OSError(errno.EINVAL, f"it is {_kind(mode)}, not a regular file", path)
 
 
-def restat(sf: SourceFile) -> tuple[int, float] | None:
+def restat(sf: SourceFile, options: Mapping[str, Any] | None = None) -> tuple[int, float] | None:
     """(size, mtime) of a listed file now, or None if it cannot be seen any more."""
     if not sf.remote:
         try:
@@ -496,20 +505,20 @@ def restat(sf: SourceFile) -> tuple[int, float] | None:
     import fsspec
 
     try:
-        fs, root = fsspec.core.url_to_fs(sf.path)
+        fs, root = fsspec.core.url_to_fs(sf.path, **(options or {}))
         info = fs.info(root)
     except Exception:
         return None
     return int(info.get("size") or 0), _mtime(info)
 
 
-def stage_remote(url: str, target: Path) -> str:
+def stage_remote(url: str, target: Path, options: Mapping[str, Any] | None = None) -> str:
     """Copy a remote file to ``target`` while hashing it; return the content hash."""
     import fsspec
 
     target.parent.mkdir(parents=True, exist_ok=True)
     h = hashlib.new(HASH_NAME)
-    with fsspec.open(url, "rb") as src, open(target, "wb") as dst:
+    with fsspec.open(url, "rb", **(options or {})) as src, open(target, "wb") as dst:
         while chunk := src.read(_CHUNK):
             h.update(chunk)
             dst.write(chunk)

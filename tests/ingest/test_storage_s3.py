@@ -239,3 +239,47 @@ def test_credentials_are_never_recorded_logged_or_shown(tmp_path, s3_server, buc
     assert secret.encode() not in stored
     in_bucket = b"".join(fs.cat_file(k) for k in fs.find(name))
     assert secret.encode() not in in_bucket and b"AKIDHEADWATER" not in in_bucket
+
+
+def test_train_and_deploy_with_the_dataset_and_the_models_in_s3(tmp_path, s3_server, bucket):
+    name, fs, secret = bucket
+    p = make(
+        tmp_path,
+        s3_server,
+        bucket,
+        extra=f'[model]\ntarget = "y"\nestimator = "sklearn.linear_model.LogisticRegression"\n'
+        f'params = {{ max_iter = 200 }}\npath = "s3://{name}/models"\n',
+    )
+    put(
+        tmp_path / "incoming/a.csv",
+        "x,y\n" + "".join(f"{i},{int(i % 7 > 2)}\n" for i in range(60)),
+    )
+    p.ingest()
+    r = p.train(deploy=True)
+    assert r.model_version == 1
+    found = keys(fs, name)
+    assert {"models/v0001/model.skops", "models/v0001/card.json"} <= set(found)
+    assert p.models().production_version == 1
+    # the production model is loaded back from the bucket (its hash checked)
+    out = tmp_path / "predictions.csv"
+    data = str(tmp_path / "incoming/a.csv")
+    done = run_cli("predict", "--data", data, "-o", str(out), "--project", str(tmp_path))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert len(out.read_text().splitlines()) == 61
+    assert secret.encode() not in fs.cat_file(f"{name}/models/v0001/card.json")
+
+
+def test_an_s3_source_is_listed_and_staged_with_the_storage_options(tmp_path, s3_server, bucket):
+    name, fs, _ = bucket
+    fs.pipe_file(f"{name}/in/a.csv", b"id,x\n1,a\n2,b\n")
+    fs.pipe_file(f"{name}/in/sub/b.jsonl", b'{"id": 3, "x": "c"}\n')
+    p = make(tmp_path, s3_server, bucket)
+    write = (tmp_path / "headwater.toml").read_text()
+    (tmp_path / "headwater.toml").write_text(
+        write.replace('path = "incoming"', f'path = "s3://{name}/in"')
+    )
+    p = Project.open(tmp_path)
+    r = p.ingest()
+    assert (r.status, r.files_new, r.rows_added) == ("ok", 2, 3)
+    assert all(f["path"].startswith(f"s3://{name}/in/") for f in r.files)
+    assert p.ingest().files_skipped == 2

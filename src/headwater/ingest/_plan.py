@@ -94,8 +94,8 @@ def make_plan(
             continue
         to_hash.append(sf)
     if young:
-        to_hash = _settle(young, to_hash, plan, settle, now, progress, sleep, found)
-    _hash_all(to_hash, staging, progress)
+        to_hash = _settle(young, to_hash, plan, settle, now, progress, sleep, found, config)
+    _hash_all(to_hash, staging, progress, config)
     _classify(to_hash, known, plan)
     _find_missing(config, known, seen_paths, listed, plan)
     return plan
@@ -109,7 +109,8 @@ def _list(config: Config, plan: Plan) -> tuple[list[SourceFile], set[int]]:
     inside: list[dict[str, Any]] = []  # problems inside listed sources, after unlisted ones
     for index, source in enumerate(config.sources):
         try:
-            listing = scan_source(index, source, config.resolve(source.path))
+            resolved = config.resolve(source.path)
+            listing = scan_source(index, source, resolved, config.storage_options(resolved))
         except HeadwaterError as exc:
             path = getattr(exc, "path", None)
             plan.source_errors.append(
@@ -125,11 +126,14 @@ def _list(config: Config, plan: Plan) -> tuple[list[SourceFile], set[int]]:
     return found, listed
 
 
-def _hash_all(to_hash: list[SourceFile], staging: Path, progress: Progress) -> None:
+def _hash_all(to_hash: list[SourceFile], staging: Path, progress: Progress, config: Config) -> None:
     """Hash (and fetch remote) files: I/O and hashlib, which releases the GIL, so a few
     threads overlap them."""
     with ThreadPoolExecutor(max_workers=HASH_THREADS) as pool:
-        jobs = {pool.submit(_hash_one, sf, staging): sf for sf in to_hash}
+        jobs = {
+            pool.submit(_hash_one, sf, staging, config.storage_options(sf.path)): sf
+            for sf in to_hash
+        }
         for done, job in enumerate(as_completed(jobs), 1):
             job.result()
             progress("hash", done, len(to_hash), jobs[job].path)
@@ -195,6 +199,7 @@ def _settle(
     progress: Progress,
     sleep: Callable[[float], None],
     found: list[SourceFile],
+    config: Config,
 ) -> list[SourceFile]:
     """Wait until the youngest file is ``settle`` seconds old (at most ``settle``), then
     take the files that did not change meanwhile; defer the others. Returns the files to
@@ -204,7 +209,7 @@ def _settle(
     if wait > 0:
         sleep(wait)
     for sf in young:
-        if restat(sf) == (sf.size, sf.mtime):
+        if restat(sf, config.storage_options(sf.path)) == (sf.size, sf.mtime):
             to_hash.append(sf)
             continue
         sf.status = "deferred"
@@ -240,11 +245,11 @@ def _owning_sources(config: Config, path: str) -> list[int]:
     return owners
 
 
-def _hash_one(sf: SourceFile, staging: Path) -> None:
+def _hash_one(sf: SourceFile, staging: Path, options: dict[str, Any]) -> None:
     try:
         if sf.remote:
             target = staging / f"{abs(hash(sf.path)) % 10**12}-{Path(sf.path).name}"
-            sf.hash = stage_remote(sf.path, target)
+            sf.hash = stage_remote(sf.path, target, options)
             sf.local_path = str(target)
             sf.size = target.stat().st_size
             return

@@ -48,11 +48,8 @@ def models_overview(project: Workspace) -> ModelsOverview:
 
 def _score_history_path(project: Workspace) -> str | None:
     """Where the score history plot is, if one was written."""
-    import fsspec
-
-    target = f"{project.config.models_dir.rstrip('/')}/score_history.png"
-    fs, path = fsspec.core.url_to_fs(target)
-    return target if fs.exists(path) else None
+    store = project.store(project.config.models_dir)
+    return store.url("score_history.png") if store.exists("score_history.png") else None
 
 
 def diagnostics(project: Workspace) -> dict[str, Any]:
