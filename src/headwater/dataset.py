@@ -725,7 +725,10 @@ def remove_orphans(project: Workspace) -> list[str]:
             m = PART_NAME.fullmatch(entry.name)
             if m:
                 candidates[f"{sub}/{entry.name}"] = int(m[1])
-    temps = [e.name for e in store.files("versions") if re.fullmatch(r"v\d{6,}\.tmp", e.name)]
+    # a temporary manifest is ours by its name, even as a link (a link is removed, not
+    # followed)
+    found = store.files("versions", links=True)
+    temps = [e.name for e in found if re.fullmatch(r"v\d{6,}\.tmp", e.name)]
     if not candidates and not temps:
         return []
     with project.records.read() as conn:

@@ -143,9 +143,10 @@ class Store:
         with self._errors("check", rel):
             return bool(self.fs.exists(self._key(rel)))
 
-    def files(self, folder: str) -> list[Entry]:
+    def files(self, folder: str, *, links: bool = False) -> list[Entry]:
         """The regular files directly in ``folder`` (none if it does not exist). Locally a
-        symbolic link or special file is not listed: it was never written by headwater."""
+        symbolic link or special file is not listed (it was never written by headwater),
+        except a symbolic link with ``links`` (removing one never touches its target)."""
         if self.local:
             path = self.url(folder)
             if not os.path.isdir(path):
@@ -153,7 +154,7 @@ class Store:
             out = []
             with os.scandir(path) as it:
                 for e in it:
-                    if e.is_file(follow_symlinks=False):
+                    if e.is_file(follow_symlinks=False) or (links and e.is_symlink()):
                         out.append(Entry(e.name, e.stat(follow_symlinks=False).st_size))
             return out
         with self._errors("list", folder):
