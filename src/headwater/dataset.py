@@ -533,6 +533,8 @@ def write_manifests(project: Workspace, conn: sa.Connection | None = None) -> li
     written = []
 
     def _do(c: sa.Connection) -> None:
+        # a remote folder is listed once (one request), not asked once per version
+        listed = None if store.local else {e.name for e in store.files("versions")}
         for v in c.execute(
             sa.select(rs.versions)
             .where(rs.versions.c.dataset == name)
@@ -540,7 +542,8 @@ def write_manifests(project: Workspace, conn: sa.Connection | None = None) -> li
         ):
             m = v._mapping
             path = f"versions/v{m['version']:06d}.json"
-            if store.exists(path):
+            name_only = path.removeprefix("versions/")
+            if store.exists(path) if listed is None else name_only in listed:
                 continue
             body = {
                 "dataset": name,

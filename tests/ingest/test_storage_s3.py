@@ -283,3 +283,45 @@ def test_an_s3_source_is_listed_and_staged_with_the_storage_options(tmp_path, s3
     assert (r.status, r.files_new, r.rows_added) == ("ok", 2, 3)
     assert all(f["path"].startswith(f"s3://{name}/in/") for f in r.files)
     assert p.ingest().files_skipped == 2
+
+
+def test_storage_options_come_from_the_file_or_the_environment_and_are_never_dumped(tmp_path):
+    from headwater.config import config_from_dict
+
+    cfg = config_from_dict(
+        {"storage": {"s3": {"endpoint_url": "http://127.0.0.1:9", "key": "AKID"}}},
+        root=tmp_path,
+        env={"HEADWATER_STORAGE__S3__SECRET": "from-the-env-123"},
+    )
+    assert cfg.storage_options("s3://b/x") == {
+        "endpoint_url": "http://127.0.0.1:9",
+        "key": "AKID",
+        "secret": "from-the-env-123",
+    }
+    assert cfg.storage_options("/local/path") == {} and cfg.storage_options("gs://b") == {}
+    assert "from-the-env-123" not in repr(cfg) + cfg.model_dump_json()
+    with pytest.raises(Exception, match="not shown") as info:
+        config_from_dict({"storage": {"s3": "hunter2-secret"}}, root=tmp_path)
+    assert "hunter2-secret" not in str(info.value)
+
+
+def test_the_credentials_of_a_failing_store_are_masked_in_its_error(tmp_path):
+    import fsspec
+    from fsspec.implementations.memory import MemoryFileSystem
+
+    from headwater.errors import StorageError
+    from headwater.storage import Store
+
+    class Leaky(MemoryFileSystem):  # a library whose error repeats the credentials
+        protocol = "leaky"
+
+        def pipe_file(self, path, value, **kwargs):
+            raise PermissionError(f"denied: signed with {self.storage_options['secret']}")
+
+    fsspec.register_implementation("leaky", Leaky, clobber=True)
+    store = Store("leaky://nowhere/x", {"secret": "p4ssw0rd-xyz"})
+    with pytest.raises(StorageError) as info:
+        store.write_bytes("a", b"1")
+    said = str(info.value)
+    assert "leaky://nowhere/x/a" in said and "denied: signed with ***" in said
+    assert "p4ssw0rd" not in said + repr(store) and info.value.__cause__ is None
