@@ -226,10 +226,11 @@ def test_credentials_are_never_recorded_logged_or_shown(tmp_path, s3_server, buc
         ("show", "1"),
         ("show", "1", "--format", "json"),
         ("versions", "--format", "json"),
-        ("records", "export", "--format", "json"),
+        ("records", "export", "1", "--format", "json"),
         ("diagnostics", "--format", "json"),
     ):
         done = run_cli(*args, "--project", str(tmp_path))
+        assert done.returncode == 0, (args, done.stdout + done.stderr)
         said.append(done.stdout + done.stderr)
     assert "AKIDHEADWATER" not in "".join(said)
     assert secret not in "".join(said)
