@@ -210,6 +210,8 @@ def test_an_unreachable_store_fails_the_run_clearly_without_the_secret(tmp_path,
     assert secret not in said
     shown = run_cli("history", "--project", str(tmp_path), "--format", "json")
     assert secret not in shown.stdout + shown.stderr
+    [run] = Project.open(tmp_path).history()
+    assert run["status"] == "failed" and f"s3://{bucket[0]}/{LAKE}/d" in str(run)
 
 
 def test_credentials_are_never_recorded_logged_or_shown(tmp_path, s3_server, bucket, caplog):

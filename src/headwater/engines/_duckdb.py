@@ -420,7 +420,7 @@ class DuckDBEngine:
             rows = self.raw.execute(
                 f"SELECT coalesce(sum(num_rows), 0) FROM parquet_file_metadata({_lit(target)})"
             ).fetchall()
-            if store is not None:
+            if store is not None and rows and rows[0][0]:  # an empty part is not kept
                 store.put_file(target, path[len(store.root) :].lstrip("/"))
         finally:
             if store is not None:
