@@ -15,13 +15,15 @@ import json
 import logging
 import os
 import re
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
+from headwater._files import make_dirs
 from headwater.config import CONFIG_FILE, IBIS_TYPES
 from headwater.errors import ConfigError, ProjectError, PublishError
 from headwater.records import now_iso
@@ -397,16 +399,26 @@ def count_versions(project: Workspace) -> int:
 
 
 def export_version(
-    project: Workspace, output: Path, *, fmt: str | None, version: int | None, provenance: bool
+    project: Workspace,
+    output: Path | str,
+    *,
+    fmt: str | None,
+    version: int | None,
+    provenance: bool,
 ) -> dict[str, Any]:
-    """Write a version as CSV or Parquet, atomically (temporary file, then rename)."""
+    """Write a version as CSV or Parquet, atomically: a local file through a temporary
+    file and a rename; a URL (``s3://…``) written on local disk first, then uploaded once,
+    whole, with its ``[storage]`` options."""
     import pyarrow.csv as pacsv
     import pyarrow.parquet as pq
 
     from headwater._output import check_output_file, write_atomically
 
-    check_output_file(output, f"{project.config.dataset.name}.csv")
-    fmt = (fmt or output.suffix.lstrip(".") or "csv").lower()
+    remote = isinstance(output, str) and "://" in output
+    suffix = PurePosixPath(output).suffix if remote else Path(output).suffix
+    if not remote:
+        check_output_file(Path(output), f"{project.config.dataset.name}.csv")
+    fmt = (fmt or suffix.lstrip(".") or "csv").lower()
     if fmt not in ("csv", "parquet"):
         raise ConfigError(
             f"cannot export as {fmt!r}", hint="use --format csv or --format parquet", key="format"
@@ -422,7 +434,20 @@ def export_version(
         else:
             pq.write_table(table, tmp, compression="zstd")
 
-    write_atomically(output, write)
+    if remote:
+        url = str(output)
+        folder, _, name = url.rstrip("/").rpartition("/")
+        store = project.store(folder)
+        scratch = project.config.state_dir / "tmp"
+        make_dirs(scratch)
+        tmp = scratch / f"export-{uuid.uuid4().hex}.{fmt}"
+        try:
+            write(tmp)
+            store.put_file(str(tmp), name)
+        finally:
+            tmp.unlink(missing_ok=True)
+    else:
+        write_atomically(Path(output), write)
     return {"output": str(output), "format": fmt, "rows": table.num_rows, "version": number}
 
 

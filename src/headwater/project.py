@@ -224,11 +224,13 @@ class Project:
         version: int | None = None,
         provenance: bool = False,
     ) -> dict[str, Any]:
-        """Write a dataset version to ``output`` as CSV or Parquet."""
+        """Write a dataset version to ``output`` (a file, or an fsspec URL written with
+        its ``[storage]`` options) as CSV or Parquet."""
         from headwater.dataset import export_version
 
+        target = output if isinstance(output, str) and "://" in output else Path(output)
         return export_version(
-            self.workspace, Path(output), fmt=format, version=version, provenance=provenance
+            self.workspace, target, fmt=format, version=version, provenance=provenance
         )
 
     def compare(self, left: Any, right: Any, *, record: bool = False, **options: Any) -> Comparison:

@@ -119,6 +119,12 @@ def test_export_and_compare_versions_of_an_s3_dataset(tmp_path, s3_server, bucke
     import pyarrow.parquet as pq
 
     assert pq.read_table(tmp_path / "v1.parquet").num_rows == 2
+    name, fs, _ = bucket
+    url = f"s3://{name}/exports/v2.csv"
+    up = run_cli("export", "-o", url, "--project", str(tmp_path))
+    assert up.returncode == 0 and url in up.stdout, up.stdout + up.stderr
+    assert fs.cat_file(f"{name}/exports/v2.csv").decode() == out.read_text()
+    assert not list((tmp_path / ".headwater" / "tmp").glob("export-*"))
     diff = run_cli("compare", "d@1", "d@2", "--key", "id", "--project", str(tmp_path))
     assert diff.returncode == 1, diff.stderr  # 1: differences found
     c = p.compare("d@1", "d@2", key=["id"])

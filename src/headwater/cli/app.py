@@ -266,7 +266,7 @@ class ExportPrintFmt(StrEnum):
     parquet = "parquet"
 
 
-def _said(out: Path, text: str) -> None:
+def _said(out: Path | str, text: str) -> None:
     """What a command wrote, on stdout; on stderr when stdout carries the output (-o -)."""
     from headwater._output import is_stdout
 
@@ -275,7 +275,9 @@ def _said(out: Path, text: str) -> None:
 
 @app.command()
 def export(
-    out: Annotated[Path, typer.Option("--output", "-o", help="File to write ('-': stdout).")],
+    out: Annotated[
+        str, typer.Option("--output", "-o", help="File or fsspec URL to write ('-': stdout).")
+    ],
     project: ProjectOpt = None,
     version: Annotated[int | None, typer.Option(help="Dataset version (default: current).")] = None,
     file_format: Annotated[
@@ -315,7 +317,7 @@ def export(
         output.warn("`export --json` is deprecated: use `--format json`")
         format = ExportPrintFmt.json
     info = _open(project).export(
-        out,
+        out if "://" in out else Path(out),  # a URL stays one (a Path eats one of its slashes)
         format=file_format.value if file_format else None,
         version=version,
         provenance=provenance,
