@@ -112,7 +112,11 @@ def read_side(
     m = VERSION_REF.match(text)
     if m and not Path(text).exists():
         return _dataset_side(engine, m["name"], m["version"], label=label, project=project)
-    return _file_side(engine, text, label=label, source=source, prefix=prefix, staging=staging)
+    # a URL is listed and fetched with the project's [storage.<scheme>] options, if any
+    options = project.config.storage_options(text) if project is not None else {}
+    return _file_side(
+        engine, text, label=label, source=source, prefix=prefix, staging=staging, options=options
+    )
 
 
 def _dataset_side(
@@ -162,10 +166,11 @@ def _file_side(
     source: SourceConfig | None,
     prefix: str,
     staging: Path,
+    options: dict[str, Any],
 ) -> Side:
     """A file, folder, glob or URL, read as an ingest source would be."""
     src = (source or SourceConfig(path=path)).model_copy(update={"path": path})
-    files = _list_files(path, src, label=label, prefix=prefix, staging=staging)
+    files = _list_files(path, src, label=label, prefix=prefix, staging=staging, options=options)
     readable = [f for f in files if f.size > 0]
     if readable and all(f.format == "parquet" for f in readable):
         return _parquet_side(engine, readable, label=label, prefix=prefix)
@@ -173,7 +178,13 @@ def _file_side(
 
 
 def _list_files(
-    path: str, src: SourceConfig, *, label: str, prefix: str, staging: Path
+    path: str,
+    src: SourceConfig,
+    *,
+    label: str,
+    prefix: str,
+    staging: Path,
+    options: dict[str, Any],
 ) -> list[SourceFile]:
     """The readable files under ``path``, numbered in listing order, remote ones copied
     into ``staging``; an error when there is none or one cannot be opened."""
@@ -181,7 +192,7 @@ def _list_files(
 
     resolved = str(Path(path).expanduser().resolve()) if "://" not in path else path
     try:
-        files = list_source(0, src, resolved)
+        files = list_source(0, src, resolved, options)
     except HeadwaterError as exc:
         raise CompareError(str(exc).replace("source path", "path"), hint="check the path") from exc
     files = [f for f in files if f.format is not None]
@@ -197,7 +208,7 @@ def _list_files(
         try:
             if sf.remote:
                 target = staging / f"{prefix}-{i}-{Path(sf.path).name}"
-                sf.hash = stage_remote(sf.path, target)
+                sf.hash = stage_remote(sf.path, target, options)
                 sf.local_path = str(target)
             else:
                 sf.local_path = sf.path

@@ -129,6 +129,11 @@ def test_export_and_compare_versions_of_an_s3_dataset(tmp_path, s3_server, bucke
     assert diff.returncode == 1, diff.stderr  # 1: differences found
     c = p.compare("d@1", "d@2", key=["id"])
     assert (c.rows_only_left, c.rows_only_right) == (0, 1)
+    # an s3:// file against a version, fetched with the project's [storage.s3] options
+    fs.pipe_file(f"{name}/other/v.csv", b"id,x\n1,a\n2,z\n3,c\n")
+    c = p.compare(f"s3://{name}/other/v.csv", "d@2", key=["id"])
+    assert (c.rows_only_left, c.rows_only_right, c.rows_in_both) == (0, 0, 3)
+    assert c.rows_with_differences == 1  # id 2: x is "z" in the file, "b" in the version
 
 
 def test_a_failed_run_leaves_the_last_good_version_and_its_orphans_are_swept(
