@@ -20,6 +20,7 @@ from headwater.errors import (
     RegistryError,
     ScheduleError,
     SourceError,
+    StorageError,
     TrainError,
     ValidationError,
 )
@@ -43,6 +44,7 @@ __all__ = [
     "Run",
     "ScheduleError",
     "SourceError",
+    "StorageError",
     "TrainError",
     "ValidationError",
     "__version__",
