@@ -115,13 +115,24 @@ class Store:
         return f"{self._path.rstrip('/')}/{rel.lstrip('/')}" if rel else self._path
 
     @contextlib.contextmanager
-    def _errors(self, what: str, rel: str = "") -> Iterator[None]:
+    def _errors(self, what: str, rel: str = "", *, writing: bool = False) -> Iterator[None]:
         """A remote store's failure as a StorageError naming the URL, credentials masked.
-        FileNotFoundError and FileExistsError pass through: callers decide what they mean."""
+        FileNotFoundError (reading) and FileExistsError pass through: callers decide what
+        they mean; a write that finds nothing to write into (no such bucket) fails."""
         try:
             yield
-        except (HeadwaterError, FileNotFoundError, FileExistsError):
+        except (HeadwaterError, FileExistsError):
             raise
+        except FileNotFoundError as exc:
+            if not writing:
+                raise
+            target = self.url(rel)
+            raise StorageError(
+                f"cannot {what} {target!r}: {mask(str(exc) or 'not found', self._options)}",
+                hint="create the bucket (or container) first: headwater does not create "
+                "buckets; or fix the URL",
+                url=target,
+            ) from None
         except Exception as exc:
             target = self.url(rel)
             reason = mask(
@@ -217,7 +228,7 @@ class Store:
             restrict(tmp)
             os.replace(tmp, path)
             return
-        with self._errors("write", rel):
+        with self._errors("write", rel, writing=True):
             self.fs.pipe_file(self._key(rel), data)
 
     def create(self, rel: str, data: bytes) -> bool:
@@ -234,7 +245,7 @@ class Store:
             with os.fdopen(fd, "wb") as fh:
                 fh.write(data)
             return True
-        with self._errors("write", rel):
+        with self._errors("write", rel, writing=True):
             key = self._key(rel)
             try:
                 self.fs.pipe_file(key, data, mode="create")
@@ -249,7 +260,7 @@ class Store:
     def put_file(self, local_path: str, rel: str) -> None:
         """Upload a local file as ``rel`` (remote only): the final key is written once, by
         one request or one multipart upload that becomes visible only when complete."""
-        with self._errors("write", rel):
+        with self._errors("write", rel, writing=True):
             self.fs.put_file(local_path, self._key(rel))
 
     def delete(self, rel: str) -> None:

@@ -339,3 +339,14 @@ def test_the_credentials_of_a_failing_store_are_masked_in_its_error(tmp_path):
     said = str(info.value)
     assert "leaky://nowhere/x/a" in said and "denied: signed with ***" in said
     assert "p4ssw0rd" not in said + repr(store) and info.value.__cause__ is None
+
+
+def test_a_bucket_that_does_not_exist_is_a_clear_error(tmp_path, s3_server, bucket):
+    name, fs, secret = bucket
+    make(tmp_path, s3_server, (f"{name}-missing", fs, secret))
+    put(tmp_path / "incoming/a.csv", "id,x\n1,a\n")
+    done = run_cli("ingest", "--project", str(tmp_path))
+    said = done.stdout + done.stderr
+    assert done.returncode == 1, said
+    assert f"s3://{name}-missing/{LAKE}/d/headwater-dataset.json" in said
+    assert "does not create buckets" in said and secret not in said
