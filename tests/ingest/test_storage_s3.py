@@ -255,7 +255,9 @@ def test_credentials_are_never_recorded_logged_or_shown(tmp_path, s3_server, buc
     assert secret.encode() not in in_bucket and b"AKIDHEADWATER" not in in_bucket
 
 
-def test_train_and_deploy_with_the_dataset_and_the_models_in_s3(tmp_path, s3_server, bucket):
+def test_train_deploy_predict_and_run_with_the_dataset_and_the_models_in_s3(
+    tmp_path, s3_server, bucket
+):
     name, fs, secret = bucket
     p = make(
         tmp_path,
@@ -281,6 +283,16 @@ def test_train_and_deploy_with_the_dataset_and_the_models_in_s3(tmp_path, s3_ser
     assert done.returncode == 0, done.stdout + done.stderr
     assert len(out.read_text().splitlines()) == 61
     assert secret.encode() not in fs.cat_file(f"{name}/models/v0001/card.json")
+    # headwater run on new data: ingest, then the drift checks score the production model
+    # (loaded from the bucket) on rows read back from the bucket
+    put(
+        tmp_path / "incoming/b.csv",
+        "x,y\n" + "".join(f"{i},{int(i % 7 > 2)}\n" for i in range(60, 100)),
+    )
+    loop = p.run()
+    assert loop.status not in ("failed", "partial"), loop
+    assert (loop.files_new, loop.rows_added) == (1, 40) and loop.rows_checked >= 40
+    assert loop.drift is not None and loop.drift["rows"] >= 40, loop.drift
 
 
 def test_an_s3_source_is_listed_and_staged_with_the_storage_options(tmp_path, s3_server, bucket):
