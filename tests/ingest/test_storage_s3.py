@@ -362,3 +362,24 @@ def test_a_bucket_that_does_not_exist_is_a_clear_error(tmp_path, s3_server, buck
     assert done.returncode == 1, said
     assert f"s3://{name}-missing/{LAKE}/d/headwater-dataset.json" in said
     assert "does not create buckets" in said and secret not in said
+
+
+def test_a_part_deleted_or_changed_in_the_bucket_is_refused_not_misread(
+    tmp_path, s3_server, bucket
+):
+    from headwater import ProjectError
+
+    name, fs, _ = bucket
+    p = make(tmp_path, s3_server, bucket)
+    put(tmp_path / "incoming/a.csv", "id,x\n1,a\n")
+    p.ingest()
+    [part] = [k for k in keys(fs, name) if k.startswith(f"{LAKE}/d/parts/")]
+    good = fs.cat_file(f"{name}/{part}")
+    fs.pipe_file(f"{name}/{part}", good + b"extra")
+    with pytest.raises(ProjectError, match="changed after headwater wrote it"):
+        Project.open(tmp_path).read()
+    fs.rm_file(f"{name}/{part}")
+    with pytest.raises(ProjectError, match="is missing from"):
+        Project.open(tmp_path).read()
+    fs.pipe_file(f"{name}/{part}", good)
+    assert Project.open(tmp_path).read().num_rows == 1
