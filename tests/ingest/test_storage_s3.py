@@ -225,12 +225,16 @@ def test_an_unreachable_store_fails_the_run_clearly_without_the_secret(tmp_path,
     assert run["status"] == "failed" and f"s3://{bucket[0]}/{LAKE}/d" in str(run)
 
 
-def test_credentials_are_never_recorded_logged_or_shown(tmp_path, s3_server, bucket, caplog):
+def test_credentials_are_never_recorded_logged_or_shown(
+    tmp_path, s3_server, bucket, caplog, records_backend
+):
     import logging
+
+    import sqlalchemy as sa
 
     name, fs, secret = bucket
     caplog.set_level(logging.DEBUG)
-    p = make(tmp_path, s3_server, bucket)
+    p = make(tmp_path, s3_server, bucket, extra=records_backend)
     put(tmp_path / "incoming/a.csv", "id,x\n1,a\n")
     said = []
     for args in (
@@ -251,6 +255,13 @@ def test_credentials_are_never_recorded_logged_or_shown(tmp_path, s3_server, buc
     assert secret not in repr(p.workspace.config) and secret not in str(p.workspace.config)
     stored = b"".join(f.read_bytes() for f in (tmp_path / ".headwater").rglob("*") if f.is_file())
     assert secret.encode() not in stored
+    rows = []  # every row of every table of the record store (SQLite or PostgreSQL)
+    with p.workspace.records.read() as conn:
+        meta = sa.MetaData()
+        meta.reflect(bind=conn)
+        for table in meta.sorted_tables:
+            rows += [repr(tuple(r)) for r in conn.execute(sa.select(table))]
+    assert rows and "AKIDHEADWATER" not in "".join(rows) and secret not in "".join(rows)
     in_bucket = b"".join(fs.cat_file(k) for k in fs.find(name))
     assert secret.encode() not in in_bucket and b"AKIDHEADWATER" not in in_bucket
 
