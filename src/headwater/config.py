@@ -696,7 +696,7 @@ path = "incoming"
 
 [dataset]
 name = "{dataset}"             # the clean, versioned dataset; written under `path`
-path = "data"
+path = "data"                  # or an fsspec URL: "s3://bucket/lake" (see [storage])
 # key = ["id"]                 # upsert mode; without a key whole rows are de-duplicated
 # order_by = "date"            # with a key: the column that decides which row is newer
 # schema = "evolve"            # "evolve" adds new columns; "freeze" rejects them
@@ -720,6 +720,11 @@ memory_limit = "1GB"
 
 # [records]
 # url = "sqlite:///.headwater/records.db"   # the default
+
+# fsspec options for the project's URLs of one scheme (dataset/model/source paths such as
+# "s3://bucket/lake"); leave credentials out and s3fs reads AWS_* from the environment.
+# [storage.s3]
+# endpoint_url = "https://s3.eu-central-1.amazonaws.com"
 
 # The model trained on the dataset (headwater train / deploy / predict).
 # [model]
