@@ -61,3 +61,27 @@ def test_credentials_are_found_in_nested_options_and_masked():
     assert set(secrets(options)) == {"AKIDEXAMPLE", "s3cr3t", "tok-123"}
     text = "signed AKIDEXAMPLE/s3cr3t with tok-123 at http://127.0.0.1:9000 in eu-central-1"
     assert mask(text, options) == "signed ***/*** with *** at http://127.0.0.1:9000 in eu-central-1"
+
+
+def test_duckdb_writes_a_part_under_a_url_once_and_reads_it_back(tmp_path):
+    import ibis
+
+    from headwater.config import EngineConfig
+    from headwater.engines import connect
+
+    engine = connect(EngineConfig(threads=1, memory_limit="256MB"), tmp_path)
+    try:
+        root = f"memory://hw-{uuid.uuid4().hex[:8]}/lake"
+        store, other = Store(root), Store(f"{root}-2")
+        engine.attach_store(store)
+        engine.attach_store(other)  # same scheme, same filesystem: served by one bridge
+        t = ibis.memtable({"id": [1, 2, 3]})
+        assert engine.write_parquet(t, f"{root}/parts/p.parquet") == 3
+        assert [e.name for e in store.files("parts")] == ["p.parquet"]
+        assert engine.write_parquet(t.filter(t.id > 5), f"{root}/parts/empty.parquet") == 0
+        assert [e.name for e in store.files("parts")] == ["p.parquet"]  # not uploaded
+        back = engine.to_pyarrow(engine.read_parquet([f"{root}/parts/p.parquet"]))
+        assert back.column("id").to_pylist() == [1, 2, 3]
+        assert not list((tmp_path / ".headwater" / "tmp").glob("upload-*"))
+    finally:
+        engine.close()

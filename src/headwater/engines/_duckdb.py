@@ -431,9 +431,24 @@ class DuckDBEngine:
     def attach_store(self, store: Store) -> None:
         # DuckDB's fsspec bridge: its readers open the store's URLs through the filesystem
         # (at Python speed; the httpfs extension would be downloaded, which fails offline)
-        if store.root not in self._stores:
+        if store.root in self._stores:
+            return
+        scheme = store.root.split("://", 1)[0]
+        # one filesystem per scheme on a connection (fsspec hands out one instance per set
+        # of options): a second store of the scheme with other options cannot be served
+        same = [s.fs for s in self._stores.values() if s.root.startswith(f"{scheme}://")]
+        known = same[0] if same else None
+        if known is None:
             self.raw.register_filesystem(store.fs)
-            self._stores[store.root] = store
+        elif known is not store.fs:
+            raise EngineError(
+                f"this DuckDB engine already reads {scheme}:// URLs with other options than "
+                f"those of {store.root!r}",
+                hint=f"give every {scheme}:// path of the project the same [storage.{scheme}] "
+                "options, or use one engine per project",
+                url=store.root,
+            )
+        self._stores[store.root] = store
 
     def _store_of(self, url: str) -> Store:
         for root, store in self._stores.items():
