@@ -394,3 +394,21 @@ def test_a_part_deleted_or_changed_in_the_bucket_is_refused_not_misread(
         Project.open(tmp_path).read()
     fs.pipe_file(f"{name}/{part}", good)
     assert Project.open(tmp_path).read().num_rows == 1
+
+
+def test_credentials_may_come_from_the_environment_alone(tmp_path, s3_server, bucket):
+    # [storage.s3] without key/secret: s3fs takes AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY
+    # (set by the s3_server fixture, fake, for this test process only)
+    make(tmp_path, s3_server, bucket)
+    toml = tmp_path / "headwater.toml"
+    body = "\n".join(
+        line
+        for line in toml.read_text().splitlines()
+        if not line.strip().startswith(("key", "secret"))
+    )
+    toml.write_text(body)
+    p = Project.open(tmp_path)
+    assert p.workspace.config.storage_options(f"s3://{bucket[0]}") == {"endpoint_url": s3_server}
+    put(tmp_path / "incoming/a.csv", "id,x\n1,a\n")
+    assert p.ingest().dataset_version == 1
+    assert Project.open(tmp_path).read().num_rows == 1
