@@ -228,7 +228,7 @@ def _text_side(
     """CSV/TSV/JSON files read as text, cleaned and typed as ingest does (the typed read
     once: one fused pass, file by file if it fails)."""
     from headwater.tables import transform as pl
-    from headwater.tables.read import read_once_or_isolate, read_text, recheck
+    from headwater.tables.read import cleaned_text, read_once_or_isolate, read_text, recheck
 
     readable = [f for f in files if f.size > 0]
     ds = DatasetConfig()
@@ -257,9 +257,11 @@ def _text_side(
         unreadable()
         if table is None:
             raise CompareError(f"{label!r} has no rows to read", hint="check the input")
-        # as in ingest: cleaned text is a subquery of the typing pass, not stored (and with
-        # ``lazy``, the files are parsed by that pass)
-        text = pl.clean_stage(pl.trim_stage(table), ds)
+        # as in ingest: cleaned text is a subquery of the typing pass (but for a wide
+        # batch), not stored (and with ``lazy``, the files are parsed by that pass)
+        text, stored = cleaned_text(engine, table, ds, name=f"{prefix}_text", lazy=lazy)
+        staged += stored
+        staged_names[:] = staged
         cols = [c for c in text.columns if not c.startswith("_hw_")]
 
         def typed_as(decision: Any) -> Any:

@@ -19,7 +19,7 @@ import pyarrow as pa
 
 from headwater._files import make_dirs, restrict
 from headwater.config import EngineConfig
-from headwater.engines.base import FP_COLUMNS, MAX_LINE_BYTES, ReadGroup
+from headwater.engines.base import FP_COLUMNS, MAX_LINE_BYTES, WIDE_COLUMNS, ReadGroup
 from headwater.errors import EngineError
 from headwater.storage import Store
 
@@ -97,11 +97,6 @@ def _joins(raw: duckdb.DuckDBPyConnection, sql: str) -> list[str]:
         for node in json.loads(row[-1]):
             walk(node)
     return found
-
-
-# Above this many columns a materialized query counts as wide (see DuckDBEngine._optimizers
-# and _materialize_by_stage)
-WIDE_COLUMNS = 256
 
 
 def _stages(top: Any, name: str) -> list[tuple[str, Any]]:
@@ -321,18 +316,29 @@ class DuckDBEngine:
         12 s). Stage by stage each compile and each plan is one flat projection over a
         table (the same: 5 s and 3 s in all). Each stage is a scan of the table before it,
         so the rows keep their order (``ordered``)."""
-        written: list[str] = []
+        import ibis.expr.operations as ops
+
+        before: str | None = None  # the table the current stage reads (dropped after it)
         try:
             for into, stage in _stages(expr.op(), name):
                 self.raw.execute(f"DROP TABLE IF EXISTS {_q(into)}")
-                self._materialize_one(stage.to_expr(), into, ordered=ordered)
-                if written:
-                    self.raw.execute(f"DROP TABLE IF EXISTS {_q(written.pop())}")
-                written.append(into)
+                # a projection or filter of the stage before, and nothing else: its plan
+                # has no join, so an ordered write needs no EXPLAIN to show it
+                flat = before is not None and not any(
+                    r.name != before for r in stage.find(ops.Relation) if r is not stage
+                )
+                if (ordered and not flat) or stage.find(ops.InMemoryTable):
+                    self._materialize_one(stage.to_expr(), into, ordered=ordered)
+                else:  # compiled once, and no schema read back until the last stage
+                    sql = str(self.con.compile(stage.to_expr()))
+                    with self._insertion_order(ordered):
+                        self.raw.execute(f"CREATE TEMP TABLE {_q(into)} AS {sql}")
+                if before is not None:
+                    self.raw.execute(f"DROP TABLE IF EXISTS {_q(before)}")
+                before = into
         finally:
-            for left in written:
-                if left != name:
-                    self.raw.execute(f"DROP TABLE IF EXISTS {_q(left)}")
+            if before is not None and before != name:
+                self.raw.execute(f"DROP TABLE IF EXISTS {_q(before)}")
         return self.con.table(name)
 
     def _materialize_one(self, expr: ibis.Table, name: str, *, ordered: bool) -> ibis.Table:
@@ -367,6 +373,19 @@ class DuckDBEngine:
             self.raw.execute("RESET disabled_optimizers")
 
     @contextlib.contextmanager
+    def _insertion_order(self, keep: bool) -> Iterator[None]:
+        """A statement whose written rows keep the order of its scans (``keep``) or not;
+        see :meth:`_scan_order` for why IN lists then stay expressions."""
+        if keep:
+            self.raw.execute("SET preserve_insertion_order = true")
+        try:
+            with self._optimizers(*(["in_clause"] if keep else [])):
+                yield
+        finally:
+            if keep:
+                self.raw.execute("SET preserve_insertion_order = false")
+
+    @contextlib.contextmanager
     def _scan_order(self, sql: str, name: str) -> Iterator[None]:
         """Run the statement that writes table ``name`` from query ``sql`` so that its rows
         keep the order of the query's scans (record numbers are derived from it).
@@ -375,15 +394,11 @@ class DuckDBEngine:
         optimizer plans a long IN list (the NA tokens) as a hash join, which scrambled the
         rows of a CSV parsed in parallel chunks: IN lists stay expressions here, and a plan
         with a join is refused (our own query: a bug, not bad input)."""
-        self.raw.execute("SET preserve_insertion_order = true")
-        try:
-            with self._optimizers("in_clause"):
-                joins = _joins(self.raw, sql)
-                if joins:
-                    raise RuntimeError(f"an ordered materialization would run {joins}: {name}")
-                yield
-        finally:
-            self.raw.execute("SET preserve_insertion_order = false")
+        with self._insertion_order(True):
+            joins = _joins(self.raw, sql)
+            if joins:
+                raise RuntimeError(f"an ordered materialization would run {joins}: {name}")
+            yield
 
     def number_records(self, src: str, view: str | None = None) -> ibis.Table:
         """A view (``view``, default ``<src>__numbered``) of a table written in scan order

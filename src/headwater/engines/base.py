@@ -22,6 +22,12 @@ FP_COLUMNS = ("_hw_fp_hi", "_hw_fp_lo")
 # every CSV file is measured before it is read (see ``headwater.tables.read.last_line_too_long``).
 MAX_LINE_BYTES = 2_000_000
 
+# Above this many columns a batch counts as wide: a stack of projections over it is
+# cheaper computed one stage at a time (each stage a table the next reads) than compiled
+# and planned as one nested query, whose cost grows faster than the column count
+# (Ibis's rewrites and the engine's binder walk the whole stack for every column)
+WIDE_COLUMNS = 256
+
 
 @dataclass(frozen=True)
 class ReadGroup:

@@ -21,7 +21,7 @@ from headwater.ingest._result import summary as _summary
 from headwater.records import schema as rs
 from headwater.sources import SourceFile, clear_staging
 from headwater.tables.fingerprint import COLUMNS as FP_COLUMNS
-from headwater.tables.read import fail, read_once_or_isolate, read_text, recheck
+from headwater.tables.read import cleaned_text, fail, read_once_or_isolate, read_text, recheck
 
 if TYPE_CHECKING:
     from headwater.engines.base import Engine
@@ -461,7 +461,8 @@ class IngestJob:
         # each stage is a subquery of the next (so nothing is computed twice); the cleaned
         # text is not stored: a sample of it proposes the types, and the typing pass reads
         # it once, straight from the files (lazy) or the staged text
-        text = pl.clean_stage(pl.trim_stage(batch), ds)
+        text, stored = cleaned_text(engine, batch, ds, name="_hw_text", lazy=lazy)
+        self.staged += stored  # dropped with the raw text
         self.progress("types", 0, 1, "inferring types")
         widen = [
             c

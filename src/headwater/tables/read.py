@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from headwater.config import SourceConfig
-from headwater.engines.base import MAX_LINE_BYTES
+from headwater.engines.base import MAX_LINE_BYTES, WIDE_COLUMNS
 from headwater.errors import EngineError, HeadwaterError, reraise_machine
 from headwater.sources import SourceFile, still_same
 from headwater.tables.headers import FileProblem, check_names, csv_header
@@ -25,6 +25,7 @@ from headwater.tables.headers import FileProblem, check_names, csv_header
 if TYPE_CHECKING:
     import ibis
 
+    from headwater.config import DatasetConfig
     from headwater.engines.base import Engine
 
 log = logging.getLogger(__name__)
@@ -96,6 +97,30 @@ def read_text(
     if not readable:
         return None, staged
     return _union(tables, sources, readable), staged
+
+
+def cleaned_text(
+    engine: Engine, batch: ibis.Table, ds: DatasetConfig, *, name: str, lazy: bool
+) -> tuple[ibis.Table, list[str]]:
+    """The batch trimmed and cleaned (NA tokens → null), and the temporary tables that
+    holds, to drop with the raw text.
+
+    Normally a subquery of the typing pass (nothing is stored: a sample of it proposes the
+    types and the typing pass reads it once, straight from the files with ``lazy``). A
+    wide batch (more than :data:`~headwater.engines.base.WIDE_COLUMNS` columns) is stored
+    once instead, as table ``name``: the type sample and the typing pass then start from a
+    table rather than compiling the trim and clean stages into each of their queries,
+    whose cost grows faster than the column count (and the typing pass would store it
+    stage by stage anyway)."""
+    from headwater.tables import transform as pl
+
+    text = pl.clean_stage(pl.trim_stage(batch), ds)
+    if sum(1 for c in batch.columns if not c.startswith("_hw_")) <= WIDE_COLUMNS:
+        return text, []
+    text = engine.materialize(text, name, ordered=lazy)
+    if lazy:  # the rows were parsed by that write: their record numbers come from it
+        text = engine.number_records(name)
+    return text, [f"{name}__numbered", name]  # views first
 
 
 Group = tuple[Any, ...]  # (source index, format, raw columns, names, options as JSON)
