@@ -247,6 +247,10 @@ def spark_session(tmp_path_factory: pytest.TempPathFactory):
         .config("spark.ui.showConsoleProgress", "false")
         .config("spark.sql.shuffle.partitions", "2")
         .config("spark.default.parallelism", "2")
+        # tiny data: compiling generated code costs more than interpreting it
+        .config("spark.sql.codegen.wholeStage", "false")
+        .config("spark.sql.codegen.factoryMode", "NO_CODEGEN")
+        .config("spark.sql.adaptive.enabled", "false")
         .config("spark.sql.warehouse.dir", str(base / "warehouse"))
         .config("spark.local.dir", str(base / "local"))
         .config("spark.driver.extraJavaOptions", f"-Dderby.system.home={base / 'derby'}")

@@ -24,11 +24,14 @@ def test_ingest_csv_jsonl_and_parquet_with_upsert_and_rejects(make_project, tmp_
     a.csv: acme 10 (superseded by b.csv), bolt with a bad float (rejected: type), a quoted
     comma and a quoted newline; c.jsonl: crux, and a row with a null key (rejected: key);
     d.parquet: dyno. b.csv (second run): acme changes, bolt arrives valid."""
-    p = make_project('key = ["name"]\n[dataset.columns.price]\ntype = "float"\n', engine=engine_name)
+    p = make_project(
+        'key = ["name"]\n[dataset.columns.price]\ntype = "float"\n', engine=engine_name
+    )
     inc = tmp_path / "incoming"
     put(
         inc / "a.csv",
-        'name,n,price,day,note\nacme,10,1.50,2024-01-02,"a, b"\nbolt,20,x7,2024-01-03,"two\nlines"\n',
+        'name,n,price,day,note\nacme,10,1.50,2024-01-02,"a, b"\n'
+        'bolt,20,x7,2024-01-03,"two\nlines"\n',
     )
     put(
         inc / "c.jsonl",
@@ -57,7 +60,10 @@ def test_ingest_csv_jsonl_and_parquet_with_upsert_and_rejects(make_project, tmp_
         ("type", "price", 2, "x7"),
         ("key", "name", 2, None),
     ]
-    put(inc / "b.csv", "name,n,price,day,note\nacme,11,1.5,2024-01-05,\nbolt,21,2.25,2024-01-06,ok\n")
+    put(
+        inc / "b.csv",
+        "name,n,price,day,note\nacme,11,1.5,2024-01-05,\nbolt,21,2.25,2024-01-06,ok\n",
+    )
     r2 = p.ingest()
     assert (r2.rows_added, r2.rows_retracted, r2.dataset_rows) == (2, 1, 4)
     import datetime as dt
@@ -69,3 +75,109 @@ def test_ingest_csv_jsonl_and_parquet_with_upsert_and_rejects(make_project, tmp_
         {"name": "dyno", "n": 5, "price": 123456789012345.5, "day": dt.date(2024, 4, 1),
          "note": "pq"},
     ]  # fmt: skip
+
+
+def test_compare_counts_are_the_same(make_project, tmp_path, engine_name):
+    """Two versions of a keyed dataset, and two files: the same counts on every engine.
+
+    v1: k1 (1.0, a), k2 (2.0, b), k3 (3.0, c); v2 after b.csv: k2 changes x (2.5), k4 new.
+    l.csv / r.csv: one row only left, one only right, one value differing in ``v``."""
+    p = make_project('key = ["k"]\n', engine=engine_name)
+    inc = tmp_path / "incoming"
+    put(inc / "a.csv", "k,x,s\nk1,1.0,a\nk2,2.0,b\nk3,3.0,c\n")
+    p.ingest()
+    put(inc / "b.csv", "k,x,s\nk2,2.5,b\nk4,4.0,d\n")
+    p.ingest()
+    c = p.compare("d@1", "d@2", key="k")
+    assert (c.rows_left, c.rows_right, c.keys_in_both, c.keys_only_left, c.keys_only_right) == (
+        3,
+        4,
+        3,
+        0,
+        1,
+    )
+    assert c.rows_with_differences == 1
+    assert c.columns["x"].unequal == 1 and c.columns["s"].unequal == 0
+    put(tmp_path / "l.csv", "id,v,t\n1,a,2024-01-01\n2,b,2024-01-02\n3,c,2024-01-03\n")
+    put(tmp_path / "r.csv", "id,v,t\n2,b,2024-01-02\n3,C,2024-01-03\n4,d,2024-01-04\n")
+    c2 = p.compare(tmp_path / "l.csv", tmp_path / "r.csv", key="id")
+    assert (c2.keys_in_both, c2.keys_only_left, c2.keys_only_right, c2.rows_with_differences) == (
+        2,
+        1,
+        1,
+        1,
+    )
+    assert c2.columns["v"].unequal == 1 and c2.columns["t"].unequal == 0
+    whole = p.compare(tmp_path / "l.csv", tmp_path / "r.csv")
+    assert (whole.rows_in_both, whole.rows_only_left, whole.rows_only_right) == (1, 2, 2)
+
+
+def test_drift_statistics_are_the_same(engine):
+    """PSI on known bins (the numpy computation of tests/test_monitor.py) and KS against
+    a fixed value: the same statistics on every engine."""
+    import ibis
+    import numpy as np
+    import pandas as pd
+
+    from headwater.config import MonitorConfig
+    from headwater.monitor import EPSILON, data_drift
+    from headwater.train import profile
+
+    train = pd.DataFrame(
+        {"x": np.arange(1, 101, dtype=float), "c": ["a"] * 50 + ["b"] * 30 + ["c"] * 20}
+    )
+    prof = profile(train, ["x", "c"], "x")
+    new_vals = [1.0] * 40 + [15.0] * 10 + [25.0] * 10 + [35.0] * 10 + [45.0] * 10
+    new_vals += [200.0] * 20 + [None] * 4
+    n = len(new_vals)
+    cats = (["a"] * 30 + ["b"] * 30 + ["z"] * 44)[:n]
+    new = ibis.memtable(pd.DataFrame({"x": new_vals, "c": cats}))
+    got = {
+        (r.feature, r.method): r for r in data_drift(engine, new, prof, ["x", "c"], MonitorConfig())
+    }
+    new_shares = np.array([40, 10, 10, 10, 10, 0, 0, 0, 0, 20, 4]) / n
+    ref_shares = np.array([10] * 10 + [0]) / 100
+    a, b = np.maximum(new_shares, EPSILON), np.maximum(ref_shares, EPSILON)
+    assert got["x", "psi"].statistic == pytest.approx(
+        float(np.sum((a - b) * np.log(a / b))), rel=1e-9
+    )
+    assert got["x", "psi"].rows == n and got["x", "psi"].detected
+    assert got["x", "ks"].statistic == pytest.approx(0.39, abs=1e-9)
+    # categories: new a 30, b 30, z 44 (counted as other) against a 50%, b 30%, c 20%
+    a = np.maximum(np.array([30, 30, 0, 44]) / n, EPSILON)
+    b = np.maximum(np.array([0.5, 0.3, 0.2, 0.0]), EPSILON)
+    c_psi = got["c", "psi"]
+    assert c_psi.statistic == pytest.approx(float(np.sum((a - b) * np.log(a / b))), rel=1e-9)
+    assert c_psi.detected and c_psi.reference == "3 categories"
+
+
+@pytest.mark.parametrize("reader", ["duckdb", "spark"])
+def test_a_version_written_by_one_engine_is_read_by_the_other(
+    make_project, tmp_path, engine_name, reader, request
+):
+    """``engine_name`` ingests two files, ``reader`` reads that version and ingests a third
+    (an upsert): the rows are the same whichever engine wrote which part."""
+    import datetime as dt
+
+    if reader == "spark":
+        request.getfixturevalue("spark_session")
+    dataset = 'key = ["k"]\n'
+    p = make_project(dataset, engine=engine_name)
+    inc = tmp_path / "incoming"
+    put(inc / "a.csv", "k,x,when\nk1,1.5,2024-01-02T03:04:05Z\nk2,2,2024-01-03 00:00:00\n")
+    put(inc / "b.jsonl", '{"k": "k3", "x": 0.1, "when": "2024-02-01"}\n')
+    p.ingest()
+    p.close()
+    q = make_project(dataset, engine=reader)
+    first = rows(q.read())
+    utc = dt.UTC
+    assert first == [
+        {"k": "k1", "x": 1.5, "when": dt.datetime(2024, 1, 2, 3, 4, 5, tzinfo=utc)},
+        {"k": "k2", "x": 2.0, "when": dt.datetime(2024, 1, 3, tzinfo=utc)},
+        {"k": "k3", "x": 0.1, "when": dt.datetime(2024, 2, 1, tzinfo=utc)},
+    ]
+    put(inc / "c.csv", "k,x,when\nk2,2,2024-01-03 00:00:00\nk3,0.25,2024-02-01\n")
+    r = q.ingest()
+    assert (r.rows_added, r.duplicates_dropped, r.rows_retracted) == (1, 1, 1)
+    assert [row["x"] for row in rows(q.read())] == [1.5, 2.0, 0.25]
+    q.close()
