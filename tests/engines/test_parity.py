@@ -181,3 +181,39 @@ def test_a_version_written_by_one_engine_is_read_by_the_other(
     assert (r.rows_added, r.duplicates_dropped, r.rows_retracted) == (1, 1, 1)
     assert [row["x"] for row in rows(q.read())] == [1.5, 2.0, 0.25]
     q.close()
+
+
+BAD_FILES = {  # name: (content, what the reason says)
+    "ragged.csv": ("id,name\n1,a\n2,b,extra\n3\n", "wrong number of fields"),
+    "latin.csv": ("id,name\n1,caf\xe9\n".encode("latin-1"), "not valid utf-8"),
+    "corrupt.parquet": (b"PAR1 this is not really parquet", "not a readable Parquet"),
+    "broken.jsonl": ('{"id": 1, "name": "a"}\n{"id": 2, "name": \n', "is not valid jsonl"),
+}
+
+
+def test_bad_files_fail_alone_with_the_same_reasons(make_project, tmp_path, engine_name):
+    p = make_project(engine=engine_name)
+    put(tmp_path / "incoming/good.csv", "id,name\n1,a\n2,b\n")
+    for name, (content, _) in BAD_FILES.items():
+        put(tmp_path / "incoming" / name, content)
+    r = p.ingest()
+    assert (r.status, r.files_failed, r.rows_added) == ("partial", len(BAD_FILES), 2), r.files
+    reasons = {
+        f["path"].rsplit("/", 1)[-1]: f["reason"] for f in r.files if f["status"] == "failed"
+    }
+    for name, (_, expected) in BAD_FILES.items():
+        assert expected in reasons[name], (name, reasons[name])
+
+
+@pytest.mark.notimpl(
+    ["spark"],
+    reason="Spark's CSV reader (univocity, multiLine) reads a quote left open to the end of"
+    " the file as one value holding the rest of the file; DuckDB refuses the file",
+    raises=AssertionError,
+)
+def test_an_unterminated_quote_fails_the_file(make_project, tmp_path, engine_name):
+    p = make_project(engine=engine_name)
+    put(tmp_path / "incoming/good.csv", "id,name\n1,a\n2,b\n")
+    put(tmp_path / "incoming/quotes.csv", 'id,name\n1,"unterminated\n2,b\n')
+    r = p.ingest()
+    assert (r.files_failed, r.rows_added) == (1, 2)

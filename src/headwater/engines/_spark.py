@@ -24,8 +24,10 @@ aggregate per (file, partition), the same whatever the partitioning, and equal t
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import re
 import shutil
 import sys
 import uuid
@@ -118,6 +120,31 @@ def _java_format(fmt: str) -> str:
     if literal:
         out.append("'" + literal.replace("'", "''") + "'")
     return "".join(out)
+
+
+def explain(exc: BaseException) -> str:
+    """A Spark failure as its deepest cause's message, then the whole text (Py4J's first
+    line, "An error occurred while calling o80.localCheckpoint.", says nothing)."""
+    text = str(exc)
+    head = text.split("\nDriver stacktrace:", 1)[0]
+    causes = re.findall(r"^(?:Caused by: |: )[\w.$]+: (.+)$", head, re.M)
+    lines = [line for line in text.splitlines() if line.strip()]
+    first = causes[-1] if causes else (lines[0] if lines else type(exc).__name__)
+    first = re.sub(r"\s*SQLSTATE: \w+\s*$", "", first).strip()
+    return f"{first}\n{text}"
+
+
+@contextlib.contextmanager
+def _explaining() -> Any:
+    """Reading failures re-raised with their cause first (see :func:`explain`)."""
+    from headwater.errors import HeadwaterError
+
+    try:
+        yield
+    except (HeadwaterError, KeyboardInterrupt, MemoryError, OSError):
+        raise
+    except Exception as exc:
+        raise RuntimeError(explain(exc)) from exc
 
 
 def _q(name: str) -> str:
@@ -213,6 +240,10 @@ class SparkEngine:
     # -- reading -----------------------------------------------------------------------
 
     def raw_columns(self, fmt: str, path: str, options: dict[str, Any]) -> list[str]:
+        with _explaining():
+            return self._raw_columns(fmt, path)
+
+    def _raw_columns(self, fmt: str, path: str) -> list[str]:
         if fmt == "parquet":
             return list(self.session.read.parquet(path).columns)
         if fmt in ("json", "jsonl"):
@@ -346,6 +377,10 @@ class SparkEngine:
 
     def stage(self, group: ReadGroup, name: str, *, lazy: bool = False) -> ibis.Table:
         # records are numbered here, lazy or not (capabilities.lazy_records is False)
+        with _explaining():
+            return self._stage(group, name)
+
+    def _stage(self, group: ReadGroup, name: str) -> ibis.Table:
         csv = group.format in ("csv", "tsv")
         in_file = tuple(f"c{i}" for i in range(len(group.columns))) if csv else group.columns
         ids = group.file_ids or tuple(range(1, len(group.files) + 1))
@@ -375,9 +410,10 @@ class SparkEngine:
         return self._view(df, f"_hw_parts_{uuid.uuid4().hex[:12]}")
 
     def read_parquet_typed(self, paths: list[str], name: str) -> ibis.Table:
-        df = self.session.read.option("mergeSchema", "true").parquet(*paths)
-        ids = tuple(range(1, len(paths) + 1))
-        return self._view(self._numbered(df, tuple(paths), ids), name)
+        with _explaining():
+            df = self.session.read.option("mergeSchema", "true").parquet(*paths)
+            ids = tuple(range(1, len(paths) + 1))
+            return self._view(self._numbered(df, tuple(paths), ids), name)
 
     def empty(self, schema: dict[str, str]) -> ibis.Table:
         return ibis.memtable(
@@ -531,13 +567,16 @@ def _json_keys(path: str, fmt: str) -> list[str]:
     import json
 
     keys: dict[str, None] = {}
-    if fmt == "json" and _is_document(path):
-        with _open_text(path) as f:
-            doc = json.load(f)
-        rows = doc if isinstance(doc, list) else [doc]
-    else:
-        with _open_text(path) as f:
-            rows = [json.loads(line) for line in f if line.strip()]
+    try:
+        if fmt == "json" and _is_document(path):
+            with _open_text(path) as f:
+                doc = json.load(f)
+            rows = doc if isinstance(doc, list) else [doc]
+        else:
+            with _open_text(path) as f:
+                rows = [json.loads(line) for line in f if line.strip()]
+    except ValueError as exc:  # said as the engine's reader would (tables.read.engine_reason)
+        raise RuntimeError(f"malformed JSON: {exc}") from exc
     for row in rows:
         if not isinstance(row, dict):
             raise EngineError(
