@@ -107,3 +107,57 @@ def test_spark_settings_need_the_spark_engine():
         "spark.executor.cores": "2",
         "spark.x.on": "true",
     }
+
+
+_OWN_SESSION = r"""
+import sys
+from pathlib import Path
+from pyspark import SparkContext
+from headwater.config import EngineConfig
+from headwater.engines import connect
+from headwater.engines.base import ReadGroup
+
+root = Path(sys.argv[1])
+(root / "a.csv").write_text("k,v\nx,1.5\ny,1e-05\n", encoding="utf-8")
+config = EngineConfig(name="spark", master="local[1]", conf={"spark.sql.shuffle.partitions": "1"})
+engine = connect(config, root)
+t = engine.stage(ReadGroup("csv", (str(root / "a.csv"),), ("k", "v"), ("k", "v")), "a")
+rows = engine.to_pyarrow(t.select("k", "v", "_hw_record")).to_pylist()
+engine.write_parquet(t, str(root / "out" / "a.parquet"))
+assert engine.session.conf.get("spark.ui.enabled") == "false"
+engine.close()
+assert SparkContext._active_spark_context is None, "a session it built is stopped"
+print(sorted((r["k"], r["v"], r["_hw_record"]) for r in rows))
+"""
+
+
+def test_a_session_it_builds_keeps_its_files_in_the_project_and_is_stopped(tmp_path):
+    """No active session (a process of its own): one is built from master and conf, writes
+    only under .headwater/spark (and temp folders), and is stopped on close."""
+    import os
+    import subprocess
+
+    pytest.importorskip("pyspark")
+    project, cwd = tmp_path / "project", tmp_path / "cwd"
+    project.mkdir()
+    cwd.mkdir()
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    proc = subprocess.run(
+        [sys.executable, "-c", _OWN_SESSION, str(project)],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.strip().splitlines()[-1] == "[('x', '1.5', 1), ('y', '1e-05', 2)]"
+    assert list(cwd.iterdir()) == []  # no spark-warehouse, metastore_db or derby.log here
+    assert sorted(p.name for p in project.iterdir()) == [".headwater", "a.csv", "out"]
+    assert sorted(p.name for p in (project / ".headwater" / "spark").iterdir()) == [
+        "derby",
+        "events",
+        "local",
+        "warehouse",
+    ]
+    assert sorted(p.name for p in (project / "out").iterdir()) == ["a.parquet"]

@@ -191,8 +191,9 @@ def _session(config: EngineConfig, project_root: Path) -> tuple[SparkSession, bo
         builder = builder.config(key, value)
     try:
         session = builder.getOrCreate()
-        if master.startswith("local") and "PYSPARK_PYTHON" not in os.environ:
-            # the Python workers (of hw_float_text) run this interpreter, not `python3`
+        if master.startswith("local") and session.sparkContext.pythonExec == "python3":
+            # pyspark's default when PYSPARK_PYTHON is not set: the Python workers (of
+            # hw_float_text) must run this interpreter, whatever `python3` is on the PATH
             session.sparkContext.pythonExec = sys.executable
         return session, True
     except Exception as exc:
