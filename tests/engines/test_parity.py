@@ -224,3 +224,29 @@ def test_an_unterminated_quote_fails_the_file(make_project, tmp_path, engine_nam
     put(tmp_path / "incoming/quotes.csv", 'id,name\n1,"unterminated\n2,b\n')
     r = p.ingest()
     assert (r.files_failed, r.rows_added) == (1, 2)
+
+
+def test_staged_text_and_record_numbers_are_the_same(engine, tmp_path):
+    """The engine-level read: a JSON array file and a JSON file of one object per line in
+    one group, and a CSV with a quoted comma and newline, give the same text and the same
+    (file, record) on every engine."""
+    from headwater.engines.base import ReadGroup
+
+    (tmp_path / "doc.json").write_text('[{"a": "x", "b": 1.5}, {"a": "y", "b": true}]\n')
+    (tmp_path / "lines.json").write_text('{"a": "z", "b": null}\n{"a": "w", "b": "s"}\n')
+    (tmp_path / "c.csv").write_text('a,b\n"p, q",1\n"two\nlines",\n')
+    files = (str(tmp_path / "doc.json"), str(tmp_path / "lines.json"))
+    json_group = ReadGroup("json", files, ("a", "b"), ("a", "b"), {}, (5, 6))
+    csv_group = ReadGroup("csv", (str(tmp_path / "c.csv"),), ("a", "b"), ("a", "b"), {}, (7,))
+    got = []
+    for i, group in enumerate((json_group, csv_group)):
+        t = engine.stage(group, f"staged_{i}")
+        got += engine.to_pyarrow(t.select("a", "b", "_hw_file", "_hw_record")).to_pylist()
+    assert sorted(got, key=lambda r: (r["_hw_file"], r["_hw_record"])) == [
+        {"a": "x", "b": "1.5", "_hw_file": 5, "_hw_record": 1},
+        {"a": "y", "b": "true", "_hw_file": 5, "_hw_record": 2},
+        {"a": "z", "b": None, "_hw_file": 6, "_hw_record": 1},
+        {"a": "w", "b": "s", "_hw_file": 6, "_hw_record": 2},
+        {"a": "p, q", "b": "1", "_hw_file": 7, "_hw_record": 1},
+        {"a": "two\nlines", "b": None, "_hw_file": 7, "_hw_record": 2},
+    ]

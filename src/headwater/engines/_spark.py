@@ -37,7 +37,6 @@ from typing import Any
 import ibis
 import ibis.backends.pyspark  # an ImportError here names the extra to install
 import pyarrow as pa
-import pyspark
 from ibis.backends.sql.compilers.pyspark import PySparkCompiler
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -293,9 +292,12 @@ class SparkEngine:
                             primitivesAsString=True,
                         )
                     )
-            out = frames[0]
+            if len(frames) == 1:
+                return frames[0]
+            # each read tagged with its files before the union (see _numbered)
+            out = _tag(frames[0])
             for other in frames[1:]:
-                out = out.unionByName(other)
+                out = out.unionByName(_tag(other))
             return out
         if fmt == "parquet":
             df = read.parquet(*files)
@@ -320,13 +322,7 @@ class SparkEngine:
         record number within its file after its first ``skip`` records (see the module
         docstring), frozen so that a later query reads the same rows."""
         qualified = {self._qualified(f): i for f, i in zip(files, ids, strict=True)}
-        mask = (1 << _POS_BITS) - 1
-        tagged = df.select(
-            "*",
-            F.col("_metadata.file_path").alias("_hw_path"),
-            F.spark_partition_id().alias("_hw_part"),
-            (F.monotonically_increasing_id().bitwiseAND(F.lit(mask))).alias("_hw_pos"),
-        ).localCheckpoint(eager=True)
+        tagged = (df if "_hw_path" in df.columns else _tag(df)).localCheckpoint(eager=True)
         runs = (
             tagged.groupBy("_hw_path", "_hw_part")
             .agg(
@@ -360,7 +356,7 @@ class SparkEngine:
         # file:/x and file:///x are one file (the reader spells it the first way)
         tagged = tagged.withColumn("_hw_path", F.regexp_replace("_hw_path", "^file:///", "file:/"))
         joined = tagged.join(F.broadcast(table), ["_hw_path", "_hw_part"], "inner")
-        data = [c for c in df.columns if c not in ("_hw_file", "_hw_record")]
+        data = [c for c in df.columns if c not in ("_hw_file", "_hw_record", *_TAGS)]
         out = joined.select(
             *[F.col(_q(c)) for c in data],
             F.col("_hw_id").alias("_hw_file"),
@@ -536,6 +532,21 @@ def _conv(value: str, from_base: int, to_base: int) -> str:  # type: ignore[empt
     """Spark's ``conv``: digits in one base as digits in another (negative: signed)."""
 
 
+_TAGS = ("_hw_path", "_hw_part", "_hw_pos")
+
+
+def _tag(df: DataFrame) -> DataFrame:
+    """One reader's rows with the file each came from, its partition and its position in
+    that partition (the inputs of the record numbers, see SparkEngine._numbered)."""
+    mask = (1 << _POS_BITS) - 1
+    return df.select(
+        "*",
+        F.col("_metadata.file_path").alias("_hw_path"),
+        F.spark_partition_id().alias("_hw_part"),
+        (F.monotonically_increasing_id().bitwiseAND(F.lit(mask))).alias("_hw_pos"),
+    )
+
+
 def _same_uri(uri: str) -> str:
     return "file:/" + uri[len("file:///") :] if uri.startswith("file:///") else uri
 
@@ -587,4 +598,4 @@ def _json_keys(path: str, fmt: str) -> list[str]:
     return list(keys)
 
 
-__all__ = ["SparkEngine", "pyspark"]
+__all__ = ["SparkEngine", "explain"]
