@@ -280,3 +280,28 @@ def test_fingerprints_of_random_doubles_and_timestamps_match_python(engine):
     got = engine.to_pyarrow(t.select("f", "t", fp=fingerprint(t, schema))).to_pylist()
     wrong = [g for g in got if g["fp"] != fingerprint_python(g, schema)]
     assert len(got) == len(floats) and wrong == []
+
+
+def test_train_holds_out_the_same_rows_and_scores_the_same(make_project, tmp_path, engine_name):
+    """The hold-out split is by the rows' fingerprints, so both engines train on the same
+    rows and get the same score; the export has the same rows."""
+    import random
+
+    rng = random.Random(1)
+    lines = ["a,b,y"] + [
+        f"{rng.random():.4f},{rng.random():.4f},{int(rng.random() > 0.5)}" for _ in range(200)
+    ]
+    model = '\n[model]\ntarget = "y"\nestimator = "sklearn.linear_model.LogisticRegression"\n'
+    p = make_project(extra=model, engine=engine_name)
+    put(tmp_path / "incoming/a.csv", "\n".join(lines) + "\n")
+    p.ingest()
+    r = p.train()
+    assert (r.train_rows, r.test_rows) == (164, 36)
+    assert r.score == pytest.approx(0.5714285714285714, rel=1e-12)
+    out = p.export(tmp_path / "out.csv")
+    assert out["rows"] == 200
+
+    def values(text_lines):
+        return sorted(tuple(float(v) for v in line.split(",")) for line in text_lines)
+
+    assert values((tmp_path / "out.csv").read_text().splitlines()[1:]) == values(lines[1:])
