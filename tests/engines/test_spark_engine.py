@@ -52,7 +52,7 @@ def test_record_numbers_are_file_order_whatever_the_partitioning(spark_session, 
             t = engine.stage(group, f"staged_{split}")
             rows = engine.to_pyarrow(t.select("line", "_hw_file", "_hw_record")).to_pylist()
             got.append(sorted((r["_hw_file"], r["_hw_record"], r["line"]) for r in rows))
-        assert parts[0] > 10 and parts[1] == 1
+        assert parts[0] > 10 and parts[1] <= 2  # 4 KB splits; one split per file
         assert got[0] == got[1]
         assert got[0] == [(11, i, str(i)) for i in range(1, 1501)] + [
             (12, i, str(i)) for i in range(1, 301)
@@ -73,7 +73,8 @@ def test_regex_rules_are_checked_in_java_s_dialect(spark_session, tmp_path):
 
 def test_a_missing_pyspark_names_the_extra_to_install(monkeypatch, tmp_path):
     monkeypatch.delitem(sys.modules, "headwater.engines._spark", raising=False)
-    monkeypatch.setitem(sys.modules, "pyspark", None)  # `import pyspark` fails
+    for name in ("pyspark", "pyspark.sql", "ibis.backends.pyspark"):
+        monkeypatch.setitem(sys.modules, name, None)  # `import pyspark` fails
     with pytest.raises(EngineError) as info:
         connect(EngineConfig(name="spark"), tmp_path)
     assert info.value.hint == "pip install 'headwater[spark]'"
