@@ -52,7 +52,9 @@ def make_project(tmp_path: Path, request: pytest.FixtureRequest) -> ProjectFacto
     if os.environ.get("HEADWATER_TEST_RECORDS") == "postgresql":
         records = _pg_database(request.getfixturevalue("pg_server"))
 
-    def _make(dataset: str = "", extra: str = "", sources: str | None = None) -> Project:
+    def _make(
+        dataset: str = "", extra: str = "", sources: str | None = None, engine: str = "duckdb"
+    ) -> Project:
         src = sources if sources is not None else '[[sources]]\npath = "incoming"\n'
         body = (
             '[project]\nname = "t"\n\n'
@@ -60,7 +62,11 @@ def make_project(tmp_path: Path, request: pytest.FixtureRequest) -> ProjectFacto
             + '\n[dataset]\nname = "d"\n'
             + ("" if "settle_seconds" in dataset else "settle_seconds = 0\n")
             + textwrap.dedent(dataset)
-            + '\n[engine]\nthreads = 2\nmemory_limit = "512MB"\n'
+            + (
+                '\n[engine]\nthreads = 2\nmemory_limit = "512MB"\n'
+                if engine == "duckdb"
+                else f'\n[engine]\nname = "{engine}"\n'
+            )
             + textwrap.dedent(extra)
             + ("" if "[records]" in extra else records)
         )
@@ -236,3 +242,90 @@ def s3_server():
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
+
+
+# --- engines ---------------------------------------------------------------------------
+# One session-scoped fixture per engine (ibis-style); `engine_name` parametrizes a test over
+# every engine, and `@pytest.mark.notimpl(["spark"], reason=..., raises=...)` says where an
+# engine truly lacks a feature: a strict xfail on that engine only, never a skip.
+
+ENGINES = ("duckdb", "spark")
+
+
+@pytest.fixture(scope="session")
+def spark_session(tmp_path_factory: pytest.TempPathFactory):
+    """One local Spark session (``local[2]``) for the whole run; the Spark engine uses it
+    as the active session (and so never stops it). Skipped without Java or pyspark, except
+    in CI, where that fails."""
+    import shutil
+
+    why = None
+    if shutil.which("java") is None:
+        why = "needs a Java runtime (`make test` installs openjdk-17-jre-headless)"
+    else:
+        try:
+            import ibis.backends.pyspark  # noqa: F401
+            import pyspark  # noqa: F401
+        except ImportError as exc:
+            why = f"needs pyspark (pip install 'headwater[spark]'): {exc}"
+    if why is not None:
+        if os.environ.get("CI"):
+            raise RuntimeError(f"CI must run the Spark tests: {why}")
+        pytest.skip(why)
+    from pyspark.sql import SparkSession
+
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)  # the workers of Python UDFs
+    base = tmp_path_factory.mktemp("spark")
+    session = (
+        SparkSession.builder.master("local[2]")
+        .appName("headwater-tests")
+        .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.sql.shuffle.partitions", "2")
+        .config("spark.default.parallelism", "2")
+        # tiny data: compiling generated code costs more than interpreting it
+        .config("spark.sql.codegen.wholeStage", "false")
+        .config("spark.sql.codegen.factoryMode", "NO_CODEGEN")
+        .config("spark.sql.adaptive.enabled", "false")
+        .config("spark.sql.warehouse.dir", str(base / "warehouse"))
+        .config("spark.local.dir", str(base / "local"))
+        .config("spark.driver.extraJavaOptions", f"-Dderby.system.home={base / 'derby'}")
+        .getOrCreate()
+    )
+    session.sparkContext.setLogLevel("ERROR")
+    yield session
+    session.stop()
+
+
+@pytest.fixture(params=ENGINES, scope="session")
+def engine_name(request: pytest.FixtureRequest) -> str:
+    """Each engine's name in turn (Spark's session started once, on first use)."""
+    if request.param == "spark":
+        request.getfixturevalue("spark_session")
+    return str(request.param)
+
+
+@pytest.fixture
+def engine(engine_name: str, tmp_path: Path):
+    """A connected engine of each kind, closed after the test."""
+    from headwater.config import EngineConfig
+    from headwater.engines import connect
+
+    e = connect(EngineConfig(name=engine_name), tmp_path)  # type: ignore[arg-type]
+    yield e
+    e.close()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """``notimpl`` on the engines it names: a strict xfail that must raise ``raises``."""
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        name = callspec.params.get("engine_name") if callspec is not None else None
+        if name is None:
+            continue
+        for mark in item.iter_markers("notimpl"):
+            engines, reason = mark.args[0], mark.kwargs["reason"]
+            if name in engines:
+                item.add_marker(
+                    pytest.mark.xfail(strict=True, reason=reason, raises=mark.kwargs.get("raises"))
+                )

@@ -252,7 +252,7 @@ def test_the_config_template_and_errors_name_no_internal_issue(tmp_path):
     template = (tmp_path / "new/headwater.toml").read_text()
     assert "issue" not in template.lower()
     assert "duckdb" in template
-    toml = template.replace('name = "duckdb"', 'name = "spark"', 1)
+    toml = template.replace('name = "duckdb"', 'name = "flink"', 1)  # not an engine
     (tmp_path / "new/headwater.toml").write_text(toml)
     s = run_cli("versions", "-p", str(tmp_path / "new"))
     assert s.returncode == 2

@@ -154,22 +154,59 @@ class DatasetConfig(_Section):
 
 
 class EngineConfig(_Section):
-    """``[engine]``: which engine runs the dataset logic, and its limits."""
+    """``[engine]``: which engine runs the dataset logic, and its limits.
+
+    ``threads``, ``memory_limit`` and ``temp_directory`` are DuckDB's; ``master`` and
+    ``conf`` are Spark's (``master`` omitted: the active session inside ``spark-submit``
+    or a notebook, else ``local[*]``)."""
 
     name: Literal["duckdb", "spark"] = "duckdb"
     threads: int | None = Field(default=None, ge=1)
     memory_limit: str = "1GB"
     temp_directory: str = ".headwater/tmp"
+    master: str | None = None
+    conf: dict[str, str] = Field(default_factory=dict)
 
-    @field_validator("name")
+    @field_validator("master")
     @classmethod
-    def _available(cls, value: str) -> str:
-        if value != "duckdb":  # the name is reserved; say so at load, not at first use
+    def _master(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        value = value.strip()
+        if not re.fullmatch(
+            r"local(\[(\*|[1-9][0-9]*)(,\s*[0-9]+)?\])?|yarn|(spark|k8s|mesos)://\S+", value
+        ):
             raise ValueError(
-                f'{value!r} is not available in this version of headwater: use "duckdb" '
-                "(embedded, multi-threaded, larger-than-memory data), the only engine so far"
+                f"{value!r} is not a Spark master: use local[*], local[4], "
+                "spark://host:7077, yarn or k8s://https://host:443"
             )
         return value
+
+    @field_validator("conf", mode="before")
+    @classmethod
+    def _conf(cls, value: Any) -> Any:
+        if not isinstance(value, Mapping):
+            return value  # pydantic says what is wrong
+        out: dict[str, str] = {}
+        for key, v in value.items():
+            if not isinstance(key, str) or not re.fullmatch(r"spark\.[A-Za-z0-9_.\-]+", key):
+                raise ValueError(f"{key!r} is not a Spark setting: keys start with 'spark.'")
+            if key == "spark.master":
+                raise ValueError("set the master with [engine] master, not conf")
+            if isinstance(v, bool):
+                v = str(v).lower()
+            if not isinstance(v, (str, int, float)):
+                raise ValueError(f"{key!r} = {v!r}: a value is a string, number or boolean")
+            out[key] = str(v)
+        return out
+
+    @model_validator(mode="after")
+    def _spark_settings_need_spark(self) -> EngineConfig:
+        if self.name != "spark" and (self.master is not None or self.conf):
+            raise ValueError(
+                "'master' and 'conf' are Spark settings; set name = \"spark\" or remove them"
+            )
+        return self
 
     @field_validator("memory_limit")
     @classmethod
@@ -713,7 +750,9 @@ path = "data"                  # or an fsspec URL: "s3://bucket/lake" (see [stor
 # not_null = true
 
 [engine]
-name = "duckdb"                # the only engine so far: embedded, multi-threaded, out-of-core
+name = "duckdb"                # embedded, multi-threaded, out-of-core; or "spark"
+#                              # (pip install 'headwater[spark]'): then master = "local[*]",
+#                              # conf = {{ "spark.executor.memory" = "4g" }}
 memory_limit = "1GB"
 # threads = 2
 # temp_directory = ".headwater/tmp"

@@ -1,6 +1,7 @@
-"""Golden row fingerprints: fixed rows → fixed hashes, on the engine and in plain Python.
+"""Golden row fingerprints: fixed rows → fixed hashes, on every engine and in plain Python.
 
-A second engine (Spark) must reproduce these exact hashes.
+The tests that compute on an engine run once per engine (the ``engine`` fixture, see
+tests/conftest.py): Spark reproduces DuckDB's exact hashes.
 """
 
 import datetime as dt
@@ -37,7 +38,7 @@ GOLDEN = [
 ]
 
 
-def _engine_hashes(rows):
+def _engine_hashes(engine, rows):
     import pyarrow as pa
 
     arrays = {
@@ -49,14 +50,12 @@ def _engine_hashes(rows):
         "t": pa.array([r["t"] for r in rows], pa.timestamp("us", tz="UTC")),
     }
     t = ibis.memtable(pa.table(arrays))
-    con = ibis.duckdb.connect()
-    con.raw_sql("SET TimeZone = 'UTC'")
-    return con.to_pyarrow(t.select(fp=fingerprint(t, SCHEMA)))["fp"].to_pylist()
+    return engine.to_pyarrow(t.select(fp=fingerprint(t, SCHEMA)))["fp"].to_pylist()
 
 
-def test_engine_matches_python_reference_on_every_golden_row():
+def test_engine_matches_python_reference_on_every_golden_row(engine):
     rows = [r for r, _ in GOLDEN]
-    assert _engine_hashes(rows) == [fingerprint_python(r, SCHEMA) for r in rows]
+    assert _engine_hashes(engine, rows) == [fingerprint_python(r, SCHEMA) for r in rows]
 
 
 @pytest.mark.parametrize(("row", "expected"), [g for g in GOLDEN if g[1]])
@@ -102,20 +101,25 @@ def test_the_encoding_is_unambiguous():
     )
 
 
-def test_halves_on_the_engine_match_the_python_reference():
+@pytest.mark.notimpl(
+    ["spark"],
+    reason="the portable halves cast hex to uint64, which Spark lacks; Spark computes the same"
+    " numbers with its own digest_halves (test_engine_digest_halves_equal_the_portable_halves)",
+    raises=Exception,
+)
+def test_halves_on_the_engine_match_the_python_reference(engine):
     from headwater.tables.fingerprint import halves, halves_python
 
     hexes = [fingerprint_python(r, SCHEMA) for r, _ in GOLDEN]
     hexes += ["0" * 32, "f" * 32, "7fffffffffffffff8000000000000000"]
     t = ibis.memtable({"h": hexes})
-    con = ibis.duckdb.connect()
-    got = con.to_pyarrow(halves(t, "h")).to_pylist()
+    got = engine.to_pyarrow(halves(t, "h")).to_pylist()
     assert [(g["_hw_fp_hi"], g["_hw_fp_lo"]) for g in got] == [halves_python(h) for h in hexes]
     assert halves_python("0" * 32) == (-(2**63), -(2**63))
     assert halves_python("f" * 32) == (2**63 - 1, 2**63 - 1)
 
 
-def test_fingerprints_from_text_use_canonical_source_text_exactly():
+def test_fingerprints_from_text_use_canonical_source_text_exactly(engine):
     """The typing pass reuses a float's or date's source text as its canonical text when it
     already is (formatting a double is the dearest part of a fingerprint): the result must
     be the fingerprint of the typed value, whatever the source text looked like."""
@@ -146,33 +150,26 @@ def test_fingerprints_from_text_use_canonical_source_text_exactly():
     schema = {"f": "float", "d": "date"}
     ds = DatasetConfig(name="x")
     typed = pl.type_stage(pl.clean_stage(pl.trim_stage(batch), ds), schema, [])
-    table, _ = pl.check_stage(typed, schema, [], ds)
-    con = ibis.duckdb.connect()
-    got = con.to_pyarrow(table.order_by("_hw_record")).to_pylist()
+    table, _ = pl.check_stage(typed, schema, [], ds, digest=engine.digest_halves)
+    got = engine.to_pyarrow(table.order_by("_hw_record")).to_pylist()
     assert [g["_hw_check"] for g in got] == [None] * n  # every text above is a valid value
     for g in got:
         expected = halves_python(fingerprint_python({"f": g["f"], "d": g["d"]}, schema))
         assert (g["_hw_fp_hi"], g["_hw_fp_lo"]) == expected, g
 
 
-def test_engine_digest_halves_equal_the_portable_halves(tmp_path):
+def test_engine_digest_halves_equal_the_portable_halves(engine):
     """DuckDB computes the halves from ``md5_number`` (no hex): the same numbers as the
     md5 hex read in halves, on every golden encoding and a thousand other strings."""
     import hashlib
 
     import pyarrow as pa
 
-    from headwater.config import EngineConfig
-    from headwater.engines import connect
     from headwater.tables.fingerprint import halves_python
 
     texts = [""] + [f"row {i} \x1e x\x1f{i * 7919}" for i in range(1000)] + ["é" * 40]
-    engine = connect(EngineConfig(), tmp_path)
-    engine.raw.register("texts_src", pa.table({"i": range(len(texts)), "s": texts}))
-    engine.raw.execute("CREATE TEMP TABLE texts AS SELECT * FROM texts_src")
-    t = engine.con.table("texts")
+    t = ibis.memtable(pa.table({"i": range(len(texts)), "s": texts}))
     got = engine.to_pyarrow(engine.digest_halves(t, "s").order_by("i")).to_pylist()
     expected = [halves_python(hashlib.md5(s.encode()).hexdigest()) for s in texts]
     assert [(g["_hw_fp_hi"], g["_hw_fp_lo"]) for g in got] == expected
     assert {g["_hw_fp_hi"] < 0 for g in got} == {True, False}  # both branches of the offset
-    engine.close()

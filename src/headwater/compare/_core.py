@@ -293,7 +293,7 @@ def _key_stats(engine: Any, side: Side, key: list[str]) -> tuple[int, int, int]:
     :func:`_rows_if_sorted_unique`); otherwise one pass groups it by key (as cheap as a
     distinct count, and it counts the repeats too; a null key is a key)."""
     t = side.table
-    if side.scannable and getattr(engine, "window_without_order", False):
+    if side.scannable and engine.capabilities.window_without_order:
         rows = _rows_if_sorted_unique(engine, t, key)
         if rows is not None:
             return rows, rows, 0

@@ -19,7 +19,7 @@ import pyarrow as pa
 
 from headwater._files import make_dirs, restrict
 from headwater.config import EngineConfig
-from headwater.engines.base import FP_COLUMNS, MAX_LINE_BYTES, WIDE_COLUMNS, ReadGroup
+from headwater.engines.base import FP_COLUMNS, MAX_LINE_BYTES, WIDE_COLUMNS, Capabilities, ReadGroup
 from headwater.errors import EngineError
 from headwater.storage import Store
 
@@ -142,7 +142,7 @@ class DuckDBEngine:
 
     name = "duckdb"
     # lag/lead/row_number over a window with no ORDER BY: one cheap pass
-    window_without_order = True
+    capabilities = Capabilities(window_without_order=True, lazy_records=True, sequential_scan=True)
 
     def __init__(self, config: EngineConfig, project_root: Path) -> None:
         temp = Path(config.temp_directory)

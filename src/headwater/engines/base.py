@@ -30,6 +30,22 @@ WIDE_COLUMNS = 256
 
 
 @dataclass(frozen=True)
+class Capabilities:
+    """What an engine can do, declared (the stages ask this, never ``getattr``).
+
+    ``window_without_order``: lag/lead/row_number over a window with no ORDER BY are
+    allowed and cheap (one pass, rows in the order the engine lists them); Spark requires
+    an order. ``lazy_records``: :meth:`Engine.stage` with ``lazy`` leaves CSV/JSON record
+    numbers null until :meth:`Engine.number_records` (DuckDB); otherwise every staged row
+    is numbered at once. ``sequential_scan``: ``to_pyarrow(sequential=True)`` lists rows in
+    storage order."""
+
+    window_without_order: bool = False
+    lazy_records: bool = False
+    sequential_scan: bool = False
+
+
+@dataclass(frozen=True)
 class ReadGroup:
     """Files of one source that share a format, options and raw header: one read.
 
@@ -50,9 +66,7 @@ class Engine(Protocol):
 
     name: str
     con: Any  # the Ibis backend
-    # whether lag/lead/row_number over a window with no ORDER BY are allowed and cheap
-    # (one pass, rows in whatever order the engine lists them); Spark requires an order
-    window_without_order: bool
+    capabilities: Capabilities
 
     def raw_columns(self, fmt: str, path: str, options: dict[str, Any]) -> list[str]:
         """The column names of one JSON or Parquet file, in file order."""
