@@ -224,27 +224,31 @@ def _check_parts(store: Store, parts: list[str]) -> None:
 
     In a remote store the parts' folders are listed once (one request each, however many
     parts) and sizes compared; the magic bytes are not read (two requests per part)."""
-    dataset_dir = store.root
-    if not store.local:
-        _check_remote_parts(store, parts)
-        return
-    full = {p: _abs(store, p) for p in parts}
-    missing = [p for p, f in full.items() if "://" not in f and not os.path.exists(f)]
+    if store.local:
+        checked = {p: f for p in parts if "://" not in (f := _abs(store, p))}
+        sizes = {p: os.path.getsize(f) for p, f in checked.items() if os.path.exists(f)}
+    else:
+        checked = {p: store.url(p) for p in parts if "://" not in p and not os.path.isabs(p)}
+        sizes = _listed_sizes(store, list(checked))
+    missing = [p for p in checked if p not in sizes]
     if missing:
         more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
         raise ProjectError(
-            f"the dataset file {missing[0]!r}{more} is missing from {dataset_dir!r}: the "
+            f"the dataset file {missing[0]!r}{more} is missing from {store.root!r}: the "
             "version's rows cannot be read",
             hint="restore the dataset folder from a backup (its manifests list every file), "
             "or rebuild the dataset from the sources with `headwater ingest --rebuild`",
         )
-    for p, f in full.items():
-        if "://" in f:
-            continue
-        problem = _part_problem(f, getattr(p, "size", None))
+    for p, f in checked.items():
+        size = getattr(p, "size", None)
+        problem = None
+        if size is not None and sizes[p] != size:
+            problem = f"has {sizes[p]} bytes where {size} were written"
+        elif store.local:
+            problem = _not_parquet(f, sizes[p])
         if problem:
             raise ProjectError(
-                f"the dataset file {p!r} in {dataset_dir!r} {problem}: it was changed after "
+                f"the dataset file {p!r} in {store.root!r} {problem}: it was changed after "
                 "headwater wrote it, so the version's rows cannot be trusted",
                 hint="restore the file from a backup of the dataset folder, or rebuild the "
                 "dataset from the sources with `headwater ingest --rebuild`",
@@ -252,46 +256,24 @@ def _check_parts(store: Store, parts: list[str]) -> None:
             )
 
 
-def _part_problem(path: str, size: int | None) -> str | None:
-    """What is wrong with a part file on disk, if anything (cheap: a stat and 8 bytes)."""
-    actual = os.path.getsize(path)
-    if size is not None and actual != size:
-        return f"has {actual} bytes where {size} were written"
+def _not_parquet(path: str, size: int) -> str | None:
+    """What is wrong with a local part file's bytes, if anything (cheap: 8 bytes read)."""
     with open(path, "rb") as fh:
         head = fh.read(4)
-        fh.seek(max(actual - 4, 0))
+        fh.seek(max(size - 4, 0))
         tail = fh.read(4)
-    if actual < 8 or head != b"PAR1" or tail != b"PAR1":
+    if size < 8 or head != b"PAR1" or tail != b"PAR1":
         return "is not a whole Parquet file (no PAR1 magic bytes at its start and end)"
     return None
 
 
-def _check_remote_parts(store: Store, parts: list[str]) -> None:
-    ours = [p for p in parts if "://" not in p and not os.path.isabs(p)]
+def _listed_sizes(store: Store, parts: list[str]) -> dict[str, int]:
+    """The sizes of the files in the folders of ``parts`` (one listing per folder)."""
     sizes: dict[str, int] = {}
-    for folder in sorted({p.rpartition("/")[0] for p in ours}):
+    for folder in sorted({p.rpartition("/")[0] for p in parts}):
         for entry in store.files(folder):
             sizes[f"{folder}/{entry.name}" if folder else entry.name] = entry.size
-    missing = [p for p in ours if p not in sizes]
-    if missing:
-        more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
-        raise ProjectError(
-            f"the dataset file {missing[0]!r}{more} is missing from {store.root!r}: the "
-            "version's rows cannot be read",
-            hint="restore the dataset's files from a backup (its manifests list every file), "
-            "or rebuild the dataset from the sources with `headwater ingest --rebuild`",
-        )
-    for p in ours:
-        size = getattr(p, "size", None)
-        if size is not None and sizes[p] != size:
-            raise ProjectError(
-                f"the dataset file {p!r} in {store.root!r} has {sizes[p]} bytes where {size} "
-                "were written: it was changed after headwater wrote it, so the version's rows "
-                "cannot be trusted",
-                hint="restore the file from a backup of the dataset, or rebuild the dataset "
-                "from the sources with `headwater ingest --rebuild`",
-                path=store.url(p),
-            )
+    return sizes
 
 
 def _abs(store: Store, rel: str) -> str:
