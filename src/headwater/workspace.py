@@ -169,10 +169,10 @@ class Workspace:
 
             self._engine = connect(self.config.engine, self.root)
         if not self._attached:
-            self._attached = True
             dataset = self.dataset_store
             if not dataset.local:  # parts are read and written under its URL
-                self._engine.attach_store(dataset)
+                self._engine.attach_store(dataset)  # a refusal is raised again on next use
+            self._attached = True
         return self._engine
 
     # -- storage -----------------------------------------------------------------------
