@@ -317,7 +317,7 @@ def export(
         output.warn("`export --json` is deprecated: use `--format json`")
         format = ExportPrintFmt.json
     info = _open(project).export(
-        out if "://" in out else Path(out),  # a URL stays one (a Path eats one of its slashes)
+        out,  # a string: Project.export keeps a URL one (a Path eats one of its slashes)
         format=file_format.value if file_format else None,
         version=version,
         provenance=provenance,

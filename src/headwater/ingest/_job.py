@@ -459,8 +459,9 @@ class IngestJob:
         data_cols = [c for c in batch.columns if not c.startswith("_hw_")]
         self.progress("clean", 0, 1, "cleaning")
         # each stage is a subquery of the next (so nothing is computed twice); the cleaned
-        # text is not stored: a sample of it proposes the types, and the typing pass reads
-        # it once, straight from the files (lazy) or the staged text
+        # text is not stored (but for a wide batch, see cleaned_text): a sample of it
+        # proposes the types, and the typing pass reads it once, straight from the files
+        # (lazy) or the staged text
         text, stored = cleaned_text(engine, batch, ds, name="_hw_text", lazy=lazy)
         self.staged += stored  # dropped with the raw text
         self.progress("types", 0, 1, "inferring types")
