@@ -106,9 +106,15 @@ def encoding(
 
     pieces = []
     for name in sorted(schema):
-        text = canonical_text(table[name], schema[name])
+        value = table[name]
         if known and name in known:
-            text = known[name].coalesce(text)
+            # the value's own text only where none is at hand, so that an engine which
+            # computes every branch (Spark ships each float to a Python function for its
+            # text) has nothing to do for a value written canonically
+            value = known[name].isnull().ifelse(value, ibis.null(value.type()))
+            text = known[name].coalesce(canonical_text(value, schema[name]))
+        else:
+            text = canonical_text(value, schema[name])
         if schema[name] == "string":
             text = text.length().cast("string") + ":" + text
         # `||` is null when the value is; CONCAT_WS (DuckDB and Spark) skips nulls
