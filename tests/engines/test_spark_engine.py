@@ -126,6 +126,9 @@ t = engine.stage(ReadGroup("csv", (str(root / "a.csv"),), ("k", "v"), ("k", "v")
 rows = engine.to_pyarrow(t.select("k", "v", "_hw_record")).to_pylist()
 engine.write_parquet(t, str(root / "out" / "a.parquet"))
 assert engine.session.conf.get("spark.ui.enabled") == "false"
+# one machine: paths are listed on the driver, not by a Spark job of one task per path
+listing = "spark.sql.sources.parallelPartitionDiscovery.threshold"
+assert engine.session.conf.get(listing) == "1000000"
 engine.close()
 assert SparkContext._active_spark_context is None, "a session it built is stopped"
 print(sorted((r["k"], r["v"], r["_hw_record"]) for r in rows))
@@ -176,3 +179,73 @@ def test_a_dataset_at_a_url_is_refused_on_spark_before_any_work(spark_session, m
         p.ingest()
     assert "duckdb" in (info.value.hint or "")
     assert [(r["kind"], r["status"]) for r in p.history()] == [("ingest", "failed")]
+
+
+def test_remote_files_staged_on_the_driver_are_refused_on_a_cluster(spark_session, tmp_path):
+    """Ingest copies a remote source's files to the driver (.headwater/staging): local[*]
+    reads them there; a cluster's executors could not, so the read is refused with the fix
+    (what the engine does per master is asked of its session: a stand-in one here, since
+    no cluster runs in the tests)."""
+    from types import SimpleNamespace
+
+    from headwater.engines._spark import SparkEngine
+
+    engine = connect(EngineConfig(name="spark"), tmp_path)
+    try:
+        staged = str(tmp_path / ".headwater" / "staging" / "run-1" / "1-a.csv")
+        mine = str(tmp_path / "incoming" / "a.csv")
+        engine._check_readable((staged, mine))  # local[2]: the driver is the executor
+        cluster = SimpleNamespace(
+            session=SimpleNamespace(sparkContext=SimpleNamespace(master="spark://h:7077")),
+            _staging=engine._staging,
+        )
+        SparkEngine._check_readable(cluster, (mine,))  # a file every executor may see
+        with pytest.raises(EngineError, match=r"1 file.* copied to the driver") as info:
+            SparkEngine._check_readable(cluster, (staged, mine))
+        assert "spark://h:7077" in str(info.value) and "local[*]" in (info.value.hint or "")
+    finally:
+        engine.close()
+
+
+def test_under_spark_submit_the_application_s_session_and_options_are_used(
+    spark_session, make_project
+):
+    """``spark-submit …/headwater/__main__.py ingest -p P`` (the README's way to run on a
+    cluster): the submit's master and options make the session, headwater builds none of
+    its own (no .headwater/spark) and the ingest works."""
+    import os
+    import subprocess
+    from pathlib import Path
+
+    import pyspark
+
+    import headwater
+    from tests.conftest import put
+
+    p = make_project(engine="spark")
+    put(p.root / "incoming" / "a.csv", "k,v\nx,1\ny,2\n")
+    submit = Path(pyspark.__file__).parent / "bin" / "spark-submit"
+    main = Path(headwater.__file__).parent / "__main__.py"
+    env = {
+        **os.environ,
+        "PYSPARK_PYTHON": sys.executable,
+        "PYSPARK_DRIVER_PYTHON": sys.executable,
+        "PYTHONPATH": os.pathsep.join(sys.path),
+    }
+    for var in ("SPARK_HOME", "PYSPARK_GATEWAY_PORT", "PYSPARK_GATEWAY_SECRET"):
+        env.pop(var, None)
+    options = ["--master", "local[1]", "--conf", "spark.ui.enabled=false"]
+    proc = subprocess.run(
+        [str(submit), *options, str(main), "ingest", "-p", str(p.root)],
+        cwd=p.root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
+    assert "2 rows" in proc.stdout
+    assert "ignored" not in proc.stderr  # no [engine] master: nothing to warn about
+    assert not (p.root / ".headwater" / "spark").exists()  # the submit's session, not ours
+    assert [(r["kind"], r["status"]) for r in p.history()] == [("ingest", "ok")]
+    assert p.version_count() == 1 and p.read().num_rows == 2

@@ -36,7 +36,6 @@ from typing import Any
 
 import ibis
 import ibis.backends.pyspark  # an ImportError here names the extra to install
-import pandas as pd
 import pyarrow as pa
 from ibis.backends.sql.compilers.pyspark import PySparkCompiler
 from pyspark.sql import DataFrame, SparkSession
@@ -60,12 +59,6 @@ _SETTINGS = {
     "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
 }
 
-# Spark's text of a double is Java's (``1.0E-5``, and on Java 17 not always the shortest
-# digits); DuckDB's and Python's is the shortest round-trip repr (``1e-05``). Every
-# double → string cast compiled for this engine goes through this function instead, so
-# fingerprints, comparisons of mixed kinds and the text of Parquet doubles match DuckDB.
-_FLOAT_TEXT = "hw_float_text"
-
 # Defaults of a session this engine builds on one machine (``local[…]``; ``[engine] conf``
 # overrides them). A read of more than 32 paths lists them with a Spark job of one task per
 # path (9 s for 1,000 files on local[2]); on one machine the driver lists them in no time.
@@ -74,33 +67,80 @@ _LOCAL = {"spark.sql.sources.parallelPartitionDiscovery.threshold": "1000000"}
 _POS_BITS = 33  # monotonically_increasing_id: partition id << 33 | position in partition
 
 
-def _float_text_udf() -> Any:
-    """The UDF behind :data:`_FLOAT_TEXT`: a vectorized (pandas) UDF, so that a batch of
-    nulls — most calls, see :func:`headwater.tables.fingerprint.encoding` — costs no Python
-    call per row. A local function, so that it is shipped to the workers by value (they
-    need no headwater, only Python with pandas and pyarrow, as every Arrow UDF does)."""
+def _subnormal_texts() -> str:
+    """``map(x, text, …)`` of the subnormal doubles whose shortest text has one digit (the
+    ~150 values ``float("de-E")``): Schubfach, like Java, writes at least two digits, and
+    for a normal double the closest two are ``d.0``, but not for these (``4.9E-324`` is
+    Python's ``5e-324``)."""
+    found = {
+        repr(x)
+        for x in (float(f"{d}e{e}") for d in range(1, 10) for e in range(-324, -307))
+        if 0 < x < sys.float_info.min and len(repr(x).split("e")[0]) == 1
+    }
+    return "map(" + ", ".join(f"CAST('{t}' AS DOUBLE), '{t}'" for t in sorted(found)) + ")"
 
-    def float_text(values: pd.Series) -> pd.Series:
-        import pandas as pd
 
-        # Arrow hands a null over as NaN: a NaN value is answered outside (see _Compiler)
-        out = pd.Series(None, index=values.index, dtype=object)
-        present = values.notna().to_numpy()
-        if present.any():
-            out[present] = [repr(float(v)) for v in values.to_numpy()[present].tolist()]
-        return out
+# Spark's text of a double is Java's (``1.0E-5``, and on Java 17 not always the shortest
+# digits: ``9.999999999999999E22`` for 1e23); DuckDB's and Python's is the shortest
+# round-trip repr (``1e-05``), and fingerprints must not differ. Every double → string cast
+# compiled for this engine is therefore this expression, all in the JVM: the shortest
+# digits from Schubfach (Jackson's port of the algorithm behind Java 19's Double.toString,
+# on Spark's class path), laid out as Python does (positional for a decimal point position
+# ``e`` in (-4, 16], else ``d.ddde±XX``). Reflection is called once per value, only for a
+# value that is not null (fingerprints give the function only the values whose source text
+# was not already their shortest form), and the lambdas bind each part once.
+_SCHUBFACH = "com.fasterxml.jackson.core.io.schubfach.DoubleToDecimal"
+_SUBNORMAL = _subnormal_texts()
+_FLOAT_TEXT = """CASE
+    WHEN ({x}) IS NULL THEN CAST(NULL AS STRING)
+    WHEN isnan({x}) THEN 'nan'
+    WHEN ({x}) = CAST('Infinity' AS DOUBLE) THEN 'inf'
+    WHEN ({x}) = CAST('-Infinity' AS DOUBLE) THEN '-inf'
+    WHEN ({x}) = 0 THEN CAST(({x}) AS STRING)
+    WHEN abs({x}) < 2.2250738585072014E-308 AND element_at(SUBNORMAL, abs({x})) IS NOT NULL
+        THEN concat(IF(({x}) < 0, '-', ''), element_at(SUBNORMAL, abs({x})))
+    ELSE transform(array(java_method('SCHUBFACH', 'toString', {x})), j ->
+      transform(array(named_struct(
+          'neg', startswith(j, '-'), 'a', IF(startswith(j, '-'), substr(j, 2), j))), p ->
+        transform(array(IF(instr(p.a, 'E') > 0,
+            named_struct(
+              'd', regexp_replace(replace(substring_index(p.a, 'E', 1), '.', ''), '0+$', ''),
+              'e', try_cast(substring_index(p.a, 'E', -1) AS INT) + 1),
+            IF(substring_index(p.a, '.', 1) != '0',
+              named_struct(
+                'd', regexp_replace(replace(p.a, '.', ''), '0+$', ''),
+                'e', length(substring_index(p.a, '.', 1))),
+              named_struct(
+                'd', regexp_replace(regexp_replace(substring_index(p.a, '.', -1), '^0+', ''),
+                                    '0+$', ''),
+                'e', length(regexp_replace(substring_index(p.a, '.', -1), '^0+', ''))
+                     - length(substring_index(p.a, '.', -1)))))), q ->
+          concat(IF(p.neg, '-', ''), CASE
+            WHEN q.e > 16 OR q.e <= -4 THEN concat(
+              substr(q.d, 1, 1), IF(length(q.d) > 1, concat('.', substr(q.d, 2)), ''), 'e',
+              IF(q.e - 1 < 0, '-', '+'), IF(abs(q.e - 1) < 10, '0', ''),
+              CAST(abs(q.e - 1) AS STRING))
+            WHEN q.e <= 0 THEN concat('0.', repeat('0', -q.e), q.d)
+            WHEN q.e < length(q.d) THEN concat(substr(q.d, 1, q.e), '.', substr(q.d, q.e + 1))
+            ELSE concat(q.d, repeat('0', q.e - length(q.d)), '.0') END))[0])[0])[0]
+END""".replace("SUBNORMAL", _SUBNORMAL).replace("SCHUBFACH", _SCHUBFACH)
 
-    return F.pandas_udf(float_text, T.StringType())  # type: ignore[call-overload]
+
+def float_text_sql(x: str) -> str:
+    """Spark SQL for Python's text of the double ``x`` (an SQL expression): see above."""
+    return _FLOAT_TEXT.replace("{x}", x)
 
 
 class _Compiler(PySparkCompiler):
-    """Ibis's Spark SQL compiler, with DuckDB's text of doubles (see :data:`_FLOAT_TEXT`)."""
+    """Ibis's Spark SQL compiler, with DuckDB's text of doubles (see :func:`float_text_sql`)."""
 
     def visit_Cast(self, op: Any, *, arg: Any, to: Any) -> Any:
-        import sqlglot.expressions as sge
 
         if to.is_string() and op.arg.dtype.is_floating():
-            return self.if_(self.f.isnan(arg), sge.convert("nan"), self.f[_FLOAT_TEXT](arg))
+            import sqlglot
+
+            sql = float_text_sql(arg.sql(dialect="spark"))
+            return sqlglot.parse_one(sql, read="spark")
         return super().visit_Cast(op, arg=arg, to=to)
 
     def visit_Strftime(self, op: Any, *, arg: Any, format_str: Any) -> Any:
@@ -170,6 +210,10 @@ def _session(config: EngineConfig, project_root: Path) -> tuple[SparkSession, bo
     active = SparkSession.getActiveSession()
     if active is None:
         active = SparkSession._instantiatedSession  # made on another thread
+    if active is None and not config.master and os.environ.get("PYSPARK_GATEWAY_PORT"):
+        # a Python application of spark-submit (or the pyspark shell) before its first
+        # session: the session is the application's, its settings the submit's options
+        active = SparkSession.builder.getOrCreate()
     if active is not None:
         master = active.sparkContext.master
         if config.master and config.master != master:
@@ -243,8 +287,9 @@ class SparkEngine:
         # in-memory tables go to Spark as Arrow: Ibis's way, through pandas, turns the
         # nulls of an int column into floats and those of a string column into 'NaN'
         self.con._register_in_memory_table = self._register_memtable
-        self.session.udf.register(_FLOAT_TEXT, _float_text_udf())
         self._views: dict[str, DataFrame | None] = {}  # ours, with the frame they hold
+        # where ingest copies remote sources (on the driver: see _check_readable)
+        self._staging = os.path.join(os.path.abspath(project_root), ".headwater", "staging")
 
     def _register_memtable(self, op: Any) -> None:
         from ibis.backends.pyspark.datatypes import PySparkSchema
@@ -325,8 +370,7 @@ class SparkEngine:
         kind = df.schema[column].dataType
         col = F.col(_q(column))
         if isinstance(kind, T.DoubleType | T.FloatType):
-            text = F.call_function(_FLOAT_TEXT, col.cast("double"))
-            return F.when(F.isnan(col), F.lit("nan")).otherwise(text).alias(column)
+            return F.expr(float_text_sql(f"CAST({_q(column)} AS DOUBLE)")).alias(column)
         if isinstance(kind, T.StringType):
             return col
         return col.cast("string").alias(column)
@@ -393,7 +437,25 @@ class SparkEngine:
         with _explaining():
             return self._stage(group, name)
 
+    def _check_readable(self, files: tuple[str, ...]) -> None:
+        """Refuse, on a cluster, files that a remote source staged on the driver: the
+        executors would not find them (reading remote sources where they are, through
+        ``s3a://``, is not built)."""
+        master = self.session.sparkContext.master or ""
+        if master.startswith("local"):
+            return
+        staged = [f for f in files if os.path.abspath(f).startswith(self._staging + os.sep)]
+        if staged:
+            raise EngineError(
+                f"{len(staged)} file(s) of a remote source are copied to the driver, which "
+                f"the executors of {master} cannot read",
+                hint="on a cluster, read sources from a filesystem every executor mounts "
+                "(hdfs://, a shared folder), or run this ingest with [engine] master = "
+                '"local[*]" or on DuckDB (see the README, Remote storage)',
+            )
+
     def _stage(self, group: ReadGroup, name: str) -> ibis.Table:
+        self._check_readable(group.files)
         csv = group.format in ("csv", "tsv")
         in_file = tuple(f"c{i}" for i in range(len(group.columns))) if csv else group.columns
         ids = group.file_ids or tuple(range(1, len(group.files) + 1))
