@@ -51,9 +51,10 @@ unit: $(STAMP)
 	$(BIN)/pytest
 
 # Benchmarks: ingestion (1M and 10M rows), comparisons (1M and 5M rows), the loop (10M rows,
-# 1% new), wide tables, /predict against a bare FastAPI endpoint → benchmarks/RESULTS.md
+# 1% new), wide tables, /predict against a bare FastAPI endpoint, Spark vs hand-written
+# PySpark at 10M rows → benchmarks/RESULTS.md
 bench: $(STAMP)
-	cd benchmarks && ../$(BIN)/python run.py && ../$(BIN)/python compare.py && ../$(BIN)/python loop.py && ../$(BIN)/python wide.py && ../$(BIN)/python serve.py && ../$(BIN)/python records_pg.py
+	cd benchmarks && ../$(BIN)/python run.py && ../$(BIN)/python compare.py && ../$(BIN)/python loop.py && ../$(BIN)/python wide.py && ../$(BIN)/python serve.py && ../$(BIN)/python records_pg.py && ../$(BIN)/python spark.py
 
 clean:
 	rm -rf $(VENV) headwater-demo .pytest_cache .mypy_cache .ruff_cache

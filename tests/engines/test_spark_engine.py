@@ -249,3 +249,24 @@ def test_under_spark_submit_the_application_s_session_and_options_are_used(
     assert not (p.root / ".headwater" / "spark").exists()  # the submit's session, not ours
     assert [(r["kind"], r["status"]) for r in p.history()] == [("ingest", "ok")]
     assert p.version_count() == 1 and p.read().num_rows == 2
+
+
+def test_a_spark_without_the_schubfach_class_is_refused_at_connect(
+    spark_session, tmp_path, monkeypatch
+):
+    """The text of a double needs Jackson's Schubfach class on Spark's class path: without
+    it the engine is refused when it connects, with the fix, and the user's session keeps
+    running with its settings as they were."""
+    from headwater.engines import _spark
+
+    conf = spark_session.conf
+    conf.set("spark.sql.session.timeZone", "Europe/Paris")
+    monkeypatch.setattr(_spark, "_SCHUBFACH", "com.example.NoSuchDoubleToDecimal")
+    try:
+        with pytest.raises(EngineError, match="NoSuchDoubleToDecimal") as info:
+            connect(EngineConfig(name="spark"), tmp_path)
+        assert "Spark 3.5 or 4.0" in (info.value.hint or "")
+        assert conf.get("spark.sql.session.timeZone") == "Europe/Paris"
+        assert spark_session.sql("SELECT 1 AS one").collect()[0].one == 1
+    finally:
+        conf.set("spark.sql.session.timeZone", "UTC")

@@ -251,8 +251,8 @@ def _session(config: EngineConfig, project_root: Path) -> tuple[SparkSession, bo
     try:
         session = builder.getOrCreate()
         if master.startswith("local") and session.sparkContext.pythonExec == "python3":
-            # pyspark's default when PYSPARK_PYTHON is not set: the Python workers (of
-            # hw_float_text) must run this interpreter, whatever `python3` is on the PATH
+            # pyspark's default when PYSPARK_PYTHON is not set: Python workers, if Spark
+            # starts any, must run this interpreter, whatever `python3` is on the PATH
             session.sparkContext.pythonExec = sys.executable
         return session, True
     except Exception as exc:
@@ -284,12 +284,32 @@ class SparkEngine:
             self._restore()
             raise EngineError(f"cannot connect Ibis to Spark: {exc}", engine="spark") from exc
         self.con.compiler = _Compiler()
+        self._check_schubfach()
         # in-memory tables go to Spark as Arrow: Ibis's way, through pandas, turns the
         # nulls of an int column into floats and those of a string column into 'NaN'
         self.con._register_in_memory_table = self._register_memtable
         self._views: dict[str, DataFrame | None] = {}  # ours, with the frame they hold
         # where ingest copies remote sources (on the driver: see _check_readable)
         self._staging = os.path.join(os.path.abspath(project_root), ".headwater", "staging")
+
+    def _check_schubfach(self) -> None:
+        """The text of a double needs Jackson's Schubfach class (see :func:`float_text_sql`):
+        a Spark without it is refused here, not at the first float of a job."""
+        jvm = self.session._jvm
+        assert jvm is not None
+        try:
+            jvm.java.lang.Class.forName(_SCHUBFACH)
+        except Exception as exc:
+            if self._owned:
+                self.session.stop()
+            else:
+                self._restore()
+            raise EngineError(
+                f"this Spark has no {_SCHUBFACH} (jackson-core 2.14 or later), which "
+                "headwater needs for the text of a double",
+                hint="use Spark 3.5 or 4.0 as released (they ship jackson-core 2.15 or later)",
+                engine="spark",
+            ) from exc
 
     def _register_memtable(self, op: Any) -> None:
         from ibis.backends.pyspark.datatypes import PySparkSchema

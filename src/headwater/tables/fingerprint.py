@@ -108,9 +108,9 @@ def encoding(
     for name in sorted(schema):
         value = table[name]
         if known and name in known:
-            # the value's own text only where none is at hand, so that an engine which
-            # computes every branch (Spark ships each float to a Python function for its
-            # text) has nothing to do for a value written canonically
+            # the value's own text only where none is at hand: a float's shortest text
+            # is costly on some engines (on Spark, a reflection call per value), and a
+            # value written canonically then costs nothing
             value = known[name].isnull().ifelse(value, ibis.null(value.type()))
             text = known[name].coalesce(canonical_text(value, schema[name]))
         else:
