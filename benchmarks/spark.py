@@ -22,7 +22,7 @@ compare (the keyed data of ``compare.py``: id + 6 columns, ~1% removed, added, c
   ``headwater compare`` on DuckDB; datacompy (pandas).
 
 Writes the "spark" section of benchmarks/RESULTS.md. Data is generated once under
-benchmarks/data/ (git-ignored); a run at 10M takes about half an hour on 2 cores.
+benchmarks/data/ (git-ignored); a run at 10M takes about 20 minutes on 2 cores.
 """
 
 from __future__ import annotations

@@ -135,7 +135,6 @@ class _Compiler(PySparkCompiler):
     """Ibis's Spark SQL compiler, with DuckDB's text of doubles (see :func:`float_text_sql`)."""
 
     def visit_Cast(self, op: Any, *, arg: Any, to: Any) -> Any:
-
         if to.is_string() and op.arg.dtype.is_floating():
             import sqlglot
 
