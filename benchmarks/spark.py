@@ -52,32 +52,32 @@ PAGE = os.sysconf("SC_PAGE_SIZE")
 
 SPARK_CONF = {"spark.ui.enabled": "false", "spark.ui.showConsoleProgress": "false"}
 
-HAND_INGEST = textwrap.dedent(
+# each hand-written job: a session on local[2] with the key=value settings after its two
+# paths (the same settings for every Spark figure), then its own lines
+_HAND_SESSION = textwrap.dedent(
     """
     import sys
-    from pyspark.sql import SparkSession
-    src, out, conf = sys.argv[1], sys.argv[2], dict(a.split("=", 1) for a in sys.argv[3:])
+    from pyspark.sql import SparkSession, functions as F
+    a, b, conf = sys.argv[1], sys.argv[2], dict(x.split("=", 1) for x in sys.argv[3:])
     builder = SparkSession.builder.master("local[2]")
     for k, v in conf.items():
         builder = builder.config(k, v)
     spark = builder.getOrCreate()
-    df = spark.read.csv(src + "/*/*.csv", header=True, inferSchema=True)
-    df.distinct().write.mode("overwrite").parquet(out)
+    """
+)
+
+HAND_INGEST = _HAND_SESSION + textwrap.dedent(
+    """
+    df = spark.read.csv(a + "/*/*.csv", header=True, inferSchema=True)
+    df.distinct().write.mode("overwrite").parquet(b)
     spark.stop()
     """
 )
 
-HAND_COMPARE = textwrap.dedent(
+HAND_COMPARE = _HAND_SESSION + textwrap.dedent(
     """
-    import sys
-    from pyspark.sql import SparkSession, functions as F
-    l, r, conf = sys.argv[1], sys.argv[2], dict(a.split("=", 1) for a in sys.argv[3:])
-    builder = SparkSession.builder.master("local[2]")
-    for k, v in conf.items():
-        builder = builder.config(k, v)
-    spark = builder.getOrCreate()
-    left = spark.read.parquet(l).alias("l")
-    right = spark.read.parquet(r).alias("r")
+    left = spark.read.parquet(a).alias("l")
+    right = spark.read.parquet(b).alias("r")
     j = left.join(right, F.col("l.id") == F.col("r.id"), "full_outer")
     both = F.col("l.id").isNotNull() & F.col("r.id").isNotNull()
     cols = ["date", "ticker", "price", "volume", "eps", "label"]
