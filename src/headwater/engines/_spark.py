@@ -25,6 +25,7 @@ aggregate per (file, partition), the same whatever the partitioning, and equal t
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
 import re
@@ -131,15 +132,29 @@ def float_text_sql(x: str) -> str:
     return _FLOAT_TEXT.replace("{x}", x)
 
 
+_PLACEHOLDER = "_hw_float_text_arg"
+
+
+@functools.cache
+def _float_text_tree() -> Any:
+    """:func:`float_text_sql` parsed once, its argument a placeholder column."""
+    import sqlglot
+
+    return sqlglot.parse_one(float_text_sql(_PLACEHOLDER), read="spark")
+
+
 class _Compiler(PySparkCompiler):
     """Ibis's Spark SQL compiler, with DuckDB's text of doubles (see :func:`float_text_sql`)."""
 
     def visit_Cast(self, op: Any, *, arg: Any, to: Any) -> Any:
         if to.is_string() and op.arg.dtype.is_floating():
-            import sqlglot
+            import sqlglot.expressions as sge
 
-            sql = float_text_sql(arg.sql(dialect="spark"))
-            return sqlglot.parse_one(sql, read="spark")
+            # the template's tree with ``arg`` in place of its placeholder (a copy; the
+            # template is parsed once, not once per cast)
+            return _float_text_tree().transform(
+                lambda n: arg.copy() if isinstance(n, sge.Column) and n.name == _PLACEHOLDER else n
+            )
         return super().visit_Cast(op, arg=arg, to=to)
 
     def visit_Strftime(self, op: Any, *, arg: Any, format_str: Any) -> Any:
